@@ -1,0 +1,30 @@
+// Audit events: who did what, from where. Written in the background so a slow
+// insert never delays a login; a failure is logged, not raised.
+import type { Database } from "../db/client.ts";
+import { auditEvents } from "../db/schema.ts";
+
+export type AuditEventType =
+  | "user.registered"
+  | "user.login"
+  | "user.login_failed"
+  | "user.logout"
+  | "session.revoked"
+  | "sessions.revoked_all";
+
+export type Audit = (
+  type: AuditEventType,
+  event: { userId?: string | null; ip?: string | null; detail?: Record<string, unknown> },
+) => void;
+
+export function sqlAudit(db: Database, onError: (error: unknown) => void): Audit {
+  return (type, event) => {
+    db.insert(auditEvents)
+      .values({
+        type,
+        userId: event.userId ?? null,
+        ip: event.ip ?? null,
+        detail: event.detail ?? {},
+      })
+      .catch(onError);
+  };
+}

@@ -1,0 +1,83 @@
+// Brute-force protection for password logins: failures are counted per
+// account and per client address (IPv6 per /64); past the limit, attempts are
+// refused with a Retry-After until the window passes. Unknown accounts are
+// counted exactly like known ones, so the limit reveals nothing.
+import ipaddr from "ipaddr.js";
+import { type RateLimiterAbstract, RateLimiterMemory, RateLimiterRes } from "rate-limiter-flexible";
+
+export type LoginThrottle = {
+  /** Seconds until the next attempt is allowed, or 0. */
+  retryAfter(account: string, ip: string | null): Promise<number>;
+  recordFailure(account: string, ip: string | null): Promise<void>;
+  recordSuccess(account: string): Promise<void>;
+};
+
+/** The address a limit is kept for: IPv4 as is, IPv6 by its /64. */
+export function clientKey(ip: string | null): string {
+  if (!ip) return "unknown";
+  try {
+    const parsed = ipaddr.process(ip);
+    if (parsed.kind() === "ipv4") return parsed.toString();
+    return `${(parsed as ipaddr.IPv6).parts
+      .slice(0, 4)
+      .map((part) => part.toString(16))
+      .join(":")}::/64`;
+  } catch {
+    return "unknown";
+  }
+}
+
+export function createLoginThrottle(limiters: {
+  perAccount: RateLimiterAbstract;
+  perIp: RateLimiterAbstract;
+}): LoginThrottle {
+  const remainingBlock = async (limiter: RateLimiterAbstract, key: string) => {
+    const res = await limiter.get(key);
+    if (!res || res.remainingPoints > 0) return 0;
+    return Math.ceil(res.msBeforeNext / 1000);
+  };
+  const consume = async (limiter: RateLimiterAbstract, key: string) => {
+    try {
+      await limiter.consume(key);
+    } catch (error) {
+      if (!(error instanceof RateLimiterRes)) throw error;
+    }
+  };
+  return {
+    async retryAfter(account, ip) {
+      const [a, b] = await Promise.all([
+        remainingBlock(limiters.perAccount, account),
+        remainingBlock(limiters.perIp, clientKey(ip)),
+      ]);
+      return Math.max(a, b);
+    },
+    async recordFailure(account, ip) {
+      await Promise.all([
+        consume(limiters.perAccount, account),
+        consume(limiters.perIp, clientKey(ip)),
+      ]);
+    },
+    async recordSuccess(account) {
+      await limiters.perAccount.delete(account);
+    },
+  };
+}
+
+export function memoryLoginThrottle(options: {
+  maxPerAccount: number;
+  maxPerIp: number;
+  windowSeconds: number;
+}): LoginThrottle {
+  return createLoginThrottle({
+    perAccount: new RateLimiterMemory({
+      keyPrefix: "login_acct",
+      points: options.maxPerAccount,
+      duration: options.windowSeconds,
+    }),
+    perIp: new RateLimiterMemory({
+      keyPrefix: "login_ip",
+      points: options.maxPerIp,
+      duration: options.windowSeconds,
+    }),
+  });
+}

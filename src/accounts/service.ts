@@ -1,0 +1,164 @@
+// Email/password accounts: registration and login. Login never reveals
+// whether an address is known: unknown addresses are verified against a dummy
+// hash and fail exactly like a wrong password.
+import { eq } from "drizzle-orm";
+import type { Database } from "../db/client.ts";
+import { passwordCredentials, users } from "../db/schema.ts";
+import { ServiceError } from "../errors.ts";
+import { stripControlCharacters } from "../security/text.ts";
+import type { SessionService } from "../sessions/service.ts";
+import type { SessionUser } from "../sessions/store.ts";
+import type { Audit } from "./audit.ts";
+import { canonicalizeEmail } from "./email.ts";
+import type { LoginThrottle } from "./login-throttle.ts";
+import {
+  checkNewPassword,
+  HashingOverloadedError,
+  normalizePassword,
+  PASSWORD_PROBLEM_MESSAGES,
+  type PasswordHasher,
+} from "./passwords.ts";
+
+export type ClientMeta = { ip: string | null; userAgent: string | null };
+
+export type AccountServiceDeps = {
+  db: Database;
+  hasher: PasswordHasher;
+  sessions: SessionService;
+  throttle: LoginThrottle;
+  audit: Audit;
+  registrationEnabled: boolean;
+};
+
+export type SignedIn = { user: SessionUser; token: string; sessionId: string };
+
+const NAME_MAX_LENGTH = 100;
+
+function requireEmail(input: unknown): string {
+  if (Array.isArray(input))
+    throw new ServiceError("invalid_email", "Give exactly one email address.");
+  const email = canonicalizeEmail(input);
+  if (!email) throw new ServiceError("invalid_email", "Enter a valid email address.");
+  return email;
+}
+
+function cleanName(input: unknown): string {
+  if (input === undefined || input === null) return "";
+  if (typeof input !== "string") throw new ServiceError("invalid_request", "Name must be text.");
+  const name = stripControlCharacters(input.normalize("NFKC")).trim();
+  if ([...name].length > NAME_MAX_LENGTH) {
+    throw new ServiceError(
+      "invalid_request",
+      `Name must be at most ${NAME_MAX_LENGTH} characters.`,
+    );
+  }
+  return name;
+}
+
+async function hashing<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof HashingOverloadedError) {
+      throw new ServiceError("overloaded", "Too many sign-ins at once. Try again in a moment.", 1);
+    }
+    throw error;
+  }
+}
+
+export function createAccountService(deps: AccountServiceDeps) {
+  const { db, hasher, sessions, throttle, audit } = deps;
+
+  async function findByEmail(email: string) {
+    const rows = await db
+      .select({ user: users, hash: passwordCredentials.hash })
+      .from(users)
+      .leftJoin(passwordCredentials, eq(passwordCredentials.userId, users.id))
+      .where(eq(users.email, email))
+      .limit(1);
+    return rows[0];
+  }
+
+  function toSessionUser(user: typeof users.$inferSelect): SessionUser {
+    return {
+      id: user.id,
+      email: user.email,
+      emailVerified: user.emailVerified,
+      name: user.name,
+      roles: user.roles,
+    };
+  }
+
+  async function signIn(user: SessionUser, method: string, meta: ClientMeta): Promise<SignedIn> {
+    const { token, session } = await sessions.create(user.id, method, meta);
+    audit("user.login", { userId: user.id, ip: meta.ip, detail: { method } });
+    return { user, token, sessionId: session.id };
+  }
+
+  return {
+    /**
+     * Creates an account and signs it in. For an address that already has an
+     * account nothing is created and `existing` is returned, so the caller can
+     * answer without saying so.
+     */
+    async register(
+      input: { email: unknown; password: unknown; name?: unknown },
+      meta: ClientMeta,
+    ): Promise<{ created: SignedIn } | { existing: true }> {
+      if (!deps.registrationEnabled)
+        throw new ServiceError("registration_closed", "Registration is closed.");
+      const email = requireEmail(input.email);
+      const checked = checkNewPassword(input.password);
+      if ("problem" in checked)
+        throw new ServiceError("weak_password", PASSWORD_PROBLEM_MESSAGES[checked.problem]);
+      const name = cleanName(input.name);
+      const hash = await hashing(() => hasher.hash(checked.password));
+      const id = crypto.randomUUID();
+      const inserted = await db.transaction(async (tx) => {
+        const rows = await tx
+          .insert(users)
+          .values({ id, email, name })
+          .onConflictDoNothing({ target: users.email })
+          .returning();
+        const user = rows[0];
+        if (user) await tx.insert(passwordCredentials).values({ userId: id, hash });
+        return user;
+      });
+      if (!inserted) return { existing: true };
+      audit("user.registered", { userId: id, ip: meta.ip, detail: { method: "password" } });
+      return { created: await signIn(toSessionUser(inserted), "password", meta) };
+    },
+
+    /** Verifies email and password and opens a new session. */
+    async login(input: { email: unknown; password: unknown }, meta: ClientMeta): Promise<SignedIn> {
+      const email = requireEmail(input.email);
+      const password = normalizePassword(input.password);
+      const wait = await throttle.retryAfter(email, meta.ip);
+      if (wait > 0) {
+        throw new ServiceError("rate_limited", "Too many failed sign-ins. Try again later.", wait);
+      }
+      const found = await findByEmail(email);
+      const ok = await hashing(() => hasher.verify(found?.hash ?? undefined, password ?? ""));
+      if (!ok || !found || password === undefined) {
+        await throttle.recordFailure(email, meta.ip);
+        audit("user.login_failed", {
+          userId: found?.user.id ?? null,
+          ip: meta.ip,
+          detail: { method: "password" },
+        });
+        throw new ServiceError("invalid_credentials", "Invalid email or password.");
+      }
+      if (found.user.disabledAt)
+        throw new ServiceError("account_disabled", "This account is disabled.");
+      await throttle.recordSuccess(email);
+      return signIn(toSessionUser(found.user), "password", meta);
+    },
+
+    async logout(sessionId: string, userId: string, meta: ClientMeta): Promise<void> {
+      await sessions.revoke(sessionId);
+      audit("user.logout", { userId, ip: meta.ip });
+    },
+  };
+}
+
+export type AccountService = ReturnType<typeof createAccountService>;

@@ -1,0 +1,137 @@
+// Builds gatehouse from its dependencies: the stores are opened by the caller
+// (main.ts, or a test), everything else is wired here, once.
+import { Hono } from "hono";
+import { requestId } from "hono/request-id";
+import { type Audit, sqlAudit } from "./accounts/audit.ts";
+import { type LoginThrottle, memoryLoginThrottle } from "./accounts/login-throttle.ts";
+import { createPasswordHasher } from "./accounts/passwords.ts";
+import { type AccountService, createAccountService } from "./accounts/service.ts";
+import type { Config } from "./config.ts";
+import type { DatabaseHandle } from "./db/client.ts";
+import { authRoutes } from "./http/auth-routes.ts";
+import type { AppEnv } from "./http/context.ts";
+import { errorBody, errorResponse, toServiceError } from "./http/errors.ts";
+import { resolveRoutes } from "./http/resolve-route.ts";
+import { createAssertionSigner } from "./keys/assertions.ts";
+import { type KeyRing, loadKeyRing } from "./keys/signing-keys.ts";
+import type { Logger } from "./logger.ts";
+import { createMetrics, type Metrics } from "./metrics.ts";
+import {
+  type Clock,
+  createSessionService,
+  type SessionService,
+  systemClock,
+} from "./sessions/service.ts";
+import { sqlSessionStore } from "./sessions/store.ts";
+
+export type Gatehouse = {
+  app: Hono<AppEnv>;
+  config: Config;
+  database: DatabaseHandle;
+  sessions: SessionService;
+  accounts: AccountService;
+  metrics: Metrics;
+  /** Re-reads signing keys (after a rotation). */
+  reloadKeys(): Promise<void>;
+  /** Set while shutting down: /readyz answers 503 so the proxy stops sending new work. */
+  draining: { value: boolean };
+};
+
+export type GatehouseOptions = {
+  config: Config;
+  database: DatabaseHandle;
+  logger: Logger;
+  clock?: Clock;
+  throttle?: LoginThrottle;
+  defaultMetrics?: boolean;
+};
+
+export async function createGatehouse(options: GatehouseOptions): Promise<Gatehouse> {
+  const { config, database, logger } = options;
+  const clock = options.clock ?? systemClock;
+  const logError = (error: unknown, context: string) =>
+    logger.error({ err: error, context }, `${context} failed`);
+  const metrics = createMetrics({ defaultMetrics: options.defaultMetrics ?? false });
+  const audit: Audit = sqlAudit(database.db, (error) => logError(error, "audit write"));
+
+  const sessions = createSessionService({
+    store: sqlSessionStore(database.db),
+    clock,
+    idleTimeoutSeconds: config.session_idle_timeout,
+    maxAgeSeconds: config.session_max_age,
+    cacheTtlSeconds: config.session_cache_ttl,
+    cacheMax: config.session_cache_max,
+    onBackgroundError: (error) => logError(error, "session renewal"),
+  });
+  const hasher = await createPasswordHasher({
+    concurrency: config.password_hash_concurrency,
+    queue: config.password_hash_queue,
+  });
+  const accounts = createAccountService({
+    db: database.db,
+    hasher,
+    sessions,
+    audit,
+    throttle:
+      options.throttle ??
+      memoryLoginThrottle({
+        maxPerAccount: config.login_max_failures_per_account,
+        maxPerIp: config.login_max_failures_per_ip,
+        windowSeconds: config.login_failure_window,
+      }),
+    registrationEnabled: config.registration_enabled,
+  });
+
+  let keys: KeyRing = await loadKeyRing(database.db);
+  const signer = createAssertionSigner({
+    keys: () => keys,
+    issuer: config.public_url.origin,
+    ttlSeconds: config.assertion_ttl,
+    clock,
+  });
+
+  const draining = { value: false };
+  const app = new Hono<AppEnv>();
+  app.use("*", requestId());
+  app.route("/", resolveRoutes({ config, sessions, signer, metrics, logError }));
+  app.route(config.auth_prefix, authRoutes({ config, accounts, sessions, logError }));
+  app.get("/.well-known/jwks.json", (c) => {
+    c.header("Cache-Control", "public, max-age=300");
+    return c.json(keys.jwks);
+  });
+  app.get("/healthz", (c) => c.json({ status: "ok" }));
+  app.get("/readyz", async (c) => {
+    if (draining.value) return c.json({ status: "draining" }, 503);
+    try {
+      await database.ping();
+      return c.json({ status: "ok", database: database.kind });
+    } catch (error) {
+      logError(error, "readiness database ping");
+      return c.json({ status: "unavailable", database: database.kind }, 503);
+    }
+  });
+  app.get("/metrics", async (c) => {
+    c.header("Content-Type", metrics.registry.contentType);
+    return c.body(await metrics.registry.metrics());
+  });
+  app.notFound((c) => c.json(errorBody("not_found", "No such endpoint.", c.get("requestId")), 404));
+  app.onError((error, c) =>
+    errorResponse(
+      c,
+      toServiceError(error, (e) => logError(e, `${c.req.method} ${c.req.path}`)),
+    ),
+  );
+
+  return {
+    app,
+    config,
+    database,
+    sessions,
+    accounts,
+    metrics,
+    draining,
+    async reloadKeys() {
+      keys = await loadKeyRing(database.db);
+    },
+  };
+}

@@ -1,0 +1,249 @@
+// The one place configuration is read and validated. Every setting can come from
+// the YAML file named by GATEHOUSE_CONFIG (lower-case keys) or from the
+// environment (upper-case names); the environment wins. Every problem is
+// reported at once, naming the setting.
+
+import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import { type AccessRule, accessRuleSchema, IDENTITY_CLAIMS } from "./resolve/rules.ts";
+import { parseCidrList } from "./security/trusted-proxies.ts";
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+  }
+}
+
+const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
+
+/** "90", "90s", "15m", "12h", "7d" → seconds. */
+export function parseDurationSeconds(value: string): number | undefined {
+  const match = /^\s*(\d+)\s*([smhd]?)\s*$/.exec(value);
+  if (!match) return undefined;
+  return Number(match[1]) * (DURATION_UNITS[match[2] || "s"] ?? 1);
+}
+
+const duration = (fallback: string) =>
+  z
+    .union([z.string(), z.number()])
+    .default(fallback)
+    .transform((value, ctx) => {
+      const seconds = typeof value === "number" ? value : parseDurationSeconds(value);
+      if (seconds === undefined || !Number.isInteger(seconds) || seconds < 0) {
+        ctx.addIssue({
+          code: "custom",
+          message: `"${value}" is not a duration like 30s, 15m, 12h, 7d`,
+        });
+        return z.NEVER;
+      }
+      return seconds;
+    });
+
+const list = (fallback: string[] = []) =>
+  z
+    .union([z.string(), z.array(z.string())])
+    .default(fallback)
+    .transform((value) =>
+      (Array.isArray(value) ? value : value.split(","))
+        .map((item) => item.trim())
+        .filter((item) => item.length > 0),
+    );
+
+const bool = (fallback: boolean) =>
+  z
+    .union([z.boolean(), z.enum(["true", "false", "1", "0", "yes", "no"])])
+    .default(fallback)
+    .transform((value) => value === true || value === "true" || value === "1" || value === "yes");
+
+const integer = (fallback: number, min: number, max: number) =>
+  z.coerce.number().int().min(min).max(max).default(fallback);
+
+const publicUrl = z.string().transform((value, ctx) => {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    ctx.addIssue({ code: "custom", message: `"${value}" is not a URL` });
+    return z.NEVER;
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    ctx.addIssue({ code: "custom", message: "must be an http or https URL" });
+    return z.NEVER;
+  }
+  if (url.pathname !== "/" || url.search || url.hash || url.username || url.password) {
+    ctx.addIssue({
+      code: "custom",
+      message: "must be an origin only, like https://auth.example.com",
+    });
+    return z.NEVER;
+  }
+  return url;
+});
+
+const hostPattern =
+  /^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:\d{1,5})?$/;
+
+const DEFAULT_TRUSTED_PROXIES = [
+  "127.0.0.0/8",
+  "::1/128",
+  "10.0.0.0/8",
+  "172.16.0.0/12",
+  "192.168.0.0/16",
+  "fc00::/7",
+];
+
+const settingsSchema = z
+  .object({
+    port: integer(4180, 0, 65535),
+    host: z.string().min(1).default("127.0.0.1"),
+    /** Defaults to http://localhost:PORT. */
+    public_url: publicUrl.optional(),
+    auth_prefix: z
+      .string()
+      .regex(/^\/[a-z0-9/_-]*[a-z0-9_-]$/i, "must start with / and not end with /")
+      .default("/auth"),
+    data_dir: z.string().min(1).default("./data"),
+    database_url: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, "must start with postgres://")
+      .optional(),
+    redis_url: z
+      .string()
+      .regex(/^rediss?:\/\//, "must start with redis:// or rediss://")
+      .optional(),
+    trusted_proxies: list(DEFAULT_TRUSTED_PROXIES).transform((items, ctx) => {
+      try {
+        return parseCidrList(items);
+      } catch (error) {
+        ctx.addIssue({ code: "custom", message: (error as Error).message });
+        return z.NEVER;
+      }
+    }),
+    cookie_name: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,64}$/, "letters, digits, _ and - only")
+      .default("gatehouse_session"),
+    cookie_domain: z
+      .string()
+      .transform((value) => value.trim().toLowerCase().replace(/^\./, ""))
+      .pipe(z.string().regex(hostPattern, "must be a domain like example.com"))
+      .optional(),
+    allowed_redirect_hosts: list().pipe(
+      z.array(
+        z
+          .string()
+          .transform((value) => value.toLowerCase())
+          .pipe(z.string().regex(hostPattern, "must be a host or *.example.com")),
+      ),
+    ),
+    default_redirect: z.string().optional(),
+    session_idle_timeout: duration("7d"),
+    session_max_age: duration("30d"),
+    session_cache_ttl: duration("5s"),
+    session_cache_max: integer(100_000, 0, 10_000_000),
+    auth_cache_seconds: integer(0, 0, 3600),
+    registration_enabled: bool(true),
+    password_hash_concurrency: integer(availableParallelism(), 1, 256),
+    password_hash_queue: integer(availableParallelism() * 4, 0, 10_000),
+    login_max_failures_per_account: integer(10, 1, 10_000),
+    login_max_failures_per_ip: integer(50, 1, 100_000),
+    login_failure_window: duration("15m"),
+    assertion_ttl: duration("60s"),
+    /** On SIGTERM: how long /readyz fails while requests are still served, before the listener closes. */
+    shutdown_drain: duration("0s"),
+    log_level: z
+      .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
+      .default("info"),
+    default_access: z.enum(["public", "authenticated", "deny"]).default("authenticated"),
+    rules: z.array(accessRuleSchema).default([]),
+    identity_headers: z.array(z.enum(IDENTITY_CLAIMS)).default([...IDENTITY_CLAIMS]),
+    header_prefix: z
+      .string()
+      .regex(/^[a-z0-9-]+$/, "lower-case letters, digits and - only")
+      .default("x-auth-"),
+    site_name: z.string().min(1).max(100).default("gatehouse"),
+  })
+  .strict();
+
+export const configSchema = settingsSchema.superRefine((config, ctx) => {
+  if (config.session_idle_timeout < 60) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["session_idle_timeout"],
+      message: "must be at least 60s",
+    });
+  }
+  if (config.session_max_age < config.session_idle_timeout) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["session_max_age"],
+      message: "must be at least SESSION_IDLE_TIMEOUT",
+    });
+  }
+});
+
+type ParsedConfig = z.output<typeof configSchema>;
+
+export type Config = Omit<ParsedConfig, "rules" | "default_redirect" | "public_url"> & {
+  public_url: URL;
+  rules: AccessRule[];
+  /** Where a browser lands after login when no valid `rd` was given. */
+  default_redirect: string;
+  /** True when PUBLIC_URL is https: cookies get Secure and a __Host-/__Secure- prefix. */
+  secure_cookies: boolean;
+  /** The session cookie's name, with its prefix. */
+  session_cookie: string;
+  login_url: string;
+};
+
+/** Reads the environment (and the YAML file it names), validates everything, and throws ConfigError listing every problem. */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const problems: string[] = [];
+  let raw: Record<string, unknown> = {};
+  const file = env.GATEHOUSE_CONFIG;
+  if (file) {
+    try {
+      const parsed = parseYaml(readFileSync(file, "utf8")) ?? {};
+      if (typeof parsed !== "object" || Array.isArray(parsed)) {
+        problems.push(`GATEHOUSE_CONFIG: ${file} must hold a YAML mapping`);
+      } else {
+        raw = { ...(parsed as Record<string, unknown>) };
+      }
+    } catch (error) {
+      problems.push(`GATEHOUSE_CONFIG: cannot read ${file}: ${(error as Error).message}`);
+    }
+  }
+  for (const key of Object.keys(settingsSchema.shape)) {
+    const value = env[key.toUpperCase()];
+    if (value !== undefined && value !== "") raw[key] = value;
+  }
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      const key = String(issue.path[0] ?? "");
+      const rest = issue.path.slice(1).join(".");
+      const name = issue.code === "unrecognized_keys" ? issue.keys.join(", ") : key.toUpperCase();
+      problems.push(`${name}${rest ? ` (${rest})` : ""}: ${issue.message}`);
+    }
+  }
+  if (problems.length > 0 || !result.success) throw new ConfigError(problems);
+  return finishConfig(result.data);
+}
+
+function finishConfig(parsed: ParsedConfig): Config {
+  const public_url = parsed.public_url ?? new URL(`http://localhost:${parsed.port}`);
+  const secure = public_url.protocol === "https:";
+  const prefix = !secure ? "" : parsed.cookie_domain ? "__Secure-" : "__Host-";
+  const origin = public_url.origin;
+  return {
+    ...parsed,
+    public_url,
+    rules: parsed.rules,
+    default_redirect: parsed.default_redirect ?? `${origin}/`,
+    secure_cookies: secure,
+    session_cookie: `${prefix}${parsed.cookie_name}`,
+    login_url: `${origin}${parsed.auth_prefix}/login`,
+  };
+}

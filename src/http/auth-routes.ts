@@ -1,0 +1,324 @@
+// The hosted endpoints under AUTH_PREFIX: one handler per operation, serving
+// both the JSON API (application/json) and the hosted pages' form posts
+// (application/x-www-form-urlencoded). Form posts answer with pages and 303
+// redirects; JSON requests with the one JSON shape.
+import { type Context, Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { deleteCookie, setCookie } from "hono/cookie";
+import type { AccountService, SignedIn } from "../accounts/service.ts";
+import type { Config } from "../config.ts";
+import { ERROR_STATUS, ServiceError } from "../errors.ts";
+import {
+  type HostPolicy,
+  isCrossSiteRequest,
+  validateRedirectTarget,
+} from "../security/redirect-target.ts";
+import type { SessionService } from "../sessions/service.ts";
+import type { ResolvedSession } from "../sessions/store.ts";
+import { type AppEnv, clientMeta, cookieValues } from "./context.ts";
+import { accountPage, loginPage, messagePage, type PageContext, registerPage } from "./pages.ts";
+
+export type AuthRouteDeps = {
+  config: Config;
+  accounts: AccountService;
+  sessions: SessionService;
+  logError: (error: unknown, context: string) => void;
+};
+
+const MAX_BODY_BYTES = 16 * 1024;
+
+type Input = { form: boolean; data: Record<string, unknown> };
+
+/** Reads a JSON or form body as a flat record; anything else is a 4xx. */
+async function readInput(c: Context<AppEnv>): Promise<Input> {
+  const type = (c.req.header("content-type") ?? "").split(";")[0]?.trim().toLowerCase();
+  if (type === "application/json") {
+    let data: unknown;
+    try {
+      data = JSON.parse(await c.req.text());
+    } catch {
+      throw new ServiceError("invalid_request", "The body is not valid JSON.");
+    }
+    if (typeof data !== "object" || data === null || Array.isArray(data)) {
+      throw new ServiceError("invalid_request", "The body must be a JSON object.");
+    }
+    return { form: false, data: data as Record<string, unknown> };
+  }
+  if (type === "application/x-www-form-urlencoded") {
+    const params = new URLSearchParams(await c.req.text());
+    const data: Record<string, unknown> = {};
+    for (const key of new Set(params.keys())) {
+      const values = params.getAll(key);
+      data[key] = values.length === 1 ? values[0] : values;
+    }
+    return { form: true, data };
+  }
+  throw new ServiceError(
+    "unsupported_media_type",
+    "Send application/json or application/x-www-form-urlencoded.",
+  );
+}
+
+function optionalString(value: unknown): string | undefined {
+  return typeof value === "string" ? value : undefined;
+}
+
+export function authRoutes(deps: AuthRouteDeps) {
+  const { config, accounts, sessions } = deps;
+  const prefix = config.auth_prefix;
+  const page: PageContext = { siteName: config.site_name, prefix };
+  const hostPolicy: HostPolicy = {
+    publicUrl: config.public_url,
+    allowedHosts: config.allowed_redirect_hosts,
+  };
+  const cookieOptions = {
+    path: "/",
+    httpOnly: true,
+    secure: config.secure_cookies,
+    sameSite: "Lax" as const,
+    ...(config.cookie_domain ? { domain: config.cookie_domain } : {}),
+  };
+
+  const redirectTarget = (rd: unknown) => validateRedirectTarget(rd, hostPolicy);
+  const rdFrom = (c: Context<AppEnv>, data?: Record<string, unknown>) =>
+    redirectTarget(c.req.query("rd") ?? data?.rd) ?? undefined;
+  const meta = (c: Context<AppEnv>) => clientMeta(c, config.trusted_proxies);
+
+  function startSession(c: Context<AppEnv>, signedIn: SignedIn) {
+    setCookie(c, config.session_cookie, signedIn.token, {
+      ...cookieOptions,
+      maxAge: config.session_max_age,
+    });
+  }
+
+  async function currentSession(c: Context<AppEnv>): Promise<ResolvedSession | null> {
+    for (const token of cookieValues(c.req.header("cookie"), config.session_cookie)) {
+      let resolved: ResolvedSession | null;
+      try {
+        resolved = await sessions.validate(token);
+      } catch (error) {
+        deps.logError(error, "session lookup");
+        throw new ServiceError("unavailable", "Sessions cannot be checked right now.", 1);
+      }
+      if (resolved) return resolved;
+    }
+    return null;
+  }
+
+  async function requireSession(c: Context<AppEnv>): Promise<ResolvedSession> {
+    const resolved = await currentSession(c);
+    if (!resolved) throw new ServiceError("unauthenticated", "Sign in to continue.");
+    return resolved;
+  }
+
+  /** Runs a form-or-JSON operation; a ServiceError on a form post re-renders the page with the message. */
+  async function handle(
+    c: Context<AppEnv>,
+    run: (input: Input) => Promise<Response>,
+    renderError: (input: Input, message: string) => ReturnType<typeof loginPage>,
+  ): Promise<Response> {
+    let input: Input | undefined;
+    try {
+      input = await readInput(c);
+      return await run(input);
+    } catch (error) {
+      if (!(error instanceof ServiceError) || !input?.form) throw error;
+      if (error.retryAfter !== undefined) c.header("Retry-After", String(error.retryAfter));
+      c.status(ERROR_STATUS[error.code]);
+      return c.html(renderError(input, error.message));
+    }
+  }
+
+  const app = new Hono<AppEnv>();
+
+  app.use(
+    "*",
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: () => {
+        throw new ServiceError(
+          "payload_too_large",
+          `The body must be at most ${MAX_BODY_BYTES} bytes.`,
+        );
+      },
+    }),
+  );
+
+  // State-changing requests from another site's pages are refused (CSRF).
+  app.use("*", async (c, next) => {
+    if (c.req.method !== "GET" && c.req.method !== "HEAD" && c.req.method !== "OPTIONS") {
+      const crossSite = isCrossSiteRequest(
+        { origin: c.req.header("origin"), secFetchSite: c.req.header("sec-fetch-site") },
+        hostPolicy,
+      );
+      if (crossSite)
+        throw new ServiceError("cross_site_request", "Cross-site requests are not allowed.");
+    }
+    await next();
+  });
+
+  app.get("/login", (c) =>
+    c.html(loginPage(page, { rd: rdFrom(c), registrationEnabled: config.registration_enabled })),
+  );
+
+  app.post("/login", (c) =>
+    handle(
+      c,
+      async ({ form, data }) => {
+        const signedIn = await accounts.login(
+          { email: data.email, password: data.password },
+          meta(c),
+        );
+        startSession(c, signedIn);
+        const target = rdFrom(c, data) ?? config.default_redirect;
+        if (form) return c.redirect(target, 303);
+        return c.json({ user: signedIn.user, redirect: target });
+      },
+      ({ data }, error) =>
+        loginPage(page, {
+          rd: rdFrom(c, data),
+          email: optionalString(data.email),
+          error,
+          registrationEnabled: config.registration_enabled,
+        }),
+    ),
+  );
+
+  app.get("/register", (c) => {
+    if (!config.registration_enabled) {
+      c.status(403);
+      return c.html(
+        messagePage(page, "Registration is closed", "New accounts cannot be created here."),
+      );
+    }
+    return c.html(registerPage(page, { rd: rdFrom(c) }));
+  });
+
+  app.post("/register", (c) =>
+    handle(
+      c,
+      async ({ form, data }) => {
+        const result = await accounts.register(
+          { email: data.email, password: data.password, name: data.name },
+          meta(c),
+        );
+        const target = rdFrom(c, data) ?? config.default_redirect;
+        if ("created" in result) startSession(c, result.created);
+        if (form) {
+          if ("created" in result) return c.redirect(target, 303);
+          return c.html(
+            messagePage(
+              page,
+              "Check your email",
+              "If this address can be registered, we have sent it the next step.",
+              {
+                href: `${prefix}/login`,
+                text: "Back to sign in",
+              },
+            ),
+          );
+        }
+        // The same answer for a new and an existing address.
+        return c.json({ status: "ok", redirect: target }, 201);
+      },
+      ({ data }, error) =>
+        registerPage(page, {
+          rd: rdFrom(c, data),
+          email: optionalString(data.email),
+          name: optionalString(data.name),
+          error,
+        }),
+    ),
+  );
+
+  // Signing out changes state, so it is POST only; GET shows a page with the button.
+  app.get("/logout", (c) =>
+    c.html(
+      messagePage(page, "Sign out", "Use the button on your account page to sign out.", {
+        href: `${prefix}/account`,
+        text: "Go to your account",
+      }),
+    ),
+  );
+
+  app.post("/logout", async (c) => {
+    const wantsJson =
+      (c.req.header("content-type") ?? "").includes("json") ||
+      (c.req.header("accept") ?? "").includes("application/json");
+    const resolved = await currentSession(c);
+    if (resolved) await accounts.logout(resolved.session.id, resolved.user.id, meta(c));
+    deleteCookie(c, config.session_cookie, cookieOptions);
+    if (wantsJson) return c.json({ status: "ok" });
+    return c.redirect(`${prefix}/login`, 303);
+  });
+
+  app.get("/userinfo", async (c) => {
+    c.header("Cache-Control", "no-store");
+    const { user, session } = await requireSession(c);
+    return c.json({
+      id: user.id,
+      email: user.email,
+      emailVerified: user.emailVerified,
+      name: user.name,
+      roles: user.roles,
+      method: session.method,
+      authenticatedAt: session.authenticatedAt.toISOString(),
+    });
+  });
+
+  app.get("/account", async (c) => {
+    const resolved = await currentSession(c);
+    if (!resolved)
+      return c.redirect(
+        `${prefix}/login?rd=${encodeURIComponent(`${config.public_url.origin}${prefix}/account`)}`,
+        302,
+      );
+    c.header("Cache-Control", "no-store");
+    return c.html(
+      accountPage(page, {
+        user: resolved.user,
+        sessions: await sessions.list(resolved.user.id),
+        currentSessionId: resolved.session.id,
+      }),
+    );
+  });
+
+  app.get("/sessions", async (c) => {
+    const { user, session: current } = await requireSession(c);
+    const list = await sessions.list(user.id);
+    return c.json({
+      sessions: list.map((session) => ({
+        id: session.id,
+        current: session.id === current.id,
+        method: session.method,
+        createdAt: session.createdAt.toISOString(),
+        ip: session.ip,
+        userAgent: session.userAgent,
+      })),
+    });
+  });
+
+  const revokeOne = async (c: Context<AppEnv>) => {
+    const { user } = await requireSession(c);
+    const id = c.req.param("id") ?? "";
+    const owned = (await sessions.list(user.id)).some((session) => session.id === id);
+    if (!owned) throw new ServiceError("not_found", "No such session.");
+    await sessions.revoke(id);
+    return c.req.method === "DELETE"
+      ? c.json({ status: "ok" })
+      : c.redirect(`${prefix}/account`, 303);
+  };
+  app.delete("/sessions/:id", revokeOne);
+  app.post("/sessions/:id/revoke", revokeOne);
+
+  app.post("/sessions/revoke-others", async (c) => {
+    const { user, session } = await requireSession(c);
+    const count = await sessions.revokeAllForUser(user.id, session.id);
+    const wantsJson = (c.req.header("accept") ?? "").includes("application/json");
+    return wantsJson
+      ? c.json({ status: "ok", revoked: count })
+      : c.redirect(`${prefix}/account`, 303);
+  });
+
+  return app;
+}

@@ -1,0 +1,41 @@
+// What every route may read from a request: the peer address, the client's
+// address (through trusted proxies), and the request id.
+import type { IncomingMessage } from "node:http";
+import type { Context } from "hono";
+import type { ClientMeta } from "../accounts/service.ts";
+import { clientAddress } from "../security/client-address.ts";
+import type { Cidr } from "../security/trusted-proxies.ts";
+
+export type AppEnv = {
+  Bindings: { incoming?: IncomingMessage };
+  Variables: { requestId: string };
+};
+
+export function peerAddress(c: Context<AppEnv>): string | undefined {
+  return c.env?.incoming?.socket?.remoteAddress;
+}
+
+export function clientMeta(c: Context<AppEnv>, trusted: Cidr[]): ClientMeta {
+  return {
+    ip: clientAddress(peerAddress(c), c.req.header("x-forwarded-for"), trusted),
+    userAgent: c.req.header("user-agent") ?? null,
+  };
+}
+
+/** Every value of a cookie in the Cookie header (browsers may send duplicates across paths and domains). */
+export function cookieValues(header: string | undefined, name: string): string[] {
+  if (!header) return [];
+  const values: string[] = [];
+  for (const part of header.split(";")) {
+    const eq = part.indexOf("=");
+    if (eq === -1 || part.slice(0, eq).trim() !== name) continue;
+    values.push(
+      part
+        .slice(eq + 1)
+        .trim()
+        .replace(/^"(.*)"$/, "$1"),
+    );
+    if (values.length >= 4) break;
+  }
+  return values;
+}

@@ -1,0 +1,40 @@
+// One error shape for every JSON answer: { error: { code, message, requestId } }.
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { ERROR_STATUS, type ErrorCode, ServiceError } from "../errors.ts";
+import type { AppEnv } from "./context.ts";
+
+export function errorBody(code: ErrorCode, message: string, requestId: string | undefined) {
+  return { error: { code, message, requestId: requestId ?? null } };
+}
+
+export function errorResponse(c: Context<AppEnv>, error: ServiceError): Response {
+  if (error.retryAfter !== undefined) c.header("Retry-After", String(error.retryAfter));
+  c.header("Cache-Control", "no-store");
+  return c.json(
+    errorBody(error.code, error.message, c.get("requestId")),
+    ERROR_STATUS[error.code] as ContentfulStatusCode,
+  );
+}
+
+const HTTP_STATUS_CODES: Partial<Record<number, ErrorCode>> = {
+  400: "invalid_request",
+  401: "unauthenticated",
+  403: "forbidden",
+  404: "not_found",
+  405: "method_not_allowed",
+  413: "payload_too_large",
+  415: "unsupported_media_type",
+};
+
+/** Turns anything thrown into the one error shape; unknown errors are logged and become a 500 without details. */
+export function toServiceError(error: unknown, log: (error: unknown) => void): ServiceError {
+  if (error instanceof ServiceError) return error;
+  if (error instanceof HTTPException) {
+    const code = HTTP_STATUS_CODES[error.status] ?? "invalid_request";
+    return new ServiceError(code, error.message || code.replaceAll("_", " "));
+  }
+  log(error);
+  return new ServiceError("internal", "Something went wrong on our side.");
+}

@@ -1,0 +1,174 @@
+// The hosted pages: server-rendered HTML that works without JavaScript. Every
+// value is escaped by the html template tag. Themeable through CSS custom
+// properties (override them in a stylesheet served by the proxy).
+import { html } from "hono/html";
+import type { HtmlEscapedString } from "hono/utils/html";
+import type { SessionRecord, SessionUser } from "../sessions/store.ts";
+
+type Content = HtmlEscapedString | Promise<HtmlEscapedString>;
+
+export type PageContext = { siteName: string; prefix: string };
+
+const STYLE = `
+:root { --gh-bg: #f5f6f8; --gh-card: #fff; --gh-text: #1d2330; --gh-muted: #5b6475; --gh-accent: #2b59c3;
+  --gh-accent-text: #fff; --gh-error: #a4262c; --gh-border: #d5d9e0; --gh-radius: 8px;
+  --gh-font: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
+* { box-sizing: border-box; }
+body { margin: 0; background: var(--gh-bg); color: var(--gh-text); font: 16px/1.5 var(--gh-font); }
+main { max-width: 26rem; margin: 8vh auto; padding: 2rem; background: var(--gh-card);
+  border: 1px solid var(--gh-border); border-radius: var(--gh-radius); }
+main.wide { max-width: 44rem; }
+h1 { font-size: 1.4rem; margin: 0 0 1.25rem; }
+label { display: block; font-weight: 600; margin: 1rem 0 .25rem; }
+input { width: 100%; padding: .6rem .7rem; font: inherit; border: 1px solid var(--gh-border); border-radius: 6px; }
+input:focus-visible, button:focus-visible, a:focus-visible { outline: 3px solid var(--gh-accent); outline-offset: 2px; }
+button { margin-top: 1.25rem; width: 100%; padding: .65rem; font: inherit; font-weight: 600; cursor: pointer;
+  color: var(--gh-accent-text); background: var(--gh-accent); border: 0; border-radius: 6px; }
+button.secondary { background: transparent; color: var(--gh-accent); border: 1px solid var(--gh-accent); }
+table button { width: auto; margin: 0; padding: .3rem .7rem; }
+.error { color: var(--gh-error); border-left: 4px solid var(--gh-error); padding: .5rem .75rem; background: #fdf3f4; }
+.notice { border-left: 4px solid var(--gh-accent); padding: .5rem .75rem; background: #f1f5fd; }
+.muted, .hint { color: var(--gh-muted); font-size: .9rem; }
+table { width: 100%; border-collapse: collapse; font-size: .9rem; }
+th, td { text-align: left; padding: .4rem; border-bottom: 1px solid var(--gh-border); }
+`;
+
+function layout(ctx: PageContext, title: string, body: Content, wide = false): Content {
+  return html`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>${title} · ${ctx.siteName}</title>
+<style>${STYLE}</style>
+</head>
+<body>
+<main${wide ? html` class="wide"` : ""}>
+${body}
+</main>
+</body>
+</html>`;
+}
+
+function errorBlock(message: string | undefined): Content | string {
+  return message ? html`<p class="error" role="alert" id="form-error">${message}</p>` : "";
+}
+
+function withRd(path: string, rd: string | undefined): string {
+  return rd ? `${path}?rd=${encodeURIComponent(rd)}` : path;
+}
+
+export function loginPage(
+  ctx: PageContext,
+  options: {
+    rd?: string;
+    email?: string;
+    error?: string;
+    notice?: string;
+    registrationEnabled: boolean;
+  },
+): Content {
+  return layout(
+    ctx,
+    "Sign in",
+    html`<h1>Sign in to ${ctx.siteName}</h1>
+${errorBlock(options.error)}
+${options.notice ? html`<p class="notice" role="status">${options.notice}</p>` : ""}
+<form method="post" action="${withRd(`${ctx.prefix}/login`, options.rd)}" novalidate>
+  <label for="email">Email</label>
+  <input id="email" name="email" type="email" autocomplete="username" required value="${options.email ?? ""}"
+    ${options.error ? html`aria-describedby="form-error"` : ""}>
+  <label for="password">Password</label>
+  <input id="password" name="password" type="password" autocomplete="current-password" required>
+  <button type="submit">Sign in</button>
+</form>
+${
+  options.registrationEnabled
+    ? html`<p class="muted">No account yet? <a href="${withRd(`${ctx.prefix}/register`, options.rd)}">Create one</a>.</p>`
+    : ""
+}`,
+  );
+}
+
+export function registerPage(
+  ctx: PageContext,
+  options: { rd?: string; email?: string; name?: string; error?: string },
+): Content {
+  return layout(
+    ctx,
+    "Create account",
+    html`<h1>Create your account</h1>
+${errorBlock(options.error)}
+<form method="post" action="${withRd(`${ctx.prefix}/register`, options.rd)}" novalidate>
+  <label for="email">Email</label>
+  <input id="email" name="email" type="email" autocomplete="email" required value="${options.email ?? ""}">
+  <label for="name">Name <span class="hint">(optional)</span></label>
+  <input id="name" name="name" type="text" autocomplete="name" value="${options.name ?? ""}">
+  <label for="password">Password</label>
+  <input id="password" name="password" type="password" autocomplete="new-password" required minlength="8"
+    aria-describedby="password-hint">
+  <p class="hint" id="password-hint">At least 8 characters. Long passphrases are welcome.</p>
+  <button type="submit">Create account</button>
+</form>
+<p class="muted">Already have an account? <a href="${withRd(`${ctx.prefix}/login`, options.rd)}">Sign in</a>.</p>`,
+  );
+}
+
+export function messagePage(
+  ctx: PageContext,
+  title: string,
+  message: string,
+  link?: { href: string; text: string },
+): Content {
+  return layout(
+    ctx,
+    title,
+    html`<h1>${title}</h1>
+<p>${message}</p>
+${link ? html`<p><a href="${link.href}">${link.text}</a></p>` : ""}`,
+  );
+}
+
+export function accountPage(
+  ctx: PageContext,
+  options: {
+    user: SessionUser;
+    sessions: SessionRecord[];
+    currentSessionId: string;
+    notice?: string;
+  },
+): Content {
+  const { user } = options;
+  const rows = options.sessions.map(
+    (session) => html`<tr>
+  <td>${session.createdAt.toISOString().slice(0, 16).replace("T", " ")} UTC</td>
+  <td>${session.ip ?? ""}</td>
+  <td>${(session.userAgent ?? "").slice(0, 60)}</td>
+  <td>${
+    session.id === options.currentSessionId
+      ? html`<strong>this browser</strong>`
+      : html`<form method="post" action="${ctx.prefix}/sessions/${session.id}/revoke"><button type="submit" class="secondary" aria-label="Sign out this session">Sign out</button></form>`
+  }</td>
+</tr>`,
+  );
+  return layout(
+    ctx,
+    "Your account",
+    html`<h1>Your account</h1>
+${options.notice ? html`<p class="notice" role="status">${options.notice}</p>` : ""}
+<dl>
+  <dt>Email</dt><dd>${user.email} ${user.emailVerified ? "(verified)" : "(not verified)"}</dd>
+  ${user.name ? html`<dt>Name</dt><dd>${user.name}</dd>` : ""}
+  <dt>User id</dt><dd><code>${user.id}</code></dd>
+</dl>
+<h2>Active sessions</h2>
+<table>
+  <thead><tr><th scope="col">Signed in</th><th scope="col">Address</th><th scope="col">Browser</th><th scope="col"></th></tr></thead>
+  <tbody>${rows}</tbody>
+</table>
+<form method="post" action="${ctx.prefix}/sessions/revoke-others"><button type="submit" class="secondary">Sign out all other sessions</button></form>
+<form method="post" action="${ctx.prefix}/logout"><button type="submit">Sign out</button></form>`,
+    true,
+  );
+}

@@ -1,0 +1,212 @@
+// GET|POST|... /_resolve: the proxy's auth subrequest. Answers 200 with
+// identity headers, 401 (with the login URL in Location), 403, or 503 when it
+// cannot decide. Invariant: an error never results in a 2xx with identity.
+
+import type { Context } from "hono";
+import { Hono } from "hono";
+import type { Config } from "../config.ts";
+import type { AssertionSigner } from "../keys/assertions.ts";
+import type { Metrics } from "../metrics.ts";
+import { type Decision, decide, type Identity } from "../resolve/decide.ts";
+import { type OriginalRequest, readOriginalRequest } from "../resolve/original-request.ts";
+import { findRequirement, type IdentityClaim } from "../resolve/rules.ts";
+import { isTrustedPeer } from "../security/trusted-proxies.ts";
+import type { SessionService } from "../sessions/service.ts";
+import { type AppEnv, cookieValues, peerAddress } from "./context.ts";
+
+export type BearerResolver = (token: string) => Promise<Identity | null>;
+
+export type ResolveDeps = {
+  config: Config;
+  sessions: SessionService;
+  signer: AssertionSigner;
+  metrics: Metrics;
+  /** Resolves `Authorization: Bearer` tokens (API keys, JWTs); none configured means every bearer token is refused. */
+  bearer?: BearerResolver;
+  logError: (error: unknown, context: string) => void;
+};
+
+type Credential =
+  | { kind: "none" }
+  | { kind: "invalid"; message: string }
+  | { kind: "identity"; identity: Identity };
+
+class StoreUnavailable extends Error {}
+
+export function resolveRoutes(deps: ResolveDeps) {
+  const { config, sessions, signer, metrics } = deps;
+  const prefix = config.header_prefix;
+  const cacheControl = `private, max-age=${config.auth_cache_seconds}`;
+
+  async function readCredential(c: Context<AppEnv>): Promise<Credential> {
+    const authorization = c.req.header("authorization");
+    if (authorization !== undefined) {
+      const match = /^Bearer +([\x21-\x7e]{1,8192})$/i.exec(authorization.trim());
+      if (!match?.[1])
+        return { kind: "invalid", message: "the Authorization header must be Bearer <token>" };
+      try {
+        const identity = deps.bearer ? await deps.bearer(match[1]) : null;
+        return identity
+          ? { kind: "identity", identity }
+          : { kind: "invalid", message: "the bearer token is not valid" };
+      } catch (error) {
+        deps.logError(error, "bearer");
+        throw new StoreUnavailable();
+      }
+    }
+    const tokens = cookieValues(c.req.header("cookie"), config.session_cookie);
+    for (const token of tokens) {
+      let resolved: Awaited<ReturnType<SessionService["validate"]>>;
+      try {
+        resolved = await sessions.validate(token);
+      } catch (error) {
+        metrics.storeErrors.inc({ store: "sessions" });
+        deps.logError(error, "session lookup");
+        throw new StoreUnavailable();
+      }
+      if (resolved) {
+        const { session, user } = resolved;
+        return {
+          kind: "identity",
+          identity: {
+            userId: user.id,
+            email: user.email,
+            emailVerified: user.emailVerified,
+            name: user.name,
+            roles: user.roles,
+            method: session.method,
+            authenticatedAt: session.authenticatedAt,
+          },
+        };
+      }
+    }
+    return { kind: "none" };
+  }
+
+  function json(
+    c: Context<AppEnv>,
+    status: 401 | 403 | 503,
+    code: string,
+    message: string,
+    extra: Record<string, string> = {},
+  ) {
+    const body = JSON.stringify({
+      error: { code, message, requestId: c.get("requestId") ?? null },
+    });
+    return c.body(body, status, {
+      "content-type": "application/json",
+      "content-length": String(Buffer.byteLength(body)),
+      "cache-control": status === 503 ? "no-store" : cacheControl,
+      vary: "Cookie, Authorization",
+      ...extra,
+    });
+  }
+
+  async function allow(c: Context<AppEnv>, original: OriginalRequest, identity: Identity | null) {
+    const headers: Record<string, string> = {
+      "content-length": "0",
+      "cache-control": cacheControl,
+      vary: "Cookie, Authorization",
+      [`${prefix}anonymous`]: identity ? "false" : "true",
+    };
+    for (const claim of config.identity_headers) {
+      headers[`${prefix}${claim}`] = identity ? await claimValue(claim, identity, original) : "";
+    }
+    return c.body(null, 200, headers);
+  }
+
+  function claimValue(
+    claim: IdentityClaim,
+    identity: Identity,
+    original: OriginalRequest,
+  ): string | Promise<string> {
+    switch (claim) {
+      case "user-id":
+        return identity.userId;
+      case "email":
+        return identity.email;
+      case "email-verified":
+        return String(identity.emailVerified);
+      case "name":
+        return encodeHeaderValue(identity.name);
+      case "roles":
+        return identity.roles.join(",");
+      case "method":
+        return identity.method;
+      case "authenticated-at":
+        return identity.authenticatedAt.toISOString();
+      case "jwt":
+        return signer.sign(identity, original.host);
+    }
+  }
+
+  function loginLocation(original: OriginalRequest): string {
+    return `${config.login_url}?rd=${encodeURIComponent(original.url)}`;
+  }
+
+  async function answer(c: Context<AppEnv>, original: OriginalRequest, decision: Decision) {
+    metrics.resolves.inc({ outcome: decision.outcome });
+    switch (decision.outcome) {
+      case "allow":
+        return allow(c, original, decision.identity);
+      case "anonymous":
+        return allow(c, original, null);
+      case "forbidden":
+        return json(c, 403, "forbidden", decision.reason);
+      case "unauthenticated": {
+        const location = loginLocation(original);
+        const wantsRedirect = c.req.query("redirect") === "true" && original.isBrowserNavigation;
+        if (wantsRedirect)
+          return c.body(null, 302, {
+            location,
+            "content-length": "0",
+            "cache-control": "no-store",
+          });
+        return json(c, 401, "unauthenticated", "sign in to continue", { location });
+      }
+    }
+  }
+
+  const app = new Hono<AppEnv>();
+  app.all("/_resolve", async (c) => {
+    const trusted = isTrustedPeer(peerAddress(c), config.trusted_proxies);
+    const original = readOriginalRequest({
+      trusted,
+      header: (name) => c.req.header(name),
+      method: c.req.method,
+      ownUrl: new URL(c.req.url),
+    });
+    if ("error" in original) {
+      metrics.resolves.inc({ outcome: "invalid" });
+      return json(c, 403, "invalid_request", original.error);
+    }
+    const { requirement } = findRequirement(config.rules, original, config.default_access);
+    if (requirement.access === "deny") return answer(c, original, decide(requirement, null));
+    let credential: Credential;
+    try {
+      credential = await readCredential(c);
+    } catch (error) {
+      if (!(error instanceof StoreUnavailable)) throw error;
+      // A public resource can still be served anonymously; anything else fails closed.
+      if (requirement.access === "public") return answer(c, original, { outcome: "anonymous" });
+      metrics.resolves.inc({ outcome: "unavailable" });
+      return json(c, 503, "unavailable", "cannot check credentials right now", {
+        "retry-after": "1",
+      });
+    }
+    if (credential.kind === "invalid") {
+      metrics.resolves.inc({ outcome: "invalid_credential" });
+      return json(c, 401, "invalid_token", credential.message, {
+        "www-authenticate": 'Bearer error="invalid_token"',
+      });
+    }
+    const identity = credential.kind === "identity" ? credential.identity : null;
+    return answer(c, original, decide(requirement, identity));
+  });
+  return app;
+}
+
+/** Header values are ASCII: names with other characters are sent percent-encoded (RFC 8187 style, without the charset prefix). */
+export function encodeHeaderValue(value: string): string {
+  return /^[\x20-\x7e]*$/.test(value) ? value : encodeURIComponent(value);
+}

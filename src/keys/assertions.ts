@@ -1,0 +1,63 @@
+// x-auth-jwt: a short-lived signed statement of who the user is, bound to the
+// original host as audience. An application that cannot trust its network
+// verifies it against /.well-known/jwks.json instead of trusting plain headers.
+// Signing is kept off the hot path: an assertion is reused for the same
+// identity and host while more than half its life remains.
+import { SignJWT } from "jose";
+import { LRUCache } from "lru-cache";
+import type { Identity } from "../resolve/decide.ts";
+import type { Clock } from "../sessions/service.ts";
+import type { KeyRing } from "./signing-keys.ts";
+
+export type AssertionSigner = {
+  sign(identity: Identity, audience: string): Promise<string>;
+};
+
+export function createAssertionSigner(options: {
+  keys: () => KeyRing;
+  issuer: string;
+  ttlSeconds: number;
+  clock: Clock;
+  cacheMax?: number;
+}): AssertionSigner {
+  const cache = new LRUCache<string, { jwt: string; reuseUntil: number }>({
+    max: options.cacheMax ?? 50_000,
+  });
+  return {
+    async sign(identity, audience) {
+      const { current } = options.keys();
+      const key = [
+        current.kid,
+        audience,
+        identity.userId,
+        identity.email,
+        identity.emailVerified,
+        identity.name,
+        identity.roles.join(","),
+        identity.method,
+        identity.authenticatedAt.getTime(),
+      ].join("\n");
+      const now = options.clock.now();
+      const hit = cache.get(key);
+      if (hit && hit.reuseUntil > now) return hit.jwt;
+      const issuedAt = Math.floor(now / 1000);
+      const jwt = await new SignJWT({
+        email: identity.email,
+        email_verified: identity.emailVerified,
+        name: identity.name,
+        roles: identity.roles,
+        amr: [identity.method],
+        auth_time: Math.floor(identity.authenticatedAt.getTime() / 1000),
+      })
+        .setProtectedHeader({ alg: current.alg, kid: current.kid, typ: "JWT" })
+        .setIssuer(options.issuer)
+        .setSubject(identity.userId)
+        .setAudience(audience)
+        .setIssuedAt(issuedAt)
+        .setExpirationTime(issuedAt + options.ttlSeconds)
+        .sign(current.privateKey);
+      cache.set(key, { jwt, reuseUntil: now + (options.ttlSeconds * 1000) / 2 });
+      return jwt;
+    },
+  };
+}

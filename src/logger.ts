@@ -1,0 +1,8 @@
+// The one logger: structured JSON lines on stdout (pino).
+import { pino } from "pino";
+
+export type Logger = pino.Logger;
+
+export function createLogger(level: string): Logger {
+  return pino({ level, base: { service: "gatehouse" }, timestamp: pino.stdTimeFunctions.isoTime });
+}

@@ -1,0 +1,30 @@
+// Prometheus metrics, one registry per app instance (tests build many apps).
+import { Counter, collectDefaultMetrics, Registry } from "prom-client";
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
+export function createMetrics(options: { defaultMetrics: boolean }) {
+  const registry = new Registry();
+  if (options.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: "gatehouse_" });
+  return {
+    registry,
+    resolves: new Counter({
+      name: "gatehouse_resolve_total",
+      help: "Answers of /_resolve by outcome",
+      labelNames: ["outcome"] as const,
+      registers: [registry],
+    }),
+    logins: new Counter({
+      name: "gatehouse_login_total",
+      help: "Password logins by result",
+      labelNames: ["result"] as const,
+      registers: [registry],
+    }),
+    storeErrors: new Counter({
+      name: "gatehouse_store_errors_total",
+      help: "Failures talking to a store",
+      labelNames: ["store"] as const,
+      registers: [registry],
+    }),
+  };
+}

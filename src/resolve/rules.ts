@@ -1,0 +1,156 @@
+// Ordered access rules, matched on the original host, normalised path and
+// method. The first matching rule wins; no match means the configured default.
+import { z } from "zod";
+
+export const IDENTITY_CLAIMS = [
+  "user-id",
+  "email",
+  "email-verified",
+  "name",
+  "roles",
+  "method",
+  "authenticated-at",
+  "jwt",
+] as const;
+export type IdentityClaim = (typeof IDENTITY_CLAIMS)[number];
+
+const METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"];
+
+const oneOrMany = z
+  .union([z.string(), z.array(z.string())])
+  .transform((value) => (Array.isArray(value) ? value : [value]));
+
+export const accessRuleSchema = z
+  .object({
+    name: z.string().optional(),
+    host: oneOrMany
+      .pipe(
+        z.array(
+          z
+            .string()
+            .transform((h) => h.trim().toLowerCase().replace(/\.$/, ""))
+            .pipe(
+              z.string().regex(/^(\*\.)?[a-z0-9.-]+(:\d+)?$/, "must be a host or *.example.com"),
+            ),
+        ),
+      )
+      .optional(),
+    path: oneOrMany.pipe(z.array(z.string().regex(/^\//, "must start with /"))).optional(),
+    methods: z
+      .array(z.string().transform((m) => m.toUpperCase()))
+      .pipe(z.array(z.enum(METHODS as [string, ...string[]])))
+      .optional(),
+    access: z.enum(["public", "authenticated", "deny"]).optional(),
+    roles: z.array(z.string().min(1)).min(1).optional(),
+    require_verified_email: z.boolean().default(false),
+  })
+  .strict()
+  .superRefine((rule, ctx) => {
+    if (!rule.access && !rule.roles) {
+      ctx.addIssue({
+        code: "custom",
+        message: "a rule needs access (public, authenticated, deny) or roles",
+      });
+    }
+    if (rule.roles && rule.access && rule.access !== "authenticated") {
+      ctx.addIssue({ code: "custom", message: "roles only make sense with access: authenticated" });
+    }
+  })
+  .transform((rule) => compileRule(rule));
+
+type RuleInput = {
+  name?: string;
+  host?: string[];
+  path?: string[];
+  methods?: string[];
+  access?: "public" | "authenticated" | "deny";
+  roles?: string[];
+  require_verified_email: boolean;
+};
+
+export type Requirement =
+  | { access: "public" }
+  | { access: "deny" }
+  | { access: "authenticated"; roles: string[]; requireVerifiedEmail: boolean };
+
+export type AccessRule = {
+  name: string;
+  hosts: ((host: string) => boolean) | null;
+  paths: RegExp | null;
+  methods: Set<string> | null;
+  requirement: Requirement;
+};
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/**
+ * Compiles path patterns: `/exact`, `/prefix/**` (the prefix itself and
+ * everything below it), `*` (any characters within one segment).
+ */
+export function compilePathPatterns(patterns: string[]): RegExp {
+  const parts = patterns.map((pattern) => {
+    let body = pattern;
+    let tail = "";
+    if (body.endsWith("/**")) {
+      body = body.slice(0, -3);
+      tail = "(?:/.*)?";
+    }
+    const source = body
+      .split("**")
+      .map((chunk) => chunk.split("*").map(escapeRegExp).join("[^/]*"))
+      .join(".*");
+    return `${source}${tail}`;
+  });
+  return new RegExp(`^(?:${parts.join("|")})$`);
+}
+
+export function compileHostPatterns(patterns: string[]): (host: string) => boolean {
+  return (host) =>
+    patterns.some((pattern) => {
+      const candidate = pattern.includes(":") ? host : host.replace(/:\d+$/, "");
+      if (pattern.startsWith("*.")) return candidate.endsWith(pattern.slice(1));
+      return candidate === pattern;
+    });
+}
+
+function compileRule(rule: RuleInput): AccessRule {
+  const access = rule.access ?? "authenticated";
+  const requirement: Requirement =
+    access === "authenticated"
+      ? { access, roles: rule.roles ?? [], requireVerifiedEmail: rule.require_verified_email }
+      : { access };
+  return {
+    name:
+      rule.name ??
+      [rule.host?.join(","), rule.path?.join(","), rule.methods?.join(",")]
+        .filter(Boolean)
+        .join(" ") ??
+      "",
+    hosts: rule.host ? compileHostPatterns(rule.host) : null,
+    paths: rule.path ? compilePathPatterns(rule.path) : null,
+    methods: rule.methods ? new Set(rule.methods) : null,
+    requirement,
+  };
+}
+
+export type OriginalRequest = { method: string; host: string; path: string };
+
+export function findRequirement(
+  rules: AccessRule[],
+  request: OriginalRequest,
+  fallback: "public" | "authenticated" | "deny",
+): { requirement: Requirement; rule: string } {
+  for (const rule of rules) {
+    if (rule.methods && !rule.methods.has(request.method)) continue;
+    if (rule.hosts && !rule.hosts(request.host)) continue;
+    if (rule.paths && !rule.paths.test(request.path)) continue;
+    return { requirement: rule.requirement, rule: rule.name };
+  }
+  const requirement: Requirement =
+    fallback === "authenticated"
+      ? { access: fallback, roles: [], requireVerifiedEmail: false }
+      : { access: fallback };
+  return { requirement, rule: "default" };
+}

@@ -1,0 +1,27 @@
+// The client's address: the socket peer, or, when the peer is a trusted
+// proxy, the nearest untrusted address in X-Forwarded-For (read from the right,
+// so a client cannot forge its way past the proxy's own entry).
+import { type Cidr, isTrustedPeer } from "./trusted-proxies.ts";
+
+export function clientAddress(
+  peer: string | undefined,
+  forwardedFor: string | undefined,
+  trusted: Cidr[],
+): string | null {
+  if (!peer) return null;
+  if (!forwardedFor || !isTrustedPeer(peer, trusted)) return stripMappedPrefix(peer);
+  const hops = forwardedFor
+    .split(",")
+    .map((hop) => hop.trim())
+    .filter(Boolean);
+  for (let i = hops.length - 1; i >= 0; i--) {
+    const hop = hops[i] as string;
+    if (!isTrustedPeer(hop, trusted))
+      return /^[0-9a-fA-F:.]+$/.test(hop) ? stripMappedPrefix(hop) : stripMappedPrefix(peer);
+  }
+  return stripMappedPrefix(hops[0] ?? peer);
+}
+
+function stripMappedPrefix(address: string): string {
+  return address.startsWith("::ffff:") && address.includes(".") ? address.slice(7) : address;
+}

@@ -1,0 +1,94 @@
+// The session store: SQL is the source of truth. A cache layer (in-process,
+// Redis) sits in front of it in the session service, never instead of it.
+import { and, eq, gt, ne } from "drizzle-orm";
+import type { Database } from "../db/client.ts";
+import { sessions, users } from "../db/schema.ts";
+
+export type SessionRecord = {
+  id: string;
+  userId: string;
+  method: string;
+  authenticatedAt: Date;
+  idleExpiresAt: Date;
+  expiresAt: Date;
+  ip: string | null;
+  userAgent: string | null;
+  createdAt: Date;
+};
+
+export type SessionUser = {
+  id: string;
+  email: string;
+  emailVerified: boolean;
+  name: string;
+  roles: string[];
+};
+
+export type ResolvedSession = { session: SessionRecord; user: SessionUser };
+
+export interface SessionStore {
+  create(record: Omit<SessionRecord, "createdAt">): Promise<void>;
+  /** The session and its (enabled) user, or null. Throws when the store cannot answer. */
+  findWithUser(id: string): Promise<ResolvedSession | null>;
+  touch(id: string, idleExpiresAt: Date): Promise<void>;
+  delete(id: string): Promise<void>;
+  /** Deletes every session of the user (but one, if given); returns the deleted ids. */
+  deleteForUser(userId: string, exceptId?: string): Promise<string[]>;
+  listForUser(userId: string, now: Date): Promise<SessionRecord[]>;
+}
+
+export function sqlSessionStore(db: Database): SessionStore {
+  return {
+    async create(record) {
+      await db.insert(sessions).values(record);
+    },
+    async findWithUser(id) {
+      const rows = await db
+        .select({
+          session: sessions,
+          user: {
+            id: users.id,
+            email: users.email,
+            emailVerified: users.emailVerified,
+            name: users.name,
+            roles: users.roles,
+            disabledAt: users.disabledAt,
+          },
+        })
+        .from(sessions)
+        .innerJoin(users, eq(users.id, sessions.userId))
+        .where(eq(sessions.id, id))
+        .limit(1);
+      const row = rows[0];
+      if (!row || row.user.disabledAt) return null;
+      const { disabledAt: _, ...user } = row.user;
+      return { session: row.session, user };
+    },
+    async touch(id, idleExpiresAt) {
+      await db.update(sessions).set({ idleExpiresAt }).where(eq(sessions.id, id));
+    },
+    async delete(id) {
+      await db.delete(sessions).where(eq(sessions.id, id));
+    },
+    async deleteForUser(userId, exceptId) {
+      const condition = exceptId
+        ? and(eq(sessions.userId, userId), ne(sessions.id, exceptId))
+        : eq(sessions.userId, userId);
+      const deleted = await db.delete(sessions).where(condition).returning({ id: sessions.id });
+      return deleted.map((row) => row.id);
+    },
+    async listForUser(userId, now) {
+      return db
+        .select()
+        .from(sessions)
+        .where(
+          and(
+            eq(sessions.userId, userId),
+            gt(sessions.expiresAt, now),
+            gt(sessions.idleExpiresAt, now),
+          ),
+        )
+        .orderBy(sessions.createdAt);
+    },
+  };
+}
