@@ -1,0 +1,27 @@
+// The storage backends every storage-touching suite runs against: embedded
+// PGlite (in memory) and the real PostgreSQL server started by `npm test`
+// (a fresh database per call, so test files run in parallel).
+import postgres from "postgres";
+import { type DatabaseHandle, openDatabase } from "../../src/db/client.ts";
+
+export type Backend = { name: "pglite" | "postgres"; open(): Promise<DatabaseHandle> };
+
+export async function createPostgresDatabase(): Promise<string> {
+  const adminUrl = process.env.TEST_POSTGRES_URL;
+  if (!adminUrl) throw new Error("TEST_POSTGRES_URL is not set: run the suite with `npm test`");
+  const name = `gh_${crypto.randomUUID().replaceAll("-", "")}`;
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  try {
+    await admin.unsafe(`create database ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return url.href;
+}
+
+export const backends: Backend[] = [
+  { name: "pglite", open: () => openDatabase({ kind: "pglite" }) },
+  { name: "postgres", open: async () => openDatabase({ kind: "postgres", url: await createPostgresDatabase() }) },
+];

@@ -1,0 +1,79 @@
+// Starts gatehouse over real HTTP on a free loopback port, with a config
+// built by loadConfig from an environment, exactly as main.ts does.
+import type { AddressInfo } from "node:net";
+import { serve } from "@hono/node-server";
+import { type Gatehouse, createGatehouse } from "../../src/app.ts";
+import { loadConfig } from "../../src/config.ts";
+import type { DatabaseHandle } from "../../src/db/client.ts";
+import { createLogger } from "../../src/logger.ts";
+import type { Clock } from "../../src/sessions/service.ts";
+import { freePort } from "./ports.ts";
+
+export type RunningGatehouse = {
+  url: string;
+  port: number;
+  gatehouse: Gatehouse;
+  stop(): Promise<void>;
+};
+
+export async function startGatehouse(
+  database: DatabaseHandle,
+  env: Record<string, string> = {},
+  options: { clock?: Clock } = {},
+): Promise<RunningGatehouse> {
+  const port = await freePort();
+  const config = loadConfig({ PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}`, LOG_LEVEL: "silent", ...env });
+  const gatehouse = await createGatehouse({
+    config,
+    database,
+    logger: createLogger(config.log_level),
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
+  const server = serve({ fetch: gatehouse.app.fetch, port, hostname: "127.0.0.1" });
+  await new Promise<void>((resolve) => server.once("listening", () => resolve()));
+  const actualPort = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${actualPort}`,
+    port: actualPort,
+    gatehouse,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        (server as import("node:http").Server).closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** The session cookie a response set, as "name=value" for a Cookie header. */
+export function sessionCookie(response: Response): string {
+  const header = response.headers.getSetCookie().find((cookie) => /session=[^;]+/.test(cookie));
+  if (!header) throw new Error(`no session cookie in ${response.status} response`);
+  return header.split(";")[0] as string;
+}
+
+let counter = 0;
+/** A fresh address for each test, so suites never share rows. */
+export function uniqueEmail(tag = "user"): string {
+  counter += 1;
+  return `${tag}.${process.pid}.${counter}.${Math.random().toString(36).slice(2, 8)}@example.test`;
+}
+
+export const GOOD_PASSWORD = "a long and uncommon passphrase 42";
+
+export async function register(base: string, email: string, password = GOOD_PASSWORD): Promise<string> {
+  const response = await fetch(`${base}/auth/register`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ email, password }),
+  });
+  if (response.status !== 201) throw new Error(`register failed: ${response.status} ${await response.text()}`);
+  return sessionCookie(response);
+}
+
+export async function login(base: string, email: string, password = GOOD_PASSWORD): Promise<Response> {
+  return fetch(`${base}/auth/login`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ email, password }),
+  });
+}

@@ -1,0 +1,82 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { readOriginalRequest } from "../../src/resolve/original-request.ts";
+import { parseCidrList } from "../../src/security/trusted-proxies.ts";
+import { isTrustedPeer } from "../../src/security/trusted-proxies.ts";
+import { clientAddress } from "../../src/security/client-address.ts";
+
+const own = new URL("http://gatehouse.internal:4180/_resolve");
+const read = (headers: Record<string, string>, trusted = true, method = "GET") =>
+  readOriginalRequest({ trusted, header: (name) => headers[name], method, ownUrl: own });
+
+test("each proxy's headers describe the original request", () => {
+  const traefik = read({
+    "x-forwarded-method": "POST",
+    "x-forwarded-proto": "https",
+    "x-forwarded-host": "App.Example.com.",
+    "x-forwarded-uri": "/api/../admin?q=1",
+  });
+  assert.deepEqual(
+    { ...traefik, isBrowserNavigation: undefined },
+    { method: "POST", host: "app.example.com", path: "/admin", url: "https://app.example.com./admin?q=1", isBrowserNavigation: undefined },
+  );
+  const ingress = read({ "x-original-url": "https://shop.example.com:8443/cart?x=1", "x-original-method": "DELETE", "x-forwarded-proto": "" });
+  assert.ok(!("error" in ingress));
+  assert.equal(ingress.host, "shop.example.com:8443");
+  assert.equal(ingress.method, "DELETE");
+  assert.equal(ingress.path, "/cart");
+  const nginx = read({ "x-original-uri": "/docs//x", "x-forwarded-proto": "http", host: "site.example.com" });
+  assert.ok(!("error" in nginx));
+  assert.equal(nginx.url, "http://site.example.com/docs//x");
+  assert.equal(nginx.path, "/docs/x");
+});
+
+test("forwarded headers from an untrusted peer are ignored", () => {
+  const result = read({ "x-forwarded-host": "admin.example.com", "x-forwarded-uri": "/public" }, false);
+  assert.ok(!("error" in result));
+  assert.equal(result.host, "gatehouse.internal:4180");
+  assert.equal(result.path, "/_resolve");
+});
+
+test("unreadable forwarded requests are errors, never guesses", () => {
+  const bad: Record<string, string>[] = [
+    { "x-original-url": "not a url" },
+    { "x-original-url": "javascript:alert(1)" },
+    { "x-original-url": "https://example.com/%00" },
+    { "x-forwarded-proto": "gopher", "x-forwarded-host": "a.example.com", "x-forwarded-uri": "/" },
+    { "x-forwarded-host": "evil.com/x", "x-forwarded-uri": "/" },
+    { "x-forwarded-host": "a.example.com", "x-forwarded-uri": "no-slash" },
+    { "x-forwarded-host": "a.example.com", "x-forwarded-uri": "/%zz" },
+    { "x-forwarded-method": "GET /x", "x-forwarded-host": "a.example.com", "x-forwarded-uri": "/" },
+    { "x-forwarded-host": "a.example.com", "x-forwarded-uri": `/${"a".repeat(9000)}` },
+  ];
+  for (const headers of bad) assert.ok("error" in read(headers), JSON.stringify(headers).slice(0, 100));
+});
+
+test("browser navigations are told apart from API calls", () => {
+  const base = { "x-forwarded-host": "a.example.com", "x-forwarded-uri": "/" };
+  const nav = (extra: Record<string, string>, method = "GET") => {
+    const r = read({ ...base, ...extra, "x-forwarded-method": method });
+    return !("error" in r) && r.isBrowserNavigation;
+  };
+  assert.equal(nav({ accept: "text/html,application/xhtml+xml" }), true);
+  assert.equal(nav({ accept: "application/json" }), false);
+  assert.equal(nav({ accept: "text/html", "x-requested-with": "XMLHttpRequest" }), false);
+  assert.equal(nav({ accept: "text/html", "sec-fetch-mode": "cors" }), false);
+  assert.equal(nav({ accept: "text/html" }, "POST"), false);
+});
+
+test("trusted proxy ranges and client addresses", () => {
+  const ranges = parseCidrList(["127.0.0.0/8", "::1", "10.0.0.0/8"]);
+  assert.equal(isTrustedPeer("127.0.0.1", ranges), true);
+  assert.equal(isTrustedPeer("::ffff:127.0.0.1", ranges), true);
+  assert.equal(isTrustedPeer("::1", ranges), true);
+  assert.equal(isTrustedPeer("192.168.1.1", ranges), false);
+  assert.equal(isTrustedPeer("garbage", ranges), false);
+  assert.equal(isTrustedPeer(undefined, ranges), false);
+  assert.throws(() => parseCidrList(["10.0.0.0/33"]));
+  assert.equal(clientAddress("127.0.0.1", "203.0.113.9, 10.1.1.1", ranges), "203.0.113.9");
+  assert.equal(clientAddress("127.0.0.1", "1.1.1.1, 203.0.113.9", ranges), "203.0.113.9");
+  assert.equal(clientAddress("198.51.100.7", "203.0.113.9", ranges), "198.51.100.7");
+  assert.equal(clientAddress("::ffff:198.51.100.7", undefined, ranges), "198.51.100.7");
+});

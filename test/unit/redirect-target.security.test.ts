@@ -1,0 +1,93 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { isCrossSiteRequest, validateRedirectTarget } from "../../src/security/redirect-target.ts";
+
+const policy = {
+  publicUrl: new URL("https://auth.example.com"),
+  allowedHosts: ["app.example.com", "*.apps.example.com", "admin.example.com:8443"],
+};
+
+test("allowed targets come back as absolute URLs", () => {
+  const cases: [string, string][] = [
+    ["https://auth.example.com/account", "https://auth.example.com/account"],
+    ["/dashboard?x=1#top", "https://auth.example.com/dashboard?x=1#top"],
+    ["https://app.example.com/a/b", "https://app.example.com/a/b"],
+    ["https://APP.example.com/", "https://app.example.com/"],
+    ["https://one.apps.example.com/x", "https://one.apps.example.com/x"],
+    ["https://deep.one.apps.example.com/", "https://deep.one.apps.example.com/"],
+    ["https://admin.example.com:8443/", "https://admin.example.com:8443/"],
+    ["/%2F%2Fevil.com", "https://auth.example.com/%2F%2Fevil.com"],
+    // Scheme-relative without slashes resolves onto our own host.
+    ["https:evil.com", "https://auth.example.com/evil.com"],
+    ["https:/evil.com", "https://auth.example.com/evil.com"],
+  ];
+  for (const [input, expected] of cases) assert.equal(validateRedirectTarget(input, policy), expected, input);
+});
+
+test("classic open-redirect bypasses are refused", () => {
+  const hostile: unknown[] = [
+    "//evil.com",
+    "///evil.com",
+    "////evil.com/x",
+    "/\\evil.com",
+    "\\\\evil.com",
+    "/\t/evil.com",
+    "/\n/evil.com",
+    "/\r\n/evil.com",
+    " https://evil.com",
+    "https://example.com@evil.com",
+    "https://auth.example.com@evil.com/",
+    "https://auth.example.com:pw@evil.com/",
+    "https://user@auth.example.com/",
+    "https://auth.example.com.evil.com/",
+    "https://evil.com/https://auth.example.com",
+    "https://evilapp.example.com/",
+    "https://apps.example.com/",
+    "https://xapps.example.com/",
+    "https://admin.example.com/",
+    "https://admin.example.com:9443/",
+    "http://auth.example.com/",
+    "javascript:alert(1)",
+    "JaVaScRiPt:alert(1)",
+    "data:text/html,<script>alert(1)</script>",
+    "vbscript:msgbox(1)",
+    "ftp://auth.example.com/",
+    "https://evil.com%2F@auth.example.com",
+    "http://[::1]/",
+    "https://",
+    "http://%zz/",
+    "https://auth.example.com\u0000.evil.com/",
+    "/\u0085/evil.com",
+    "",
+    "x".repeat(5000),
+    ["https://auth.example.com/"],
+    42,
+    null,
+    undefined,
+  ];
+  for (const input of hostile) {
+    assert.equal(validateRedirectTarget(input, policy), undefined, JSON.stringify(input));
+  }
+});
+
+test("an http public URL allows http targets on its host", () => {
+  const local = { publicUrl: new URL("http://127.0.0.1:8080"), allowedHosts: [] };
+  assert.equal(validateRedirectTarget("http://127.0.0.1:9000/x", local), "http://127.0.0.1:9000/x");
+  assert.equal(validateRedirectTarget("http://127.0.0.2/x", local), undefined);
+});
+
+test("cross-site requests are recognised from Origin and Sec-Fetch-Site", () => {
+  const cases: [{ origin?: string; secFetchSite?: string }, boolean][] = [
+    [{}, false],
+    [{ origin: "https://auth.example.com" }, false],
+    [{ origin: "https://app.example.com", secFetchSite: "same-site" }, false],
+    [{ secFetchSite: "same-origin" }, false],
+    [{ secFetchSite: "cross-site" }, true],
+    [{ origin: "https://auth.example.com", secFetchSite: "cross-site" }, true],
+    [{ origin: "https://evil.com" }, true],
+    [{ origin: "null" }, true],
+    [{ origin: "not a url" }, true],
+    [{ origin: "chrome-extension://abc" }, true],
+  ];
+  for (const [headers, expected] of cases) assert.equal(isCrossSiteRequest(headers, policy), expected, JSON.stringify(headers));
+});
