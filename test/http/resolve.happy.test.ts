@@ -1,0 +1,203 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { request as httpRequest } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { createRemoteJWKSet, jwtVerify } from "jose";
+import { users } from "../../src/db/schema.ts";
+import { eq } from "drizzle-orm";
+import type { DatabaseHandle } from "../../src/db/client.ts";
+import { backends } from "../helpers/backends.ts";
+import { type RunningGatehouse, login, register, sessionCookie, startGatehouse, uniqueEmail } from "../helpers/gatehouse.ts";
+
+const IDENTITY_HEADERS = [
+  "x-auth-user-id",
+  "x-auth-email",
+  "x-auth-email-verified",
+  "x-auth-name",
+  "x-auth-roles",
+  "x-auth-method",
+  "x-auth-authenticated-at",
+  "x-auth-jwt",
+];
+
+function rulesFile(): string {
+  const dir = mkdtempSync(join(tmpdir(), "gatehouse-rules-"));
+  const file = join(dir, "gatehouse.yaml");
+  writeFileSync(
+    file,
+    `rules:
+  - path: /public/**
+    access: public
+  - path: /admin/**
+    roles: [admin]
+  - path: /forbidden
+    access: deny
+`,
+  );
+  return file;
+}
+
+/** Asks /_resolve about an original request, as nginx's shipped config does. */
+function resolve(base: string, uri: string, headers: Record<string, string> = {}) {
+  return fetch(`${base}/_resolve`, {
+    headers: { "x-original-uri": uri, "x-forwarded-proto": "http", "x-forwarded-host": "app.example.test", ...headers },
+    redirect: "manual",
+  });
+}
+
+/** Raw response head, to see exactly what a proxy sees (framing headers included). */
+function rawHead(base: string, path: string, headers: Record<string, string>): Promise<Record<string, string | string[] | undefined>> {
+  return new Promise((resolvePromise, reject) => {
+    const req = httpRequest(`${base}${path}`, { headers }, (res) => {
+      res.resume();
+      res.on("end", () => resolvePromise({ status: String(res.statusCode), ...res.headers }));
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+for (const backend of backends) {
+  describe(`resolve over HTTP (${backend.name})`, () => {
+    let database: DatabaseHandle;
+    let server: RunningGatehouse;
+    before(async () => {
+      database = await backend.open();
+      server = await startGatehouse(database, { GATEHOUSE_CONFIG: rulesFile(), ALLOWED_REDIRECT_HOSTS: "app.example.test" });
+    });
+    after(async () => {
+      await server.stop();
+      await database.close();
+    });
+
+    test("journey: register, resolve with identity headers, log out, resolve again", async () => {
+      const email = uniqueEmail();
+      const cookie = await register(server.url, email);
+      const ok = await resolve(server.url, "/dashboard", { cookie });
+      assert.equal(ok.status, 200);
+      for (const name of IDENTITY_HEADERS) assert.ok(ok.headers.has(name), `${name} present`);
+      assert.equal(ok.headers.get("x-auth-email"), email);
+      assert.equal(ok.headers.get("x-auth-email-verified"), "false");
+      assert.equal(ok.headers.get("x-auth-method"), "password");
+      assert.equal(ok.headers.get("x-auth-anonymous"), "false");
+      assert.match(ok.headers.get("x-auth-user-id") ?? "", /^[0-9a-f-]{36}$/);
+      assert.ok(!Number.isNaN(Date.parse(ok.headers.get("x-auth-authenticated-at") ?? "")));
+      assert.equal(ok.headers.get("set-cookie"), null, "/_resolve never sets a cookie");
+      assert.equal(ok.headers.get("vary"), "Cookie, Authorization");
+      assert.equal(ok.headers.get("cache-control"), "private, max-age=0");
+
+      const info = await fetch(`${server.url}/auth/userinfo`, { headers: { cookie } });
+      assert.equal(info.status, 200);
+      assert.equal((await info.json()).email, email);
+
+      const out = await fetch(`${server.url}/auth/logout`, { method: "POST", headers: { cookie, accept: "application/json" } });
+      assert.equal(out.status, 200);
+      assert.match(out.headers.get("set-cookie") ?? "", /gatehouse_session=;.*Max-Age=0/);
+      const after = await resolve(server.url, "/dashboard", { cookie });
+      assert.equal(after.status, 401);
+      assert.equal((await fetch(`${server.url}/auth/userinfo`, { headers: { cookie } })).status, 401);
+    });
+
+    test("login always issues a new session; each is independent", async () => {
+      const email = uniqueEmail();
+      const first = await register(server.url, email);
+      const response = await login(server.url, email);
+      assert.equal(response.status, 200);
+      const second = sessionCookie(response);
+      assert.notEqual(first, second);
+      await fetch(`${server.url}/auth/logout`, { method: "POST", headers: { cookie: first, accept: "application/json" } });
+      assert.equal((await resolve(server.url, "/", { cookie: first })).status, 401);
+      assert.equal((await resolve(server.url, "/", { cookie: second })).status, 200);
+    });
+
+    test("401 carries the login URL with the original URL as rd; browsers can get a 302 instead", async () => {
+      const denied = await resolve(server.url, "/reports?year=2026", { accept: "application/json" });
+      assert.equal(denied.status, 401);
+      const location = new URL(denied.headers.get("location") ?? "");
+      assert.equal(location.pathname, "/auth/login");
+      assert.equal(location.searchParams.get("rd"), "http://app.example.test/reports?year=2026");
+      assert.equal((await denied.json()).error.code, "unauthenticated");
+
+      // A raw request: fetch itself would add Sec-Fetch-Mode: cors, which no browser navigation sends.
+      const browser = await rawHead(server.url, "/_resolve?redirect=true", {
+        "x-forwarded-uri": "/reports",
+        "x-forwarded-host": "app.example.test",
+        "x-forwarded-proto": "https",
+        accept: "text/html",
+        "sec-fetch-mode": "navigate",
+      });
+      assert.equal(browser.status, "302");
+      assert.equal(new URL(String(browser.location)).searchParams.get("rd"), "https://app.example.test/reports");
+
+      const xhr = await fetch(`${server.url}/_resolve?redirect=true`, {
+        headers: { "x-forwarded-uri": "/reports", "x-forwarded-host": "app.example.test", accept: "text/html", "x-requested-with": "XMLHttpRequest" },
+        redirect: "manual",
+      });
+      assert.equal(xhr.status, 401);
+    });
+
+    test("public rules answer anonymous with every identity header present and empty", async () => {
+      const response = await resolve(server.url, "/public/page");
+      assert.equal(response.status, 200);
+      assert.equal(response.headers.get("x-auth-anonymous"), "true");
+      for (const name of IDENTITY_HEADERS) assert.equal(response.headers.get(name), "", name);
+    });
+
+    test("roles and deny rules give 403 without a redirect", async () => {
+      const email = uniqueEmail();
+      const cookie = await register(server.url, email);
+      const forbidden = await resolve(server.url, "/admin/settings", { cookie });
+      assert.equal(forbidden.status, 403);
+      assert.equal(forbidden.headers.get("location"), null);
+      assert.equal((await resolve(server.url, "/forbidden", { cookie })).status, 403);
+      assert.equal((await resolve(server.url, "/admin/../forbidden", { cookie })).status, 403);
+
+      await database.db.update(users).set({ roles: ["admin"] }).where(eq(users.email, email));
+      // Roles are read when the session is next loaded: a fresh login sees them at once.
+      const admin = sessionCookie(await login(server.url, email));
+      const allowed = await resolve(server.url, "/admin/settings", { cookie: admin });
+      assert.equal(allowed.status, 200);
+      assert.equal(allowed.headers.get("x-auth-roles"), "admin");
+    });
+
+    test("x-auth-jwt verifies against the published JWKS, bound to the original host", async () => {
+      const email = uniqueEmail();
+      const cookie = await register(server.url, email);
+      const response = await resolve(server.url, "/x", { cookie });
+      const jwt = response.headers.get("x-auth-jwt") ?? "";
+      const jwks = createRemoteJWKSet(new URL(`${server.url}/.well-known/jwks.json`));
+      const { payload, protectedHeader } = await jwtVerify(jwt, jwks, {
+        issuer: server.url,
+        audience: "app.example.test",
+        algorithms: ["EdDSA"],
+      });
+      assert.equal(protectedHeader.alg, "EdDSA");
+      assert.equal(payload.sub, response.headers.get("x-auth-user-id"));
+      assert.equal(payload.email, email);
+      assert.ok((payload.exp ?? 0) - (payload.iat ?? 0) <= 60);
+      await assert.rejects(jwtVerify(jwt, jwks, { issuer: server.url, audience: "other.example.test" }));
+      // Reused while fresh: signing stays off the hot path.
+      assert.equal((await resolve(server.url, "/y", { cookie })).headers.get("x-auth-jwt"), jwt);
+    });
+
+    test("answers have an explicit length, never chunked", async () => {
+      const cookie = await register(server.url, uniqueEmail());
+      for (const headers of [{ cookie }, {}]) {
+        const head = await rawHead(server.url, "/_resolve", { "x-original-uri": "/a", ...headers });
+        assert.equal(head["transfer-encoding"], undefined);
+        assert.ok(head["content-length"] !== undefined, `content-length on ${head.status}`);
+      }
+    });
+
+    test("health, readiness and metrics", async () => {
+      assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
+      const ready = await fetch(`${server.url}/readyz`);
+      assert.equal(ready.status, 200);
+      assert.equal((await ready.json()).database, backend.name);
+      const metrics = await (await fetch(`${server.url}/metrics`)).text();
+      assert.match(metrics, /gatehouse_resolve_total\{outcome="allow"\} \d+/);
+    });
+  });
+}
