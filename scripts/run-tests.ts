@@ -17,7 +17,9 @@ function testFiles(dir: string): string[] {
 }
 
 const filters = process.argv.slice(2);
-const files = testFiles("test").filter((file) => filters.length === 0 || filters.some((f) => file.includes(f)));
+const files = testFiles("test").filter(
+  (file) => filters.length === 0 || filters.some((f) => file.includes(f)),
+);
 const postgres = await startPostgres();
 let status = 1;
 try {

@@ -27,6 +27,7 @@ export type AuthRouteDeps = {
 
 const MAX_BODY_BYTES = 16 * 1024;
 
+/** `form`: answer with pages and redirects rather than JSON. */
 type Input = { form: boolean; data: Record<string, unknown> };
 
 /** Reads a JSON or form body as a flat record; anything else is a 4xx. */
@@ -51,7 +52,9 @@ async function readInput(c: Context<AppEnv>): Promise<Input> {
       const values = params.getAll(key);
       data[key] = values.length === 1 ? values[0] : values;
     }
-    return { form: true, data };
+    // A form post answers with pages, unless the client asked for JSON only.
+    const accept = c.req.header("accept") ?? "";
+    return { form: !accept.includes("application/json") || accept.includes("text/html"), data };
   }
   throw new ServiceError(
     "unsupported_media_type",

@@ -23,5 +23,8 @@ export async function createPostgresDatabase(): Promise<string> {
 
 export const backends: Backend[] = [
   { name: "pglite", open: () => openDatabase({ kind: "pglite" }) },
-  { name: "postgres", open: async () => openDatabase({ kind: "postgres", url: await createPostgresDatabase() }) },
+  {
+    name: "postgres",
+    open: async () => openDatabase({ kind: "postgres", url: await createPostgresDatabase() }),
+  },
 ];

@@ -2,7 +2,7 @@
 // built by loadConfig from an environment, exactly as main.ts does.
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
-import { type Gatehouse, createGatehouse } from "../../src/app.ts";
+import { createGatehouse, type Gatehouse } from "../../src/app.ts";
 import { loadConfig } from "../../src/config.ts";
 import type { DatabaseHandle } from "../../src/db/client.ts";
 import { createLogger } from "../../src/logger.ts";
@@ -22,7 +22,12 @@ export async function startGatehouse(
   options: { clock?: Clock } = {},
 ): Promise<RunningGatehouse> {
   const port = await freePort();
-  const config = loadConfig({ PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}`, LOG_LEVEL: "silent", ...env });
+  const config = loadConfig({
+    PORT: String(port),
+    PUBLIC_URL: `http://127.0.0.1:${port}`,
+    LOG_LEVEL: "silent",
+    ...env,
+  });
   const gatehouse = await createGatehouse({
     config,
     database,
@@ -60,17 +65,26 @@ export function uniqueEmail(tag = "user"): string {
 
 export const GOOD_PASSWORD = "a long and uncommon passphrase 42";
 
-export async function register(base: string, email: string, password = GOOD_PASSWORD): Promise<string> {
+export async function register(
+  base: string,
+  email: string,
+  password = GOOD_PASSWORD,
+): Promise<string> {
   const response = await fetch(`${base}/auth/register`, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ email, password }),
   });
-  if (response.status !== 201) throw new Error(`register failed: ${response.status} ${await response.text()}`);
+  if (response.status !== 201)
+    throw new Error(`register failed: ${response.status} ${await response.text()}`);
   return sessionCookie(response);
 }
 
-export async function login(base: string, email: string, password = GOOD_PASSWORD): Promise<Response> {
+export async function login(
+  base: string,
+  email: string,
+  password = GOOD_PASSWORD,
+): Promise<Response> {
   return fetch(`${base}/auth/login`, {
     method: "POST",
     headers: { "content-type": "application/json" },

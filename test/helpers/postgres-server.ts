@@ -16,7 +16,8 @@ function findBinary(name: string): string {
       .reverse(),
   ];
   const found = candidates.find((path) => existsSync(path));
-  if (!found) throw new Error(`${name} not found: install PostgreSQL (apt-get install -y postgresql)`);
+  if (!found)
+    throw new Error(`${name} not found: install PostgreSQL (apt-get install -y postgresql)`);
   return found;
 }
 
@@ -35,7 +36,16 @@ export async function startPostgres(): Promise<{ url: string; stop(): Promise<vo
     chmodSync(dir, 0o755);
     chownSync(dir, uid, gid);
   }
-  run(findBinary("initdb"), ["-D", dataDir, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"]);
+  run(findBinary("initdb"), [
+    "-D",
+    dataDir,
+    "-U",
+    "postgres",
+    "--auth=trust",
+    "-E",
+    "UTF8",
+    "--no-sync",
+  ]);
   run(findBinary("pg_ctl"), [
     "-D",
     dataDir,

@@ -4,12 +4,19 @@ import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { createRemoteJWKSet, jwtVerify } from "jose";
-import { users } from "../../src/db/schema.ts";
 import { eq } from "drizzle-orm";
+import { createRemoteJWKSet, jwtVerify } from "jose";
 import type { DatabaseHandle } from "../../src/db/client.ts";
+import { users } from "../../src/db/schema.ts";
 import { backends } from "../helpers/backends.ts";
-import { type RunningGatehouse, login, register, sessionCookie, startGatehouse, uniqueEmail } from "../helpers/gatehouse.ts";
+import {
+  login,
+  type RunningGatehouse,
+  register,
+  sessionCookie,
+  startGatehouse,
+  uniqueEmail,
+} from "../helpers/gatehouse.ts";
 
 const IDENTITY_HEADERS = [
   "x-auth-user-id",
@@ -42,13 +49,22 @@ function rulesFile(): string {
 /** Asks /_resolve about an original request, as nginx's shipped config does. */
 function resolve(base: string, uri: string, headers: Record<string, string> = {}) {
   return fetch(`${base}/_resolve`, {
-    headers: { "x-original-uri": uri, "x-forwarded-proto": "http", "x-forwarded-host": "app.example.test", ...headers },
+    headers: {
+      "x-original-uri": uri,
+      "x-forwarded-proto": "http",
+      "x-forwarded-host": "app.example.test",
+      ...headers,
+    },
     redirect: "manual",
   });
 }
 
 /** Raw response head, to see exactly what a proxy sees (framing headers included). */
-function rawHead(base: string, path: string, headers: Record<string, string>): Promise<Record<string, string | string[] | undefined>> {
+function rawHead(
+  base: string,
+  path: string,
+  headers: Record<string, string>,
+): Promise<Record<string, string | string[] | undefined>> {
   return new Promise((resolvePromise, reject) => {
     const req = httpRequest(`${base}${path}`, { headers }, (res) => {
       res.resume();
@@ -65,7 +81,10 @@ for (const backend of backends) {
     let server: RunningGatehouse;
     before(async () => {
       database = await backend.open();
-      server = await startGatehouse(database, { GATEHOUSE_CONFIG: rulesFile(), ALLOWED_REDIRECT_HOSTS: "app.example.test" });
+      server = await startGatehouse(database, {
+        GATEHOUSE_CONFIG: rulesFile(),
+        ALLOWED_REDIRECT_HOSTS: "app.example.test",
+      });
     });
     after(async () => {
       await server.stop();
@@ -92,12 +111,18 @@ for (const backend of backends) {
       assert.equal(info.status, 200);
       assert.equal((await info.json()).email, email);
 
-      const out = await fetch(`${server.url}/auth/logout`, { method: "POST", headers: { cookie, accept: "application/json" } });
+      const out = await fetch(`${server.url}/auth/logout`, {
+        method: "POST",
+        headers: { cookie, accept: "application/json" },
+      });
       assert.equal(out.status, 200);
       assert.match(out.headers.get("set-cookie") ?? "", /gatehouse_session=;.*Max-Age=0/);
       const after = await resolve(server.url, "/dashboard", { cookie });
       assert.equal(after.status, 401);
-      assert.equal((await fetch(`${server.url}/auth/userinfo`, { headers: { cookie } })).status, 401);
+      assert.equal(
+        (await fetch(`${server.url}/auth/userinfo`, { headers: { cookie } })).status,
+        401,
+      );
     });
 
     test("login always issues a new session; each is independent", async () => {
@@ -107,13 +132,18 @@ for (const backend of backends) {
       assert.equal(response.status, 200);
       const second = sessionCookie(response);
       assert.notEqual(first, second);
-      await fetch(`${server.url}/auth/logout`, { method: "POST", headers: { cookie: first, accept: "application/json" } });
+      await fetch(`${server.url}/auth/logout`, {
+        method: "POST",
+        headers: { cookie: first, accept: "application/json" },
+      });
       assert.equal((await resolve(server.url, "/", { cookie: first })).status, 401);
       assert.equal((await resolve(server.url, "/", { cookie: second })).status, 200);
     });
 
     test("401 carries the login URL with the original URL as rd; browsers can get a 302 instead", async () => {
-      const denied = await resolve(server.url, "/reports?year=2026", { accept: "application/json" });
+      const denied = await resolve(server.url, "/reports?year=2026", {
+        accept: "application/json",
+      });
       assert.equal(denied.status, 401);
       const location = new URL(denied.headers.get("location") ?? "");
       assert.equal(location.pathname, "/auth/login");
@@ -129,10 +159,18 @@ for (const backend of backends) {
         "sec-fetch-mode": "navigate",
       });
       assert.equal(browser.status, "302");
-      assert.equal(new URL(String(browser.location)).searchParams.get("rd"), "https://app.example.test/reports");
+      assert.equal(
+        new URL(String(browser.location)).searchParams.get("rd"),
+        "https://app.example.test/reports",
+      );
 
       const xhr = await fetch(`${server.url}/_resolve?redirect=true`, {
-        headers: { "x-forwarded-uri": "/reports", "x-forwarded-host": "app.example.test", accept: "text/html", "x-requested-with": "XMLHttpRequest" },
+        headers: {
+          "x-forwarded-uri": "/reports",
+          "x-forwarded-host": "app.example.test",
+          accept: "text/html",
+          "x-requested-with": "XMLHttpRequest",
+        },
         redirect: "manual",
       });
       assert.equal(xhr.status, 401);
@@ -154,7 +192,10 @@ for (const backend of backends) {
       assert.equal((await resolve(server.url, "/forbidden", { cookie })).status, 403);
       assert.equal((await resolve(server.url, "/admin/../forbidden", { cookie })).status, 403);
 
-      await database.db.update(users).set({ roles: ["admin"] }).where(eq(users.email, email));
+      await database.db
+        .update(users)
+        .set({ roles: ["admin"] })
+        .where(eq(users.email, email));
       // Roles are read when the session is next loaded: a fresh login sees them at once.
       const admin = sessionCookie(await login(server.url, email));
       const allowed = await resolve(server.url, "/admin/settings", { cookie: admin });
@@ -177,7 +218,9 @@ for (const backend of backends) {
       assert.equal(payload.sub, response.headers.get("x-auth-user-id"));
       assert.equal(payload.email, email);
       assert.ok((payload.exp ?? 0) - (payload.iat ?? 0) <= 60);
-      await assert.rejects(jwtVerify(jwt, jwks, { issuer: server.url, audience: "other.example.test" }));
+      await assert.rejects(
+        jwtVerify(jwt, jwks, { issuer: server.url, audience: "other.example.test" }),
+      );
       // Reused while fresh: signing stays off the hot path.
       assert.equal((await resolve(server.url, "/y", { cookie })).headers.get("x-auth-jwt"), jwt);
     });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { writeFileSync, mkdtempSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -17,20 +17,38 @@ test("defaults run on the embedded database with development cookies", () => {
 });
 
 test("https public URLs get __Host- cookies, or __Secure- with a cookie domain", () => {
-  assert.equal(loadConfig({ PUBLIC_URL: "https://auth.example.com" }).session_cookie, "__Host-gatehouse_session");
-  const shared = loadConfig({ PUBLIC_URL: "https://auth.example.com", COOKIE_DOMAIN: ".Example.com" });
+  assert.equal(
+    loadConfig({ PUBLIC_URL: "https://auth.example.com" }).session_cookie,
+    "__Host-gatehouse_session",
+  );
+  const shared = loadConfig({
+    PUBLIC_URL: "https://auth.example.com",
+    COOKIE_DOMAIN: ".Example.com",
+  });
   assert.equal(shared.session_cookie, "__Secure-gatehouse_session");
   assert.equal(shared.cookie_domain, "example.com");
 });
 
 test("every problem is reported at once, naming the setting", () => {
   try {
-    loadConfig({ PORT: "http", PUBLIC_URL: "ftp://x", SESSION_IDLE_TIMEOUT: "soon", TRUSTED_PROXIES: "10.0.0.0/99", DATABASE_URL: "mysql://x" });
+    loadConfig({
+      PORT: "http",
+      PUBLIC_URL: "ftp://x",
+      SESSION_IDLE_TIMEOUT: "soon",
+      TRUSTED_PROXIES: "10.0.0.0/99",
+      DATABASE_URL: "mysql://x",
+    });
     assert.fail("expected a ConfigError");
   } catch (error) {
     assert.ok(error instanceof ConfigError);
     const text = error.problems.join("\n");
-    for (const name of ["PORT", "PUBLIC_URL", "SESSION_IDLE_TIMEOUT", "TRUSTED_PROXIES", "DATABASE_URL"]) {
+    for (const name of [
+      "PORT",
+      "PUBLIC_URL",
+      "SESSION_IDLE_TIMEOUT",
+      "TRUSTED_PROXIES",
+      "DATABASE_URL",
+    ]) {
       assert.match(text, new RegExp(`^${name}:`, "m"), name);
     }
   }
@@ -39,15 +57,21 @@ test("every problem is reported at once, naming the setting", () => {
 test("the YAML file carries rules; the environment overrides it", () => {
   const dir = mkdtempSync(join(tmpdir(), "gatehouse-config-"));
   const file = join(dir, "gatehouse.yaml");
-  writeFileSync(file, "port: 9000\nsite_name: Example\nrules:\n  - path: /public/**\n    access: public\n  - host: admin.example.com\n    roles: [admin]\n");
+  writeFileSync(
+    file,
+    "port: 9000\nsite_name: Example\nrules:\n  - path: /public/**\n    access: public\n  - host: admin.example.com\n    roles: [admin]\n",
+  );
   const config = loadConfig({ GATEHOUSE_CONFIG: file, PORT: "9100" });
   assert.equal(config.port, 9100);
   assert.equal(config.site_name, "Example");
   assert.equal(config.rules.length, 2);
   writeFileSync(file, "rules:\n  - path: nope\n    access: public\nunknown_key: 1\n");
-  assert.throws(() => loadConfig({ GATEHOUSE_CONFIG: file }), (error: ConfigError) => {
-    const text = error.problems.join("\n");
-    return /RULES \(0\.path/.test(text) && /unknown_key/.test(text);
-  });
+  assert.throws(
+    () => loadConfig({ GATEHOUSE_CONFIG: file }),
+    (error: ConfigError) => {
+      const text = error.problems.join("\n");
+      return /RULES \(0\.path/.test(text) && /unknown_key/.test(text);
+    },
+  );
   assert.throws(() => loadConfig({ GATEHOUSE_CONFIG: join(dir, "missing.yaml") }), /cannot read/);
 });

@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { readOriginalRequest } from "../../src/resolve/original-request.ts";
-import { parseCidrList } from "../../src/security/trusted-proxies.ts";
-import { isTrustedPeer } from "../../src/security/trusted-proxies.ts";
 import { clientAddress } from "../../src/security/client-address.ts";
+import { isTrustedPeer, parseCidrList } from "../../src/security/trusted-proxies.ts";
 
 const own = new URL("http://gatehouse.internal:4180/_resolve");
 const read = (headers: Record<string, string>, trusted = true, method = "GET") =>
@@ -18,21 +17,38 @@ test("each proxy's headers describe the original request", () => {
   });
   assert.deepEqual(
     { ...traefik, isBrowserNavigation: undefined },
-    { method: "POST", host: "app.example.com", path: "/admin", url: "https://app.example.com./admin?q=1", isBrowserNavigation: undefined },
+    {
+      method: "POST",
+      host: "app.example.com",
+      path: "/admin",
+      url: "https://app.example.com./admin?q=1",
+      isBrowserNavigation: undefined,
+    },
   );
-  const ingress = read({ "x-original-url": "https://shop.example.com:8443/cart?x=1", "x-original-method": "DELETE", "x-forwarded-proto": "" });
+  const ingress = read({
+    "x-original-url": "https://shop.example.com:8443/cart?x=1",
+    "x-original-method": "DELETE",
+    "x-forwarded-proto": "",
+  });
   assert.ok(!("error" in ingress));
   assert.equal(ingress.host, "shop.example.com:8443");
   assert.equal(ingress.method, "DELETE");
   assert.equal(ingress.path, "/cart");
-  const nginx = read({ "x-original-uri": "/docs//x", "x-forwarded-proto": "http", host: "site.example.com" });
+  const nginx = read({
+    "x-original-uri": "/docs//x",
+    "x-forwarded-proto": "http",
+    host: "site.example.com",
+  });
   assert.ok(!("error" in nginx));
   assert.equal(nginx.url, "http://site.example.com/docs//x");
   assert.equal(nginx.path, "/docs/x");
 });
 
 test("forwarded headers from an untrusted peer are ignored", () => {
-  const result = read({ "x-forwarded-host": "admin.example.com", "x-forwarded-uri": "/public" }, false);
+  const result = read(
+    { "x-forwarded-host": "admin.example.com", "x-forwarded-uri": "/public" },
+    false,
+  );
   assert.ok(!("error" in result));
   assert.equal(result.host, "gatehouse.internal:4180");
   assert.equal(result.path, "/_resolve");
@@ -50,7 +66,8 @@ test("unreadable forwarded requests are errors, never guesses", () => {
     { "x-forwarded-method": "GET /x", "x-forwarded-host": "a.example.com", "x-forwarded-uri": "/" },
     { "x-forwarded-host": "a.example.com", "x-forwarded-uri": `/${"a".repeat(9000)}` },
   ];
-  for (const headers of bad) assert.ok("error" in read(headers), JSON.stringify(headers).slice(0, 100));
+  for (const headers of bad)
+    assert.ok("error" in read(headers), JSON.stringify(headers).slice(0, 100));
 });
 
 test("browser navigations are told apart from API calls", () => {

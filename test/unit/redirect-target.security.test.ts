@@ -21,7 +21,8 @@ test("allowed targets come back as absolute URLs", () => {
     ["https:evil.com", "https://auth.example.com/evil.com"],
     ["https:/evil.com", "https://auth.example.com/evil.com"],
   ];
-  for (const [input, expected] of cases) assert.equal(validateRedirectTarget(input, policy), expected, input);
+  for (const [input, expected] of cases)
+    assert.equal(validateRedirectTarget(input, policy), expected, input);
 });
 
 test("classic open-redirect bypasses are refused", () => {
@@ -89,5 +90,6 @@ test("cross-site requests are recognised from Origin and Sec-Fetch-Site", () => 
     [{ origin: "not a url" }, true],
     [{ origin: "chrome-extension://abc" }, true],
   ];
-  for (const [headers, expected] of cases) assert.equal(isCrossSiteRequest(headers, policy), expected, JSON.stringify(headers));
+  for (const [headers, expected] of cases)
+    assert.equal(isCrossSiteRequest(headers, policy), expected, JSON.stringify(headers));
 });

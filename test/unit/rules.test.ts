@@ -62,7 +62,11 @@ test("the first matching rule wins; unmatched requests get the default", () => {
   for (const [request, expected] of cases) {
     const { requirement } = findRequirement(
       rules,
-      { method: request.method ?? "GET", host: request.host ?? "app.example.com", path: request.path },
+      {
+        method: request.method ?? "GET",
+        host: request.host ?? "app.example.com",
+        path: request.path,
+      },
       "authenticated",
     );
     const summary =
@@ -78,8 +82,17 @@ test("the first matching rule wins; unmatched requests get the default", () => {
 });
 
 test("invalid rules are refused with a reason", () => {
-  const bad = [{}, { access: "maybe" }, { path: "no-slash", access: "public" }, { access: "public", roles: ["x"] }, { roles: [] }, { methods: ["FETCH"], access: "deny" }, { access: "public", extra: 1 }];
-  for (const rule of bad) assert.equal(accessRuleSchema.safeParse(rule).success, false, JSON.stringify(rule));
+  const bad = [
+    {},
+    { access: "maybe" },
+    { path: "no-slash", access: "public" },
+    { access: "public", roles: ["x"] },
+    { roles: [] },
+    { methods: ["FETCH"], access: "deny" },
+    { access: "public", extra: 1 },
+  ];
+  for (const rule of bad)
+    assert.equal(accessRuleSchema.safeParse(rule).success, false, JSON.stringify(rule));
 });
 
 const user = {

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh Debian machine with Node 20: installs the
+# system packages the tests start (PostgreSQL, later nginx, Caddy, Redis,
+# Chromium), the npm packages, and runs `npm test`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(postgresql)
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+
+npm ci --no-audit --no-fund
+npm run typecheck
+npm run lint
+npm test
