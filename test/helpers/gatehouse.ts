@@ -91,3 +91,7 @@ export async function login(
     body: JSON.stringify({ email, password }),
   });
 }
+
+/** A response's JSON body, untyped: tests assert on its shape. */
+// biome-ignore lint/suspicious/noExplicitAny: test assertions read arbitrary fields
+export const bodyOf = (response: Response): Promise<any> => response.json();

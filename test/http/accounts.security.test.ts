@@ -5,6 +5,7 @@ import type { DatabaseHandle } from "../../src/db/client.ts";
 import { sessions, users } from "../../src/db/schema.ts";
 import { backends } from "../helpers/backends.ts";
 import {
+  bodyOf,
   GOOD_PASSWORD,
   login,
   type RunningGatehouse,
@@ -22,7 +23,7 @@ const json = (body: unknown, headers: Record<string, string> = {}) => ({
 
 /** The body without its per-request id, for comparing two answers. */
 async function shape(response: Response) {
-  const body = await response.json();
+  const body = await bodyOf(response);
   if (body.error) body.error.requestId = "-";
   return { status: response.status, body };
 }
@@ -79,7 +80,7 @@ for (const backend of backends) {
         json({ email: email.toUpperCase(), password: "another long passphrase" }),
       );
       assert.equal(first.status, 201);
-      assert.deepEqual(await again.json(), await first.json());
+      assert.deepEqual(await bodyOf(again), await bodyOf(first));
       assert.equal(again.headers.get("set-cookie"), null, "no session for someone else's address");
       assert.equal((await login(server.url, email, "another long passphrase")).status, 401);
       assert.equal((await login(server.url, email)).status, 200);
@@ -90,7 +91,7 @@ for (const backend of backends) {
       await register(server.url, `  ${local}@ＥＸＡＭＰＬＥ.test `);
       const response = await login(server.url, `${local.toLowerCase()}@example.test`);
       assert.equal(response.status, 200);
-      assert.equal((await response.json()).user.email, `${local.toLowerCase()}@example.test`);
+      assert.equal((await bodyOf(response)).user.email, `${local.toLowerCase()}@example.test`);
     });
 
     test("failed logins are limited per account, known or not, with Retry-After", async () => {
@@ -132,7 +133,7 @@ for (const backend of backends) {
         );
         const refused = results.find((r) => r.status === 503);
         assert.equal(refused?.headers.get("retry-after"), "1");
-        assert.equal((await refused?.json()).error.code, "overloaded");
+        assert.equal((await bodyOf(refused)).error.code, "overloaded");
       } finally {
         await tight.stop();
       }
@@ -153,7 +154,7 @@ for (const backend of backends) {
           json({ email: uniqueEmail(), password: GOOD_PASSWORD }, headers),
         );
         assert.equal(response.status, 403, path);
-        assert.equal((await response.json()).error.code, "cross_site_request");
+        assert.equal((await bodyOf(response)).error.code, "cross_site_request");
       }
       const [user] = await database.db.select().from(users).where(eq(users.email, email));
       const [left] = await database.db

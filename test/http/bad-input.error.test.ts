@@ -8,6 +8,7 @@ import type { DatabaseHandle } from "../../src/db/client.ts";
 import { sessions, users } from "../../src/db/schema.ts";
 import { backends } from "../helpers/backends.ts";
 import {
+  bodyOf,
   GOOD_PASSWORD,
   type RunningGatehouse,
   register,
@@ -190,7 +191,7 @@ for (const backend of backends) {
       for (const [path, init, status, code] of cases) {
         const response = await fetch(`${server.url}${path}`, { method: "POST", ...init });
         assert.equal(response.status, status, `${path} ${String(init.body).slice(0, 60)}`);
-        const body = await response.json();
+        const body = await bodyOf(response);
         assert.equal(body.error.code, code, `${path} ${String(init.body).slice(0, 60)}`);
         assert.equal(typeof body.error.message, "string");
       }
@@ -269,7 +270,7 @@ for (const backend of backends) {
         const response = await fetch(`${server.url}/_resolve`, { headers: { ...headers, cookie } });
         assert.equal(response.status, 403, JSON.stringify(headers));
         assert.equal(response.headers.get("location"), null);
-        assert.equal((await response.json()).error.code, "invalid_request");
+        assert.equal((await bodyOf(response)).error.code, "invalid_request");
       }
     });
 
@@ -316,7 +317,7 @@ for (const backend of backends) {
     test("unknown endpoints and wrong methods answer in the one error shape", async () => {
       const missing = await fetch(`${server.url}/nope`);
       assert.equal(missing.status, 404);
-      assert.equal((await missing.json()).error.code, "not_found");
+      assert.equal((await bodyOf(missing)).error.code, "not_found");
       const getLogout = await fetch(`${server.url}/auth/logout`, { headers: { cookie } });
       assert.equal(getLogout.status, 200, "GET shows a page, and signs nobody out");
       assert.equal((await fetch(`${server.url}/_resolve`, { headers: { cookie } })).status, 200);

@@ -10,6 +10,7 @@ import type { DatabaseHandle } from "../../src/db/client.ts";
 import { users } from "../../src/db/schema.ts";
 import { backends } from "../helpers/backends.ts";
 import {
+  bodyOf,
   login,
   type RunningGatehouse,
   register,
@@ -109,7 +110,7 @@ for (const backend of backends) {
 
       const info = await fetch(`${server.url}/auth/userinfo`, { headers: { cookie } });
       assert.equal(info.status, 200);
-      assert.equal((await info.json()).email, email);
+      assert.equal((await bodyOf(info)).email, email);
 
       const out = await fetch(`${server.url}/auth/logout`, {
         method: "POST",
@@ -148,7 +149,7 @@ for (const backend of backends) {
       const location = new URL(denied.headers.get("location") ?? "");
       assert.equal(location.pathname, "/auth/login");
       assert.equal(location.searchParams.get("rd"), "http://app.example.test/reports?year=2026");
-      assert.equal((await denied.json()).error.code, "unauthenticated");
+      assert.equal((await bodyOf(denied)).error.code, "unauthenticated");
 
       // A raw request: fetch itself would add Sec-Fetch-Mode: cors, which no browser navigation sends.
       const browser = await rawHead(server.url, "/_resolve?redirect=true", {
@@ -227,7 +228,7 @@ for (const backend of backends) {
 
     test("answers have an explicit length, never chunked", async () => {
       const cookie = await register(server.url, uniqueEmail());
-      for (const headers of [{ cookie }, {}]) {
+      for (const headers of [{ cookie }, {}] as Record<string, string>[]) {
         const head = await rawHead(server.url, "/_resolve", { "x-original-uri": "/a", ...headers });
         assert.equal(head["transfer-encoding"], undefined);
         assert.ok(head["content-length"] !== undefined, `content-length on ${head.status}`);
@@ -238,7 +239,7 @@ for (const backend of backends) {
       assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
       const ready = await fetch(`${server.url}/readyz`);
       assert.equal(ready.status, 200);
-      assert.equal((await ready.json()).database, backend.name);
+      assert.equal((await bodyOf(ready)).database, backend.name);
       const metrics = await (await fetch(`${server.url}/metrics`)).text();
       assert.match(metrics, /gatehouse_resolve_total\{outcome="allow"\} \d+/);
     });
