@@ -2,6 +2,7 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { isStoreUnavailable } from "../db/errors.ts";
 import { ERROR_STATUS, type ErrorCode, ServiceError } from "../errors.ts";
 import type { AppEnv } from "./context.ts";
 
@@ -36,5 +37,11 @@ export function toServiceError(error: unknown, log: (error: unknown) => void): S
     return new ServiceError(code, error.message || code.replaceAll("_", " "));
   }
   log(error);
+  if (isStoreUnavailable(error))
+    return new ServiceError(
+      "unavailable",
+      "The account store is unavailable. Try again shortly.",
+      1,
+    );
   return new ServiceError("internal", "Something went wrong on our side.");
 }
