@@ -158,7 +158,7 @@ const settingsSchema = z
       .default("info"),
     default_access: z.enum(["public", "authenticated", "deny"]).default("authenticated"),
     rules: z.array(accessRuleSchema).default([]),
-    identity_headers: z.array(z.enum(IDENTITY_CLAIMS)).default([...IDENTITY_CLAIMS]),
+    identity_headers: list([...IDENTITY_CLAIMS]).pipe(z.array(z.enum(IDENTITY_CLAIMS))),
     header_prefix: z
       .string()
       .regex(/^[a-z0-9-]+$/, "lower-case letters, digits and - only")

@@ -29,6 +29,16 @@ test("https public URLs get __Host- cookies, or __Secure- with a cookie domain",
   assert.equal(shared.cookie_domain, "example.com");
 });
 
+test("lists come from comma-separated variables", () => {
+  const config = loadConfig({
+    IDENTITY_HEADERS: "user-id, email",
+    ALLOWED_REDIRECT_HOSTS: "App.example.com,*.example.org",
+  });
+  assert.deepEqual(config.identity_headers, ["user-id", "email"]);
+  assert.deepEqual(config.allowed_redirect_hosts, ["app.example.com", "*.example.org"]);
+  assert.throws(() => loadConfig({ IDENTITY_HEADERS: "user-id,password" }), /IDENTITY_HEADERS/);
+});
+
 test("every problem is reported at once, naming the setting", () => {
   try {
     loadConfig({
