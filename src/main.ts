@@ -1,10 +1,10 @@
 // Starts gatehouse: load and validate config, open the database (applying
 // migrations), build the app, serve, and shut down gracefully on SIGTERM.
-import { type ServerType, serve } from "@hono/node-server";
 import { createGatehouse } from "./app.ts";
 import { ConfigError, loadConfig } from "./config.ts";
 import { openDatabase } from "./db/client.ts";
 import { createLogger } from "./logger.ts";
+import { startServer } from "./server.ts";
 
 async function main(argv: string[]): Promise<void> {
   let config: ReturnType<typeof loadConfig>;
@@ -29,25 +29,14 @@ async function main(argv: string[]): Promise<void> {
   );
   const gatehouse = await createGatehouse({ config, database, logger, defaultMetrics: true });
 
-  const server: ServerType = serve(
-    { fetch: gatehouse.app.fetch, port: config.port, hostname: config.host },
-    (info) => {
-      logger.info(
-        {
-          address: info.address,
-          port: info.port,
-          database: database.kind,
-          publicUrl: config.public_url.origin,
-        },
-        `gatehouse listening on ${info.address}:${info.port}`,
-      );
-    },
+  const { server: http, port } = await startServer(gatehouse, {
+    port: config.port,
+    host: config.host,
+  });
+  logger.info(
+    { host: config.host, port, database: database.kind, publicUrl: config.public_url.origin },
+    `gatehouse listening on ${config.host}:${port}`,
   );
-  // Longer than nginx's 60 s upstream keepalive, so the proxy always closes idle connections first.
-  const http = server as import("node:http").Server;
-  http.keepAliveTimeout = 75_000;
-  http.headersTimeout = 80_000;
-  http.requestTimeout = 30_000;
 
   let stopping = false;
   const shutdown = (signal: string) => {

@@ -1,11 +1,10 @@
 // Starts gatehouse over real HTTP on a free loopback port, with a config
 // built by loadConfig from an environment, exactly as main.ts does.
-import type { AddressInfo } from "node:net";
-import { serve } from "@hono/node-server";
 import { createGatehouse, type Gatehouse } from "../../src/app.ts";
 import { loadConfig } from "../../src/config.ts";
 import type { DatabaseHandle } from "../../src/db/client.ts";
 import { createLogger } from "../../src/logger.ts";
+import { startServer } from "../../src/server.ts";
 import type { Clock } from "../../src/sessions/service.ts";
 import { freePort } from "./ports.ts";
 
@@ -34,16 +33,14 @@ export async function startGatehouse(
     logger: createLogger(config.log_level),
     ...(options.clock ? { clock: options.clock } : {}),
   });
-  const server = serve({ fetch: gatehouse.app.fetch, port, hostname: "127.0.0.1" });
-  await new Promise<void>((resolve) => server.once("listening", () => resolve()));
-  const actualPort = (server.address() as AddressInfo).port;
+  const { server, port: actualPort } = await startServer(gatehouse, { port, host: "127.0.0.1" });
   return {
     url: `http://127.0.0.1:${actualPort}`,
     port: actualPort,
     gatehouse,
     stop: () =>
       new Promise<void>((resolve) => {
-        (server as import("node:http").Server).closeAllConnections();
+        server.closeAllConnections();
         server.close(() => resolve());
       }),
   };
