@@ -1,8 +1,10 @@
 // The storage backends every storage-touching suite runs against: embedded
 // PGlite (in memory) and the real PostgreSQL server started by `npm test`
 // (a fresh database per call, so test files run in parallel).
+import { after, before, describe } from "node:test";
 import postgres from "postgres";
 import { type DatabaseHandle, openDatabase } from "../../src/db/client.ts";
+import { type RunningGatehouse, startGatehouse } from "./gatehouse.ts";
 
 export type Backend = { name: "pglite" | "postgres"; open(): Promise<DatabaseHandle> };
 
@@ -28,3 +30,30 @@ export const backends: Backend[] = [
     open: async () => openDatabase({ kind: "postgres", url: await createPostgresDatabase() }),
   },
 ];
+
+export type Stack = { backend: Backend; database: DatabaseHandle; server: RunningGatehouse };
+
+/**
+ * One describe block per backend, each with its own database and a gatehouse
+ * serving it over HTTP; `stack` is filled in before the first test runs.
+ */
+export function describeOnEachBackend(
+  title: string,
+  env: Record<string, string>,
+  define: (stack: Stack) => void,
+): void {
+  for (const backend of backends) {
+    describe(`${title} (${backend.name})`, () => {
+      const stack = { backend } as Stack;
+      before(async () => {
+        stack.database = await backend.open();
+        stack.server = await startGatehouse(stack.database, env);
+      });
+      after(async () => {
+        await stack.server?.stop();
+        await stack.database?.close();
+      });
+      define(stack);
+    });
+  }
+}

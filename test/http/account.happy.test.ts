@@ -1,119 +1,109 @@
 // The account page and the sessions API: list, revoke one, sign out everywhere else.
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
-import type { DatabaseHandle } from "../../src/db/client.ts";
+import { test } from "node:test";
 import { hashToken } from "../../src/sessions/tokens.ts";
-import { backends } from "../helpers/backends.ts";
+import { describeOnEachBackend } from "../helpers/backends.ts";
 import {
   bodyOf,
   login,
-  type RunningGatehouse,
   register,
   sessionCookie,
   startGatehouse,
   uniqueEmail,
 } from "../helpers/gatehouse.ts";
 
-for (const backend of backends) {
-  describe(`account and sessions (${backend.name})`, () => {
-    let database: DatabaseHandle;
-    let server: RunningGatehouse;
-    before(async () => {
-      database = await backend.open();
-      server = await startGatehouse(database);
+describeOnEachBackend("account and sessions", {}, (stack) => {
+  test("list, revoke one, and sign out every other session", async () => {
+    const email = uniqueEmail();
+    const first = await register(stack.server.url, email);
+    const second = sessionCookie(await login(stack.server.url, email));
+    const third = sessionCookie(await login(stack.server.url, email));
+    const listed = await bodyOf(
+      await fetch(`${stack.server.url}/auth/sessions`, { headers: { cookie: first } }),
+    );
+    assert.equal(listed.sessions.length, 3);
+    assert.equal(listed.sessions.filter((s: { current: boolean }) => s.current).length, 1);
+
+    const other = listed.sessions.find((s: { current: boolean }) => !s.current);
+    const revoked = await fetch(`${stack.server.url}/auth/sessions/${other.id}`, {
+      method: "DELETE",
+      headers: { cookie: first },
     });
-    after(async () => {
-      await server.stop();
-      await database.close();
-    });
-
-    test("list, revoke one, and sign out every other session", async () => {
-      const email = uniqueEmail();
-      const first = await register(server.url, email);
-      const second = sessionCookie(await login(server.url, email));
-      const third = sessionCookie(await login(server.url, email));
-      const listed = await bodyOf(
-        await fetch(`${server.url}/auth/sessions`, { headers: { cookie: first } }),
-      );
-      assert.equal(listed.sessions.length, 3);
-      assert.equal(listed.sessions.filter((s: { current: boolean }) => s.current).length, 1);
-
-      const other = listed.sessions.find((s: { current: boolean }) => !s.current);
-      const revoked = await fetch(`${server.url}/auth/sessions/${other.id}`, {
-        method: "DELETE",
-        headers: { cookie: first },
-      });
-      assert.equal(revoked.status, 200);
-      for (const cookie of [first, second, third]) {
-        const expected = hashToken(cookie.split("=")[1] ?? "") === other.id ? 401 : 200;
-        assert.equal(
-          (await fetch(`${server.url}/_resolve`, { headers: { cookie } })).status,
-          expected,
-        );
-      }
-      const remaining = await bodyOf(
-        await fetch(`${server.url}/auth/sessions`, { headers: { cookie: first } }),
-      );
-      assert.equal(remaining.sessions.length, 2);
-
-      // Another user's session id is not found, and nothing happens to it.
-      const stranger = await register(server.url, uniqueEmail());
-      const theirs = (
-        await bodyOf(await fetch(`${server.url}/auth/sessions`, { headers: { cookie: stranger } }))
-      ).sessions[0].id;
+    assert.equal(revoked.status, 200);
+    for (const cookie of [first, second, third]) {
+      const expected = hashToken(cookie.split("=")[1] ?? "") === other.id ? 401 : 200;
       assert.equal(
-        (
-          await fetch(`${server.url}/auth/sessions/${theirs}`, {
-            method: "DELETE",
-            headers: { cookie: first },
-          })
-        ).status,
-        404,
+        (await fetch(`${stack.server.url}/_resolve`, { headers: { cookie } })).status,
+        expected,
       );
+    }
+    const remaining = await bodyOf(
+      await fetch(`${stack.server.url}/auth/sessions`, { headers: { cookie: first } }),
+    );
+    assert.equal(remaining.sessions.length, 2);
+
+    // Another user's session id is not found, and nothing happens to it.
+    const stranger = await register(stack.server.url, uniqueEmail());
+    const theirs = (
+      await bodyOf(
+        await fetch(`${stack.server.url}/auth/sessions`, { headers: { cookie: stranger } }),
+      )
+    ).sessions[0].id;
+    assert.equal(
+      (
+        await fetch(`${stack.server.url}/auth/sessions/${theirs}`, {
+          method: "DELETE",
+          headers: { cookie: first },
+        })
+      ).status,
+      404,
+    );
+    assert.equal(
+      (await fetch(`${stack.server.url}/auth/userinfo`, { headers: { cookie: stranger } })).status,
+      200,
+    );
+
+    const everywhere = await fetch(`${stack.server.url}/auth/sessions/revoke-others`, {
+      method: "POST",
+      headers: { cookie: first, accept: "application/json" },
+    });
+    assert.equal((await bodyOf(everywhere)).revoked, 1);
+    for (const cookie of [second, third]) {
       assert.equal(
-        (await fetch(`${server.url}/auth/userinfo`, { headers: { cookie: stranger } })).status,
-        200,
+        (await fetch(`${stack.server.url}/_resolve`, { headers: { cookie } })).status,
+        401,
       );
-
-      const everywhere = await fetch(`${server.url}/auth/sessions/revoke-others`, {
-        method: "POST",
-        headers: { cookie: first, accept: "application/json" },
-      });
-      assert.equal((await bodyOf(everywhere)).revoked, 1);
-      for (const cookie of [second, third]) {
-        assert.equal((await fetch(`${server.url}/_resolve`, { headers: { cookie } })).status, 401);
-      }
-      assert.equal(
-        (await fetch(`${server.url}/_resolve`, { headers: { cookie: first } })).status,
-        200,
-      );
-    });
-
-    test("the account page needs a session and shows it", async () => {
-      const anonymous = await fetch(`${server.url}/auth/account`, { redirect: "manual" });
-      assert.equal(anonymous.status, 302);
-      assert.match(anonymous.headers.get("location") ?? "", /\/auth\/login\?rd=/);
-      const email = uniqueEmail();
-      const cookie = await register(server.url, email);
-      const page = await fetch(`${server.url}/auth/account`, { headers: { cookie } });
-      assert.equal(page.status, 200);
-      const html = await page.text();
-      assert.ok(html.includes(email));
-      assert.match(html, /this browser/);
-      assert.match(html, /action="\/auth\/logout"/);
-    });
-
-    test("every replica sharing the database signs with the same published key", async () => {
-      const replica = await startGatehouse(database);
-      try {
-        const a = await bodyOf(await fetch(`${server.url}/.well-known/jwks.json`));
-        const b = await bodyOf(await fetch(`${replica.url}/.well-known/jwks.json`));
-        assert.equal(a.keys.length, 1);
-        assert.deepEqual(a, b);
-        assert.equal(a.keys[0].d, undefined, "no private part is published");
-      } finally {
-        await replica.stop();
-      }
-    });
+    }
+    assert.equal(
+      (await fetch(`${stack.server.url}/_resolve`, { headers: { cookie: first } })).status,
+      200,
+    );
   });
-}
+
+  test("the account page needs a session and shows it", async () => {
+    const anonymous = await fetch(`${stack.server.url}/auth/account`, { redirect: "manual" });
+    assert.equal(anonymous.status, 302);
+    assert.match(anonymous.headers.get("location") ?? "", /\/auth\/login\?rd=/);
+    const email = uniqueEmail();
+    const cookie = await register(stack.server.url, email);
+    const page = await fetch(`${stack.server.url}/auth/account`, { headers: { cookie } });
+    assert.equal(page.status, 200);
+    const html = await page.text();
+    assert.ok(html.includes(email));
+    assert.match(html, /this browser/);
+    assert.match(html, /action="\/auth\/logout"/);
+  });
+
+  test("every replica sharing the database signs with the same published key", async () => {
+    const replica = await startGatehouse(stack.database);
+    try {
+      const a = await bodyOf(await fetch(`${stack.server.url}/.well-known/jwks.json`));
+      const b = await bodyOf(await fetch(`${replica.url}/.well-known/jwks.json`));
+      assert.equal(a.keys.length, 1);
+      assert.deepEqual(a, b);
+      assert.equal(a.keys[0].d, undefined, "no private part is published");
+    } finally {
+      await replica.stop();
+    }
+  });
+});

@@ -2,15 +2,14 @@
 // never a hang, and nothing stored changes.
 import assert from "node:assert/strict";
 import { connect } from "node:net";
-import { after, before, describe, test } from "node:test";
+import { before, test } from "node:test";
 import { count } from "drizzle-orm";
 import type { DatabaseHandle } from "../../src/db/client.ts";
 import { sessions, users } from "../../src/db/schema.ts";
-import { backends } from "../helpers/backends.ts";
+import { describeOnEachBackend } from "../helpers/backends.ts";
 import {
   bodyOf,
   GOOD_PASSWORD,
-  type RunningGatehouse,
   register,
   startGatehouse,
   uniqueEmail,
@@ -39,288 +38,283 @@ function rawStatus(port: number, request: string): Promise<string> {
   });
 }
 
-for (const backend of backends) {
-  describe(`bad input (${backend.name})`, () => {
-    let database: DatabaseHandle;
-    let server: RunningGatehouse;
-    let cookie: string;
-    before(async () => {
-      database = await backend.open();
-      server = await startGatehouse(database);
-      cookie = await register(server.url, uniqueEmail());
-    });
-    after(async () => {
-      await server.stop();
-      await database.close();
-    });
-
-    test("malformed bodies on the JSON API", async () => {
-      const before = await rowCounts(database);
-      const cases: [string, RequestInit, number, string][] = [
-        [
-          "/auth/login",
-          { body: "{not json", headers: { "content-type": "application/json" } },
-          400,
-          "invalid_request",
-        ],
-        [
-          "/auth/login",
-          { body: "[1,2]", headers: { "content-type": "application/json" } },
-          400,
-          "invalid_request",
-        ],
-        [
-          "/auth/login",
-          { body: "null", headers: { "content-type": "application/json" } },
-          400,
-          "invalid_request",
-        ],
-        [
-          "/auth/login",
-          { body: "email=a", headers: { "content-type": "text/plain" } },
-          415,
-          "unsupported_media_type",
-        ],
-        ["/auth/login", { body: "x" }, 415, "unsupported_media_type"],
-        [
-          "/auth/register",
-          {
-            body: JSON.stringify({
-              email: ["a@example.test", "b@example.test"],
-              password: GOOD_PASSWORD,
-            }),
-            headers: { "content-type": "application/json" },
-          },
-          400,
-          "invalid_email",
-        ],
-        [
-          "/auth/register",
-          {
-            body: "email=a%40example.test&email=b%40example.test&password=a+long+passphrase+1",
-            headers: {
-              "content-type": "application/x-www-form-urlencoded",
-              accept: "application/json",
-            },
-          },
-          400,
-          "invalid_email",
-        ],
-        [
-          "/auth/login",
-          {
-            body: JSON.stringify({ email: "a@example.test, b@example.test", password: "x" }),
-            headers: { "content-type": "application/json" },
-          },
-          400,
-          "invalid_email",
-        ],
-        [
-          "/auth/login",
-          {
-            body: JSON.stringify({ email: { $ne: null }, password: "x" }),
-            headers: { "content-type": "application/json" },
-          },
-          400,
-          "invalid_email",
-        ],
-        [
-          "/auth/register",
-          {
-            body: JSON.stringify({ email: uniqueEmail(), password: "short" }),
-            headers: { "content-type": "application/json" },
-          },
-          400,
-          "weak_password",
-        ],
-        [
-          "/auth/register",
-          {
-            body: JSON.stringify({ email: uniqueEmail(), password: "password123" }),
-            headers: { "content-type": "application/json" },
-          },
-          400,
-          "weak_password",
-        ],
-        [
-          "/auth/register",
-          {
-            body: JSON.stringify({ email: uniqueEmail(), password: "x".repeat(129) }),
-            headers: { "content-type": "application/json" },
-          },
-          400,
-          "weak_password",
-        ],
-        [
-          "/auth/register",
-          {
-            body: JSON.stringify({ email: uniqueEmail(), password: "😀".repeat(200) }),
-            headers: { "content-type": "application/json" },
-          },
-          400,
-          "weak_password",
-        ],
-        [
-          "/auth/register",
-          {
-            body: JSON.stringify({ email: uniqueEmail(), password: 12345678 }),
-            headers: { "content-type": "application/json" },
-          },
-          400,
-          "weak_password",
-        ],
-        [
-          "/auth/register",
-          {
-            body: JSON.stringify({ email: uniqueEmail(), password: GOOD_PASSWORD, name: { a: 1 } }),
-            headers: { "content-type": "application/json" },
-          },
-          400,
-          "invalid_request",
-        ],
-        [
-          "/auth/login",
-          {
-            body: JSON.stringify({ email: "a@example.test", password: "x".repeat(20_000) }),
-            headers: { "content-type": "application/json" },
-          },
-          413,
-          "payload_too_large",
-        ],
-      ];
-      for (const [path, init, status, code] of cases) {
-        const response = await fetch(`${server.url}${path}`, { method: "POST", ...init });
-        assert.equal(response.status, status, `${path} ${String(init.body).slice(0, 60)}`);
-        const body = await bodyOf(response);
-        assert.equal(body.error.code, code, `${path} ${String(init.body).slice(0, 60)}`);
-        assert.equal(typeof body.error.message, "string");
-      }
-      assert.deepEqual(await rowCounts(database), before);
-    });
-
-    test("the password length limit counts code points, NFKC-normalised", async () => {
-      const email = uniqueEmail();
-      const sixtyFour = "é".repeat(64);
-      const response = await fetch(`${server.url}/auth/register`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ email, password: sixtyFour }),
-      });
-      assert.equal(response.status, 201);
-      // The decomposed spelling of the same password signs in too.
-      const login = await fetch(`${server.url}/auth/login`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ email, password: "e\u0301".repeat(64) }),
-      });
-      assert.equal(login.status, 200);
-    });
-
-    test("malformed cookies and credentials on /_resolve are 401, never 500", async () => {
-      const cookies = [
-        "gatehouse_session=",
-        "gatehouse_session=%%%",
-        "gatehouse_session=not-base64!!",
-        `gatehouse_session=${"A".repeat(43)}`,
-        `gatehouse_session=${"A".repeat(6000)}`,
-        "gatehouse_session",
-        ";;;==;",
-        `gatehouse_session=${"A".repeat(43)}; gatehouse_session=${"B".repeat(43)}`,
-      ];
-      for (const value of cookies) {
-        const response = await fetch(`${server.url}/_resolve`, { headers: { cookie: value } });
-        assert.equal(response.status, 401, value.slice(0, 60));
-      }
-      // A duplicate with one good value still works (a stale domain cookie must not lock a user out).
-      const good = cookie.split("=")[1];
-      const mixed = await fetch(`${server.url}/_resolve`, {
-        headers: { cookie: `gatehouse_session=${"A".repeat(43)}; gatehouse_session=${good}` },
-      });
-      assert.equal(mixed.status, 200);
-
-      const authorizations = [
-        "Basic dXNlcjpwYXNz",
-        "Bearer",
-        "Bearer ",
-        "Bearer a b",
-        `Bearer ${"x".repeat(10_000)}`,
-        "Bearer not-a-known-token",
-      ];
-      for (const authorization of authorizations) {
-        const response = await fetch(`${server.url}/_resolve`, {
-          headers: { authorization, cookie },
-        });
-        assert.equal(
-          response.status,
-          401,
-          `${authorization.slice(0, 40)}: a bad bearer never falls back to the cookie`,
-        );
-      }
-    });
-
-    test("unreadable forwarded requests get 403 without a redirect", async () => {
-      const cases: Record<string, string>[] = [
-        { "x-original-url": "not a url" },
-        { "x-original-uri": "/bad%zz" },
-        { "x-original-uri": "/a%00b" },
-        { "x-forwarded-proto": "gopher", "x-forwarded-uri": "/" },
-        { "x-forwarded-method": "G E T", "x-forwarded-uri": "/" },
-      ];
-      for (const headers of cases) {
-        const response = await fetch(`${server.url}/_resolve`, { headers: { ...headers, cookie } });
-        assert.equal(response.status, 403, JSON.stringify(headers));
-        assert.equal(response.headers.get("location"), null);
-        assert.equal((await bodyOf(response)).error.code, "invalid_request");
-      }
-    });
-
-    test("forwarded headers from an untrusted peer are ignored", async () => {
-      const strict = await startGatehouse(database, {
-        TRUSTED_PROXIES: "10.9.9.9",
-        GATEHOUSE_CONFIG: "",
-      });
-      try {
-        const anonymous = await fetch(`${strict.url}/_resolve`, {
-          headers: {
-            "x-forwarded-host": "evil.example",
-            "x-original-url": "https://evil.example/x",
-          },
-          redirect: "manual",
-        });
-        assert.equal(anonymous.status, 401);
-        const rd = new URL(anonymous.headers.get("location") ?? "").searchParams.get("rd") ?? "";
-        assert.equal(
-          new URL(rd).host,
-          `127.0.0.1:${strict.port}`,
-          "the forged host was not believed",
-        );
-      } finally {
-        await strict.stop();
-      }
-    });
-
-    test("oversized headers and broken requests get a 4xx from the server itself", async () => {
-      const huge = await rawStatus(
-        server.port,
-        `GET /_resolve HTTP/1.1\r\nHost: x\r\nCookie: ${"a".repeat(20_000)}\r\n\r\n`,
-      );
-      assert.match(huge, /^HTTP\/1\.1 431/);
-      const control = await rawStatus(
-        server.port,
-        "GET /_resolve HTTP/1.1\r\nHost: x\r\nCookie: gatehouse_session=\u0001\u0002\r\n\r\n",
-      );
-      assert.match(control, /^HTTP\/1\.1 (400|401)/);
-      const garbage = await rawStatus(server.port, "NOT HTTP AT ALL\r\n\r\n");
-      assert.match(garbage, /^HTTP\/1\.1 400/);
-    });
-
-    test("unknown endpoints and wrong methods answer in the one error shape", async () => {
-      const missing = await fetch(`${server.url}/nope`);
-      assert.equal(missing.status, 404);
-      assert.equal((await bodyOf(missing)).error.code, "not_found");
-      const getLogout = await fetch(`${server.url}/auth/logout`, { headers: { cookie } });
-      assert.equal(getLogout.status, 200, "GET shows a page, and signs nobody out");
-      assert.equal((await fetch(`${server.url}/_resolve`, { headers: { cookie } })).status, 200);
-    });
+describeOnEachBackend("bad input", {}, (stack) => {
+  let cookie: string;
+  before(async () => {
+    cookie = await register(stack.server.url, uniqueEmail());
   });
-}
+
+  test("malformed bodies on the JSON API", async () => {
+    const before = await rowCounts(stack.database);
+    const cases: [string, RequestInit, number, string][] = [
+      [
+        "/auth/login",
+        { body: "{not json", headers: { "content-type": "application/json" } },
+        400,
+        "invalid_request",
+      ],
+      [
+        "/auth/login",
+        { body: "[1,2]", headers: { "content-type": "application/json" } },
+        400,
+        "invalid_request",
+      ],
+      [
+        "/auth/login",
+        { body: "null", headers: { "content-type": "application/json" } },
+        400,
+        "invalid_request",
+      ],
+      [
+        "/auth/login",
+        { body: "email=a", headers: { "content-type": "text/plain" } },
+        415,
+        "unsupported_media_type",
+      ],
+      ["/auth/login", { body: "x" }, 415, "unsupported_media_type"],
+      [
+        "/auth/register",
+        {
+          body: JSON.stringify({
+            email: ["a@example.test", "b@example.test"],
+            password: GOOD_PASSWORD,
+          }),
+          headers: { "content-type": "application/json" },
+        },
+        400,
+        "invalid_email",
+      ],
+      [
+        "/auth/register",
+        {
+          body: "email=a%40example.test&email=b%40example.test&password=a+long+passphrase+1",
+          headers: {
+            "content-type": "application/x-www-form-urlencoded",
+            accept: "application/json",
+          },
+        },
+        400,
+        "invalid_email",
+      ],
+      [
+        "/auth/login",
+        {
+          body: JSON.stringify({ email: "a@example.test, b@example.test", password: "x" }),
+          headers: { "content-type": "application/json" },
+        },
+        400,
+        "invalid_email",
+      ],
+      [
+        "/auth/login",
+        {
+          body: JSON.stringify({ email: { $ne: null }, password: "x" }),
+          headers: { "content-type": "application/json" },
+        },
+        400,
+        "invalid_email",
+      ],
+      [
+        "/auth/register",
+        {
+          body: JSON.stringify({ email: uniqueEmail(), password: "short" }),
+          headers: { "content-type": "application/json" },
+        },
+        400,
+        "weak_password",
+      ],
+      [
+        "/auth/register",
+        {
+          body: JSON.stringify({ email: uniqueEmail(), password: "password123" }),
+          headers: { "content-type": "application/json" },
+        },
+        400,
+        "weak_password",
+      ],
+      [
+        "/auth/register",
+        {
+          body: JSON.stringify({ email: uniqueEmail(), password: "x".repeat(129) }),
+          headers: { "content-type": "application/json" },
+        },
+        400,
+        "weak_password",
+      ],
+      [
+        "/auth/register",
+        {
+          body: JSON.stringify({ email: uniqueEmail(), password: "😀".repeat(200) }),
+          headers: { "content-type": "application/json" },
+        },
+        400,
+        "weak_password",
+      ],
+      [
+        "/auth/register",
+        {
+          body: JSON.stringify({ email: uniqueEmail(), password: 12345678 }),
+          headers: { "content-type": "application/json" },
+        },
+        400,
+        "weak_password",
+      ],
+      [
+        "/auth/register",
+        {
+          body: JSON.stringify({ email: uniqueEmail(), password: GOOD_PASSWORD, name: { a: 1 } }),
+          headers: { "content-type": "application/json" },
+        },
+        400,
+        "invalid_request",
+      ],
+      [
+        "/auth/login",
+        {
+          body: JSON.stringify({ email: "a@example.test", password: "x".repeat(20_000) }),
+          headers: { "content-type": "application/json" },
+        },
+        413,
+        "payload_too_large",
+      ],
+    ];
+    for (const [path, init, status, code] of cases) {
+      const response = await fetch(`${stack.server.url}${path}`, { method: "POST", ...init });
+      assert.equal(response.status, status, `${path} ${String(init.body).slice(0, 60)}`);
+      const body = await bodyOf(response);
+      assert.equal(body.error.code, code, `${path} ${String(init.body).slice(0, 60)}`);
+      assert.equal(typeof body.error.message, "string");
+    }
+    assert.deepEqual(await rowCounts(stack.database), before);
+  });
+
+  test("the password length limit counts code points, NFKC-normalised", async () => {
+    const email = uniqueEmail();
+    const sixtyFour = "é".repeat(64);
+    const response = await fetch(`${stack.server.url}/auth/register`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ email, password: sixtyFour }),
+    });
+    assert.equal(response.status, 201);
+    // The decomposed spelling of the same password signs in too.
+    const login = await fetch(`${stack.server.url}/auth/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ email, password: "e\u0301".repeat(64) }),
+    });
+    assert.equal(login.status, 200);
+  });
+
+  test("malformed cookies and credentials on /_resolve are 401, never 500", async () => {
+    const cookies = [
+      "gatehouse_session=",
+      "gatehouse_session=%%%",
+      "gatehouse_session=not-base64!!",
+      `gatehouse_session=${"A".repeat(43)}`,
+      `gatehouse_session=${"A".repeat(6000)}`,
+      "gatehouse_session",
+      ";;;==;",
+      `gatehouse_session=${"A".repeat(43)}; gatehouse_session=${"B".repeat(43)}`,
+    ];
+    for (const value of cookies) {
+      const response = await fetch(`${stack.server.url}/_resolve`, { headers: { cookie: value } });
+      assert.equal(response.status, 401, value.slice(0, 60));
+    }
+    // A duplicate with one good value still works (a stale domain cookie must not lock a user out).
+    const good = cookie.split("=")[1];
+    const mixed = await fetch(`${stack.server.url}/_resolve`, {
+      headers: { cookie: `gatehouse_session=${"A".repeat(43)}; gatehouse_session=${good}` },
+    });
+    assert.equal(mixed.status, 200);
+
+    const authorizations = [
+      "Basic dXNlcjpwYXNz",
+      "Bearer",
+      "Bearer ",
+      "Bearer a b",
+      `Bearer ${"x".repeat(10_000)}`,
+      "Bearer not-a-known-token",
+    ];
+    for (const authorization of authorizations) {
+      const response = await fetch(`${stack.server.url}/_resolve`, {
+        headers: { authorization, cookie },
+      });
+      assert.equal(
+        response.status,
+        401,
+        `${authorization.slice(0, 40)}: a bad bearer never falls back to the cookie`,
+      );
+    }
+  });
+
+  test("unreadable forwarded requests get 403 without a redirect", async () => {
+    const cases: Record<string, string>[] = [
+      { "x-original-url": "not a url" },
+      { "x-original-uri": "/bad%zz" },
+      { "x-original-uri": "/a%00b" },
+      { "x-forwarded-proto": "gopher", "x-forwarded-uri": "/" },
+      { "x-forwarded-method": "G E T", "x-forwarded-uri": "/" },
+    ];
+    for (const headers of cases) {
+      const response = await fetch(`${stack.server.url}/_resolve`, {
+        headers: { ...headers, cookie },
+      });
+      assert.equal(response.status, 403, JSON.stringify(headers));
+      assert.equal(response.headers.get("location"), null);
+      assert.equal((await bodyOf(response)).error.code, "invalid_request");
+    }
+  });
+
+  test("forwarded headers from an untrusted peer are ignored", async () => {
+    const strict = await startGatehouse(stack.database, {
+      TRUSTED_PROXIES: "10.9.9.9",
+      GATEHOUSE_CONFIG: "",
+    });
+    try {
+      const anonymous = await fetch(`${strict.url}/_resolve`, {
+        headers: {
+          "x-forwarded-host": "evil.example",
+          "x-original-url": "https://evil.example/x",
+        },
+        redirect: "manual",
+      });
+      assert.equal(anonymous.status, 401);
+      const rd = new URL(anonymous.headers.get("location") ?? "").searchParams.get("rd") ?? "";
+      assert.equal(
+        new URL(rd).host,
+        `127.0.0.1:${strict.port}`,
+        "the forged host was not believed",
+      );
+    } finally {
+      await strict.stop();
+    }
+  });
+
+  test("oversized headers and broken requests get a 4xx from the server itself", async () => {
+    const huge = await rawStatus(
+      stack.server.port,
+      `GET /_resolve HTTP/1.1\r\nHost: x\r\nCookie: ${"a".repeat(20_000)}\r\n\r\n`,
+    );
+    assert.match(huge, /^HTTP\/1\.1 431/);
+    const control = await rawStatus(
+      stack.server.port,
+      "GET /_resolve HTTP/1.1\r\nHost: x\r\nCookie: gatehouse_session=\u0001\u0002\r\n\r\n",
+    );
+    assert.match(control, /^HTTP\/1\.1 (400|401)/);
+    const garbage = await rawStatus(stack.server.port, "NOT HTTP AT ALL\r\n\r\n");
+    assert.match(garbage, /^HTTP\/1\.1 400/);
+  });
+
+  test("unknown endpoints and wrong methods answer in the one error shape", async () => {
+    const missing = await fetch(`${stack.server.url}/nope`);
+    assert.equal(missing.status, 404);
+    assert.equal((await bodyOf(missing)).error.code, "not_found");
+    const getLogout = await fetch(`${stack.server.url}/auth/logout`, { headers: { cookie } });
+    assert.equal(getLogout.status, 200, "GET shows a page, and signs nobody out");
+    assert.equal(
+      (await fetch(`${stack.server.url}/_resolve`, { headers: { cookie } })).status,
+      200,
+    );
+  });
+});

@@ -3,21 +3,12 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { test } from "node:test";
 import { eq } from "drizzle-orm";
 import { createRemoteJWKSet, jwtVerify } from "jose";
-import type { DatabaseHandle } from "../../src/db/client.ts";
 import { users } from "../../src/db/schema.ts";
-import { backends } from "../helpers/backends.ts";
-import {
-  bodyOf,
-  login,
-  type RunningGatehouse,
-  register,
-  sessionCookie,
-  startGatehouse,
-  uniqueEmail,
-} from "../helpers/gatehouse.ts";
+import { describeOnEachBackend } from "../helpers/backends.ts";
+import { bodyOf, login, register, sessionCookie, uniqueEmail } from "../helpers/gatehouse.ts";
 
 const IDENTITY_HEADERS = [
   "x-auth-user-id",
@@ -76,26 +67,17 @@ function rawHead(
   });
 }
 
-for (const backend of backends) {
-  describe(`resolve over HTTP (${backend.name})`, () => {
-    let database: DatabaseHandle;
-    let server: RunningGatehouse;
-    before(async () => {
-      database = await backend.open();
-      server = await startGatehouse(database, {
-        GATEHOUSE_CONFIG: rulesFile(),
-        ALLOWED_REDIRECT_HOSTS: "app.example.test",
-      });
-    });
-    after(async () => {
-      await server.stop();
-      await database.close();
-    });
-
+describeOnEachBackend(
+  "resolve over HTTP",
+  {
+    GATEHOUSE_CONFIG: rulesFile(),
+    ALLOWED_REDIRECT_HOSTS: "app.example.test",
+  },
+  (stack) => {
     test("journey: register, resolve with identity headers, log out, resolve again", async () => {
       const email = uniqueEmail();
-      const cookie = await register(server.url, email);
-      const ok = await resolve(server.url, "/dashboard", { cookie });
+      const cookie = await register(stack.server.url, email);
+      const ok = await resolve(stack.server.url, "/dashboard", { cookie });
       assert.equal(ok.status, 200);
       for (const name of IDENTITY_HEADERS) assert.ok(ok.headers.has(name), `${name} present`);
       assert.equal(ok.headers.get("x-auth-email"), email);
@@ -108,41 +90,41 @@ for (const backend of backends) {
       assert.equal(ok.headers.get("vary"), "Cookie, Authorization");
       assert.equal(ok.headers.get("cache-control"), "private, max-age=0");
 
-      const info = await fetch(`${server.url}/auth/userinfo`, { headers: { cookie } });
+      const info = await fetch(`${stack.server.url}/auth/userinfo`, { headers: { cookie } });
       assert.equal(info.status, 200);
       assert.equal((await bodyOf(info)).email, email);
 
-      const out = await fetch(`${server.url}/auth/logout`, {
+      const out = await fetch(`${stack.server.url}/auth/logout`, {
         method: "POST",
         headers: { cookie, accept: "application/json" },
       });
       assert.equal(out.status, 200);
       assert.match(out.headers.get("set-cookie") ?? "", /gatehouse_session=;.*Max-Age=0/);
-      const after = await resolve(server.url, "/dashboard", { cookie });
+      const after = await resolve(stack.server.url, "/dashboard", { cookie });
       assert.equal(after.status, 401);
       assert.equal(
-        (await fetch(`${server.url}/auth/userinfo`, { headers: { cookie } })).status,
+        (await fetch(`${stack.server.url}/auth/userinfo`, { headers: { cookie } })).status,
         401,
       );
     });
 
     test("login always issues a new session; each is independent", async () => {
       const email = uniqueEmail();
-      const first = await register(server.url, email);
-      const response = await login(server.url, email);
+      const first = await register(stack.server.url, email);
+      const response = await login(stack.server.url, email);
       assert.equal(response.status, 200);
       const second = sessionCookie(response);
       assert.notEqual(first, second);
-      await fetch(`${server.url}/auth/logout`, {
+      await fetch(`${stack.server.url}/auth/logout`, {
         method: "POST",
         headers: { cookie: first, accept: "application/json" },
       });
-      assert.equal((await resolve(server.url, "/", { cookie: first })).status, 401);
-      assert.equal((await resolve(server.url, "/", { cookie: second })).status, 200);
+      assert.equal((await resolve(stack.server.url, "/", { cookie: first })).status, 401);
+      assert.equal((await resolve(stack.server.url, "/", { cookie: second })).status, 200);
     });
 
     test("401 carries the login URL with the original URL as rd; browsers can get a 302 instead", async () => {
-      const denied = await resolve(server.url, "/reports?year=2026", {
+      const denied = await resolve(stack.server.url, "/reports?year=2026", {
         accept: "application/json",
       });
       assert.equal(denied.status, 401);
@@ -152,7 +134,7 @@ for (const backend of backends) {
       assert.equal((await bodyOf(denied)).error.code, "unauthenticated");
 
       // A raw request: fetch itself would add Sec-Fetch-Mode: cors, which no browser navigation sends.
-      const browser = await rawHead(server.url, "/_resolve?redirect=true", {
+      const browser = await rawHead(stack.server.url, "/_resolve?redirect=true", {
         "x-forwarded-uri": "/reports",
         "x-forwarded-host": "app.example.test",
         "x-forwarded-proto": "https",
@@ -165,7 +147,7 @@ for (const backend of backends) {
         "https://app.example.test/reports",
       );
 
-      const xhr = await fetch(`${server.url}/_resolve?redirect=true`, {
+      const xhr = await fetch(`${stack.server.url}/_resolve?redirect=true`, {
         headers: {
           "x-forwarded-uri": "/reports",
           "x-forwarded-host": "app.example.test",
@@ -178,7 +160,7 @@ for (const backend of backends) {
     });
 
     test("public rules answer anonymous with every identity header present and empty", async () => {
-      const response = await resolve(server.url, "/public/page");
+      const response = await resolve(stack.server.url, "/public/page");
       assert.equal(response.status, 200);
       assert.equal(response.headers.get("x-auth-anonymous"), "true");
       for (const name of IDENTITY_HEADERS) assert.equal(response.headers.get(name), "", name);
@@ -186,32 +168,35 @@ for (const backend of backends) {
 
     test("roles and deny rules give 403 without a redirect", async () => {
       const email = uniqueEmail();
-      const cookie = await register(server.url, email);
-      const forbidden = await resolve(server.url, "/admin/settings", { cookie });
+      const cookie = await register(stack.server.url, email);
+      const forbidden = await resolve(stack.server.url, "/admin/settings", { cookie });
       assert.equal(forbidden.status, 403);
       assert.equal(forbidden.headers.get("location"), null);
-      assert.equal((await resolve(server.url, "/forbidden", { cookie })).status, 403);
-      assert.equal((await resolve(server.url, "/admin/../forbidden", { cookie })).status, 403);
+      assert.equal((await resolve(stack.server.url, "/forbidden", { cookie })).status, 403);
+      assert.equal(
+        (await resolve(stack.server.url, "/admin/../forbidden", { cookie })).status,
+        403,
+      );
 
-      await database.db
+      await stack.database.db
         .update(users)
         .set({ roles: ["admin"] })
         .where(eq(users.email, email));
       // Roles are read when the session is next loaded: a fresh login sees them at once.
-      const admin = sessionCookie(await login(server.url, email));
-      const allowed = await resolve(server.url, "/admin/settings", { cookie: admin });
+      const admin = sessionCookie(await login(stack.server.url, email));
+      const allowed = await resolve(stack.server.url, "/admin/settings", { cookie: admin });
       assert.equal(allowed.status, 200);
       assert.equal(allowed.headers.get("x-auth-roles"), "admin");
     });
 
     test("x-auth-jwt verifies against the published JWKS, bound to the original host", async () => {
       const email = uniqueEmail();
-      const cookie = await register(server.url, email);
-      const response = await resolve(server.url, "/x", { cookie });
+      const cookie = await register(stack.server.url, email);
+      const response = await resolve(stack.server.url, "/x", { cookie });
       const jwt = response.headers.get("x-auth-jwt") ?? "";
-      const jwks = createRemoteJWKSet(new URL(`${server.url}/.well-known/jwks.json`));
+      const jwks = createRemoteJWKSet(new URL(`${stack.server.url}/.well-known/jwks.json`));
       const { payload, protectedHeader } = await jwtVerify(jwt, jwks, {
-        issuer: server.url,
+        issuer: stack.server.url,
         audience: "app.example.test",
         algorithms: ["EdDSA"],
       });
@@ -220,28 +205,34 @@ for (const backend of backends) {
       assert.equal(payload.email, email);
       assert.ok((payload.exp ?? 0) - (payload.iat ?? 0) <= 60);
       await assert.rejects(
-        jwtVerify(jwt, jwks, { issuer: server.url, audience: "other.example.test" }),
+        jwtVerify(jwt, jwks, { issuer: stack.server.url, audience: "other.example.test" }),
       );
       // Reused while fresh: signing stays off the hot path.
-      assert.equal((await resolve(server.url, "/y", { cookie })).headers.get("x-auth-jwt"), jwt);
+      assert.equal(
+        (await resolve(stack.server.url, "/y", { cookie })).headers.get("x-auth-jwt"),
+        jwt,
+      );
     });
 
     test("answers have an explicit length, never chunked", async () => {
-      const cookie = await register(server.url, uniqueEmail());
+      const cookie = await register(stack.server.url, uniqueEmail());
       for (const headers of [{ cookie }, {}] as Record<string, string>[]) {
-        const head = await rawHead(server.url, "/_resolve", { "x-original-uri": "/a", ...headers });
+        const head = await rawHead(stack.server.url, "/_resolve", {
+          "x-original-uri": "/a",
+          ...headers,
+        });
         assert.equal(head["transfer-encoding"], undefined);
         assert.ok(head["content-length"] !== undefined, `content-length on ${head.status}`);
       }
     });
 
     test("health, readiness and metrics", async () => {
-      assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
-      const ready = await fetch(`${server.url}/readyz`);
+      assert.equal((await fetch(`${stack.server.url}/healthz`)).status, 200);
+      const ready = await fetch(`${stack.server.url}/readyz`);
       assert.equal(ready.status, 200);
-      assert.equal((await bodyOf(ready)).database, backend.name);
-      const metrics = await (await fetch(`${server.url}/metrics`)).text();
+      assert.equal((await bodyOf(ready)).database, stack.backend.name);
+      const metrics = await (await fetch(`${stack.server.url}/metrics`)).text();
       assert.match(metrics, /gatehouse_resolve_total\{outcome="allow"\} \d+/);
     });
-  });
-}
+  },
+);
