@@ -62,6 +62,14 @@ async function readInput(c: Context<AppEnv>): Promise<Input> {
   );
 }
 
+/** Bodiless posts (logout, revoke) answer JSON to API clients and redirect browsers. */
+function wantsJson(c: Context<AppEnv>): boolean {
+  return (
+    (c.req.header("content-type") ?? "").includes("application/json") ||
+    (c.req.header("accept") ?? "").includes("application/json")
+  );
+}
+
 function optionalString(value: unknown): string | undefined {
   return typeof value === "string" ? value : undefined;
 }
@@ -84,7 +92,7 @@ export function authRoutes(deps: AuthRouteDeps) {
 
   const redirectTarget = (rd: unknown) => validateRedirectTarget(rd, hostPolicy);
   const rdFrom = (c: Context<AppEnv>, data?: Record<string, unknown>) =>
-    redirectTarget(c.req.query("rd") ?? data?.rd) ?? undefined;
+    redirectTarget(c.req.query("rd") ?? data?.rd);
   const meta = (c: Context<AppEnv>) => clientMeta(c, config.trusted_proxies);
 
   function startSession(c: Context<AppEnv>, signedIn: SignedIn) {
@@ -245,13 +253,10 @@ export function authRoutes(deps: AuthRouteDeps) {
   );
 
   app.post("/logout", async (c) => {
-    const wantsJson =
-      (c.req.header("content-type") ?? "").includes("json") ||
-      (c.req.header("accept") ?? "").includes("application/json");
     const resolved = await currentSession(c);
     if (resolved) await accounts.logout(resolved.session.id, resolved.user.id, meta(c));
     deleteCookie(c, config.session_cookie, cookieOptions);
-    if (wantsJson) return c.json({ status: "ok" });
+    if (wantsJson(c)) return c.json({ status: "ok" });
     return c.redirect(`${prefix}/login`, 303);
   });
 
@@ -317,8 +322,7 @@ export function authRoutes(deps: AuthRouteDeps) {
   app.post("/sessions/revoke-others", async (c) => {
     const { user, session } = await requireSession(c);
     const count = await sessions.revokeAllForUser(user.id, session.id);
-    const wantsJson = (c.req.header("accept") ?? "").includes("application/json");
-    return wantsJson
+    return wantsJson(c)
       ? c.json({ status: "ok", revoked: count })
       : c.redirect(`${prefix}/account`, 303);
   });

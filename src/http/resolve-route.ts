@@ -180,7 +180,7 @@ export function resolveRoutes(deps: ResolveDeps) {
       metrics.resolves.inc({ outcome: "invalid" });
       return json(c, 403, "invalid_request", original.error);
     }
-    const { requirement } = findRequirement(config.rules, original, config.default_access);
+    const requirement = findRequirement(config.rules, original, config.default_access);
     if (requirement.access === "deny") return answer(c, original, decide(requirement, null));
     let credential: Credential;
     try {

@@ -22,6 +22,7 @@ const oneOrMany = z
 
 export const accessRuleSchema = z
   .object({
+    /** A label for people reading the file. */
     name: z.string().optional(),
     host: oneOrMany
       .pipe(
@@ -74,7 +75,6 @@ export type Requirement =
   | { access: "authenticated"; roles: string[]; requireVerifiedEmail: boolean };
 
 export type AccessRule = {
-  name: string;
   hosts: ((host: string) => boolean) | null;
   paths: RegExp | null;
   methods: Set<string> | null;
@@ -122,12 +122,6 @@ function compileRule(rule: RuleInput): AccessRule {
       ? { access, roles: rule.roles ?? [], requireVerifiedEmail: rule.require_verified_email }
       : { access };
   return {
-    name:
-      rule.name ??
-      [rule.host?.join(","), rule.path?.join(","), rule.methods?.join(",")]
-        .filter(Boolean)
-        .join(" ") ??
-      "",
     hosts: rule.host ? compileHostPatterns(rule.host) : null,
     paths: rule.path ? compilePathPatterns(rule.path) : null,
     methods: rule.methods ? new Set(rule.methods) : null,
@@ -141,16 +135,14 @@ export function findRequirement(
   rules: AccessRule[],
   request: OriginalRequest,
   fallback: "public" | "authenticated" | "deny",
-): { requirement: Requirement; rule: string } {
+): Requirement {
   for (const rule of rules) {
     if (rule.methods && !rule.methods.has(request.method)) continue;
     if (rule.hosts && !rule.hosts(request.host)) continue;
     if (rule.paths && !rule.paths.test(request.path)) continue;
-    return { requirement: rule.requirement, rule: rule.name };
+    return rule.requirement;
   }
-  const requirement: Requirement =
-    fallback === "authenticated"
-      ? { access: fallback, roles: [], requireVerifiedEmail: false }
-      : { access: fallback };
-  return { requirement, rule: "default" };
+  return fallback === "authenticated"
+    ? { access: fallback, roles: [], requireVerifiedEmail: false }
+    : { access: fallback };
 }

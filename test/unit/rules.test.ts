@@ -60,7 +60,7 @@ test("the first matching rule wins; unmatched requests get the default", () => {
     [{ path: "/blocked" }, "deny"],
   ];
   for (const [request, expected] of cases) {
-    const { requirement } = findRequirement(
+    const requirement = findRequirement(
       rules,
       {
         method: request.method ?? "GET",
