@@ -1,6 +1,7 @@
 // Ordered access rules, matched on the original host, normalised path and
 // method. The first matching rule wins; no match means the configured default.
 import { z } from "zod";
+import type { OriginalRequest } from "./original-request.ts";
 
 export const IDENTITY_CLAIMS = [
   "user-id",
@@ -129,11 +130,9 @@ function compileRule(rule: RuleInput): AccessRule {
   };
 }
 
-export type OriginalRequest = { method: string; host: string; path: string };
-
 export function findRequirement(
   rules: AccessRule[],
-  request: OriginalRequest,
+  request: Pick<OriginalRequest, "method" | "host" | "path">,
   fallback: "public" | "authenticated" | "deny",
 ): Requirement {
   for (const rule of rules) {
