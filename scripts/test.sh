@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh Debian machine with Node 20: installs the
-# system packages the tests start (PostgreSQL, later nginx, Caddy, Redis,
-# Chromium), the npm packages, and runs `npm test`.
+# system packages the tests start (PostgreSQL, nginx), the npm packages, and
+# runs the type check, the linter and `npm test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
