@@ -5,7 +5,6 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort } from "./ports.ts";
 
 const NGINX = "/usr/sbin/nginx";
 
@@ -28,10 +27,10 @@ export async function waitForPort(port: number, timeoutMs = 10_000): Promise<voi
 export async function startNginx(options: {
   gatehousePort: number;
   appPort: number;
-  port?: number;
+  port: number;
 }) {
   const dir = mkdtempSync(join(tmpdir(), "gatehouse-nginx-"));
-  const port = options.port ?? (await freePort());
+  const { port } = options;
   writeFileSync(
     join(dir, "gatehouse-auth.conf"),
     readFileSync("deploy/nginx/gatehouse-auth.conf", "utf8"),

@@ -1,0 +1,261 @@
+// The journeys through each real proxy running its shipped deploy/ config:
+// what a browser, an API client and the application behind the proxy see.
+import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { request } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { eq } from "drizzle-orm";
+import { type DatabaseHandle, openDatabase } from "../../src/db/client.ts";
+import { users } from "../../src/db/schema.ts";
+import { startCaddy } from "../helpers/caddy.ts";
+import { startEchoApp } from "../helpers/echo-app.ts";
+import {
+  bodyOf,
+  GOOD_PASSWORD,
+  type RunningGatehouse,
+  sessionCookie,
+  startGatehouse,
+  uniqueEmail,
+} from "../helpers/gatehouse.ts";
+import { startNginx } from "../helpers/nginx.ts";
+import { freePort } from "../helpers/ports.ts";
+
+/** A top-level browser navigation, sent raw: fetch would add Sec-Fetch-Mode: cors, which no navigation sends. */
+function navigate(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; location: string | null }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      {
+        headers: {
+          accept: "text/html,application/xhtml+xml",
+          "sec-fetch-mode": "navigate",
+          ...headers,
+        },
+      },
+      (res) => {
+        res.resume();
+        resolve({ status: res.statusCode ?? 0, location: res.headers.location ?? null });
+      },
+    );
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+type ProxyStarter = (options: {
+  gatehousePort: number;
+  appPort: number;
+  port: number;
+}) => Promise<{ stop(): Promise<void> }>;
+
+const proxies: { name: string; start: ProxyStarter }[] = [
+  { name: "nginx", start: startNginx },
+  { name: "caddy", start: startCaddy },
+];
+
+for (const { name: proxyName, start: startProxy } of proxies) {
+  describe(`through ${proxyName}`, () => {
+    let database: DatabaseHandle;
+    let gatehouse: RunningGatehouse;
+    let app: Awaited<ReturnType<typeof startEchoApp>>;
+    let proxy: { stop(): Promise<void> };
+    let base: string;
+
+    before(async () => {
+      const dir = mkdtempSync(join(tmpdir(), "gatehouse-nginx-rules-"));
+      writeFileSync(
+        join(dir, "rules.yaml"),
+        "rules:\n  - path: /public/**\n    access: public\n  - path: /admin/**\n    roles: [admin]\n",
+      );
+      const proxyPort = await freePort();
+      base = `http://127.0.0.1:${proxyPort}`;
+      database = await openDatabase({ kind: "pglite" });
+      gatehouse = await startGatehouse(database, {
+        PUBLIC_URL: base,
+        GATEHOUSE_CONFIG: join(dir, "rules.yaml"),
+      });
+      app = await startEchoApp();
+      proxy = await startProxy({
+        gatehousePort: gatehouse.port,
+        appPort: app.port,
+        port: proxyPort,
+      });
+    });
+
+    after(async () => {
+      await proxy?.stop();
+      await app?.stop();
+      await gatehouse?.stop();
+      await database?.close();
+    });
+
+    const browser = { accept: "text/html,application/xhtml+xml" };
+
+    /** Registers through the proxy (so the cookie belongs to the proxy's origin) and returns the cookie. */
+    async function signUp(email = uniqueEmail()): Promise<string> {
+      const response = await fetch(`${base}/auth/register`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded", origin: base },
+        body: new URLSearchParams({ email, password: GOOD_PASSWORD }),
+        redirect: "manual",
+      });
+      assert.equal(response.status, 303);
+      return sessionCookie(response);
+    }
+
+    test("1. an anonymous browser is redirected to the login page with the original URL", async () => {
+      const response = await navigate(`${base}/reports/2026?tab=a&sort=b`);
+      assert.equal(response.status, 302);
+      const location = new URL(response.location ?? "");
+      assert.equal(location.origin, base);
+      assert.equal(location.pathname, "/auth/login");
+      assert.equal(location.searchParams.get("rd"), `${base}/reports/2026?tab=a&sort=b`);
+      const page = await fetch(location);
+      assert.equal(page.status, 200);
+      assert.match(await page.text(), /<form method="post"/);
+    });
+
+    test("2. an anonymous API request gets 401 and no redirect", async () => {
+      const apiClients: Record<string, string>[] = [
+        { accept: "application/json" },
+        { accept: "text/html", "x-requested-with": "XMLHttpRequest" },
+      ];
+      for (const headers of apiClients) {
+        const response = await fetch(`${base}/api/items`, { headers, redirect: "manual" });
+        assert.equal(response.status, 401, JSON.stringify(headers));
+      }
+    });
+
+    test("3. after login through the proxy, the browser returns to the page and the app gets the identity", async () => {
+      const email = uniqueEmail();
+      await signUp(email);
+      const rd = `${base}/dashboard?x=1`;
+      const login = await fetch(`${base}/auth/login?rd=${encodeURIComponent(rd)}`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded", origin: base },
+        body: new URLSearchParams({ email, password: GOOD_PASSWORD }),
+        redirect: "manual",
+      });
+      assert.equal(login.status, 303);
+      assert.equal(login.headers.get("location"), rd);
+      const cookie = sessionCookie(login);
+      const echoed = await bodyOf(await fetch(rd, { headers: { cookie, ...browser } }));
+      assert.equal(echoed.url, "/dashboard?x=1");
+      assert.match(echoed.headers["x-auth-user-id"], /^[0-9a-f-]{36}$/);
+      assert.equal(echoed.headers["x-auth-email"], email);
+      assert.equal(echoed.headers["x-auth-method"], "password");
+      assert.equal(echoed.headers["x-auth-anonymous"], "false");
+      assert.ok(echoed.headers["x-auth-jwt"].split(".").length === 3);
+      assert.equal(echoed.headers.cookie, cookie, "the application still gets its own cookies");
+    });
+
+    test("4. forged identity headers never reach the application", async () => {
+      const cookie = await signUp();
+      const forged = {
+        "X-Auth-User-Id": "forged",
+        "x-auth-email": "forged@example.test",
+        "x-auth-roles": "admin",
+        "x-auth-anonymous": "forged",
+      };
+      for (const session of [{ cookie }, {}] as Record<string, string>[]) {
+        const path = "cookie" in session ? "/page" : "/public/page";
+        const echoed = await bodyOf(
+          await fetch(`${base}${path}`, { headers: { ...forged, ...session } }),
+        );
+        const seen = JSON.stringify(echoed.headers);
+        assert.ok(!seen.includes("forged"), seen);
+        // Empty (Caddy) or absent (nginx sends no empty header), and never the client's copy.
+        assert.ok(!echoed.headers["x-auth-roles"], "roles overwritten, not appended");
+      }
+      // Underscore and mixed spellings, sent raw.
+      const raw = await new Promise<string>((resolve, reject) => {
+        const req = request(
+          `${base}/page`,
+          {
+            headers: {
+              cookie,
+              x_auth_user_id: "forged",
+              "x-auth_email": "forged",
+              X_Auth_Roles: "forged",
+            },
+          },
+          (res) => {
+            let data = "";
+            res.on("data", (chunk) => {
+              data += chunk;
+            });
+            res.on("end", () => resolve(data));
+          },
+        );
+        req.on("error", reject);
+        req.end();
+      });
+      assert.ok(!raw.includes("forged"), raw);
+    });
+
+    test("5. after logout, the old cookie no longer reaches the application", async () => {
+      const cookie = await signUp();
+      assert.equal((await fetch(`${base}/page`, { headers: { cookie } })).status, 200);
+      const out = await fetch(`${base}/auth/logout`, {
+        method: "POST",
+        headers: { cookie, origin: base },
+        redirect: "manual",
+      });
+      assert.equal(out.status, 303);
+      const after = await navigate(`${base}/page`, { cookie });
+      assert.equal(after.status, 302);
+      assert.match(after.location ?? "", /\/auth\/login\?rd=/);
+    });
+
+    test("6. a public rule forwards anonymously with x-auth-anonymous: true and no identity", async () => {
+      const echoed = await bodyOf(await fetch(`${base}/public/about`));
+      assert.equal(echoed.headers["x-auth-anonymous"], "true");
+      // Empty or absent, depending on the proxy.
+      assert.ok(!echoed.headers["x-auth-user-id"]);
+      assert.ok(!echoed.headers["x-auth-email"]);
+    });
+
+    test("7. a forbidden rule gives 403 to the client, no redirect loop", async () => {
+      const email = uniqueEmail();
+      const cookie = await signUp(email);
+      const forbidden = await fetch(`${base}/admin/panel`, {
+        headers: { cookie, ...browser },
+        redirect: "manual",
+      });
+      assert.equal(forbidden.status, 403);
+      assert.equal(forbidden.headers.get("location"), null);
+      await database.db
+        .update(users)
+        .set({ roles: ["admin"] })
+        .where(eq(users.email, email));
+      const again = await fetch(`${base}/auth/login`, {
+        method: "POST",
+        headers: { "content-type": "application/json", origin: base },
+        body: JSON.stringify({ email, password: GOOD_PASSWORD }),
+      });
+      const admin = sessionCookie(again);
+      assert.equal(
+        (await fetch(`${base}/admin/panel`, { headers: { cookie: admin } })).status,
+        200,
+      );
+    });
+
+    test("8. gatehouse down: the proxy denies, and never forwards the request", async () => {
+      const cookie = await signUp();
+      await gatehouse.stop();
+      try {
+        const response = await fetch(`${base}/page`, { headers: { cookie } });
+        assert.ok(response.status >= 500, `status ${response.status}`);
+        const text = await response.text();
+        assert.ok(!text.includes("x-auth"), "the application was not reached");
+      } finally {
+        gatehouse = await startGatehouse(database, { PUBLIC_URL: base });
+      }
+    });
+  });
+}
