@@ -21,6 +21,7 @@ import {
 } from "../helpers/gatehouse.ts";
 import { startNginx } from "../helpers/nginx.ts";
 import { freePort } from "../helpers/ports.ts";
+import { startTraefikHarness } from "../helpers/traefik-harness.ts";
 
 /** A top-level browser navigation, sent raw: fetch would add Sec-Fetch-Mode: cors, which no navigation sends. */
 function navigate(
@@ -56,6 +57,7 @@ type ProxyStarter = (options: {
 const proxies: { name: string; start: ProxyStarter }[] = [
   { name: "nginx", start: startNginx },
   { name: "caddy", start: startCaddy },
+  { name: "the Traefik ForwardAuth harness", start: startTraefikHarness },
 ];
 
 for (const { name: proxyName, start: startProxy } of proxies) {
@@ -245,7 +247,27 @@ for (const { name: proxyName, start: startProxy } of proxies) {
       );
     });
 
-    test("8. gatehouse down: the proxy denies, and never forwards the request", async () => {
+    test("8. a client cannot choose the request the rules see", async () => {
+      const lies: Record<string, string>[] = [
+        { "x-forwarded-uri": "/public/x", "x-forwarded-method": "GET" },
+        { "x-original-uri": "/public/x" },
+        { "x-original-url": `${base}/public/x`, "x-original-method": "GET" },
+        { "x-forwarded-host": "elsewhere.example", "x-forwarded-uri": "/public/x" },
+      ];
+      for (const headers of lies) {
+        const response = await fetch(`${base}/private/data`, {
+          headers: { accept: "application/json", ...headers },
+          redirect: "manual",
+        });
+        assert.equal(response.status, 401, JSON.stringify(headers));
+        assert.ok(
+          !(await response.text()).includes('"headers"'),
+          "the application was not reached",
+        );
+      }
+    });
+
+    test("9. gatehouse down: the proxy denies, and never forwards the request", async () => {
       const cookie = await signUp();
       await gatehouse.stop();
       try {
