@@ -103,17 +103,14 @@ export function authRoutes(deps: AuthRouteDeps) {
   }
 
   async function currentSession(c: Context<AppEnv>): Promise<ResolvedSession | null> {
-    for (const token of cookieValues(c.req.header("cookie"), config.session_cookie)) {
-      let resolved: ResolvedSession | null;
-      try {
-        resolved = await sessions.validate(token);
-      } catch (error) {
-        deps.logError(error, "session lookup");
-        throw new ServiceError("unavailable", "Sessions cannot be checked right now.", 1);
-      }
-      if (resolved) return resolved;
+    try {
+      return await sessions.validateAny(
+        cookieValues(c.req.header("cookie"), config.session_cookie),
+      );
+    } catch (error) {
+      deps.logError(error, "session lookup");
+      throw new ServiceError("unavailable", "Sessions cannot be checked right now.", 1);
     }
-    return null;
   }
 
   async function requireSession(c: Context<AppEnv>): Promise<ResolvedSession> {

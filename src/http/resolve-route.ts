@@ -54,33 +54,30 @@ export function resolveRoutes(deps: ResolveDeps) {
         throw new StoreUnavailable();
       }
     }
-    const tokens = cookieValues(c.req.header("cookie"), config.session_cookie);
-    for (const token of tokens) {
-      let resolved: Awaited<ReturnType<SessionService["validate"]>>;
-      try {
-        resolved = await sessions.validate(token);
-      } catch (error) {
-        metrics.storeErrors.inc({ store: "sessions" });
-        deps.logError(error, "session lookup");
-        throw new StoreUnavailable();
-      }
-      if (resolved) {
-        const { session, user } = resolved;
-        return {
-          kind: "identity",
-          identity: {
-            userId: user.id,
-            email: user.email,
-            emailVerified: user.emailVerified,
-            name: user.name,
-            roles: user.roles,
-            method: session.method,
-            authenticatedAt: session.authenticatedAt,
-          },
-        };
-      }
+    let resolved: Awaited<ReturnType<SessionService["validateAny"]>>;
+    try {
+      resolved = await sessions.validateAny(
+        cookieValues(c.req.header("cookie"), config.session_cookie),
+      );
+    } catch (error) {
+      metrics.storeErrors.inc({ store: "sessions" });
+      deps.logError(error, "session lookup");
+      throw new StoreUnavailable();
     }
-    return { kind: "none" };
+    if (!resolved) return { kind: "none" };
+    const { session, user } = resolved;
+    return {
+      kind: "identity",
+      identity: {
+        userId: user.id,
+        email: user.email,
+        emailVerified: user.emailVerified,
+        name: user.name,
+        roles: user.roles,
+        method: session.method,
+        authenticatedAt: session.authenticatedAt,
+      },
+    };
   }
 
   function json(

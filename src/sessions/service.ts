@@ -62,7 +62,7 @@ export function createSessionService(options: SessionServiceOptions) {
     for (const id of ids) cache?.delete(id);
   }
 
-  return {
+  const service = {
     /** Creates a fresh session (never reuses one: no fixation) and returns the cookie token. */
     async create(
       userId: string,
@@ -115,6 +115,15 @@ export function createSessionService(options: SessionServiceOptions) {
       return resolved;
     },
 
+    /** The first live session among a cookie's values (browsers may send duplicates across domains). */
+    async validateAny(tokens: string[]): Promise<ResolvedSession | null> {
+      for (const token of tokens) {
+        const resolved = await service.validate(token);
+        if (resolved) return resolved;
+      }
+      return null;
+    },
+
     async revoke(id: string): Promise<void> {
       await store.delete(id);
       forget([id]);
@@ -136,4 +145,5 @@ export function createSessionService(options: SessionServiceOptions) {
     /** Drops sessions from this replica's memory (revocation messages from other replicas). */
     forget,
   };
+  return service;
 }
