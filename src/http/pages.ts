@@ -39,7 +39,7 @@ function layout(ctx: PageContext, title: string, body: Content, wide = false): C
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
+<meta name="referrer" content="same-origin">
 <title>${title} · ${ctx.siteName}</title>
 <style>${STYLE}</style>
 </head>

@@ -52,6 +52,8 @@ export function isCrossSiteRequest(
   policy: HostPolicy,
 ): boolean {
   if (headers.secFetchSite === "cross-site") return true;
+  // Set by the browser itself, never by page script: the strongest signal there is.
+  if (headers.secFetchSite === "same-origin") return false;
   if (headers.origin === undefined) return false;
   if (headers.origin === "null") return true;
   try {

@@ -87,6 +87,8 @@ test("cross-site requests are recognised from Origin and Sec-Fetch-Site", () => 
     [{ origin: "https://auth.example.com", secFetchSite: "cross-site" }, true],
     [{ origin: "https://evil.com" }, true],
     [{ origin: "null" }, true],
+    // A no-referrer page makes the browser send Origin: null on its own form posts.
+    [{ origin: "null", secFetchSite: "same-origin" }, false],
     [{ origin: "not a url" }, true],
     [{ origin: "chrome-extension://abc" }, true],
   ];
