@@ -68,7 +68,7 @@ test("open a protected page, register, come back signed in, sign out", async () 
   await page.getByRole("button", { name: "Create account" }).click();
   await page.waitForURL(`${base}/projects/42?view=board&sort=due`);
 
-  const echoed = JSON.parse((await page.locator("body").innerText()).trim());
+  const echoed = JSON.parse(((await page.locator("body").textContent()) ?? "").trim());
   assert.match(echoed.headers["x-auth-user-id"], /^[0-9a-f-]{36}$/);
   assert.equal(echoed.headers["x-auth-email"], email);
 
