@@ -1,28 +1,11 @@
 // Real nginx (Debian's package) running the shipped deploy/nginx files, with
 // only the listen port, upstream addresses and include path substituted.
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { startProcess } from "./process.ts";
 
 const NGINX = "/usr/sbin/nginx";
-
-export async function waitForPort(port: number, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const open = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, "127.0.0.1", () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.on("error", () => resolve(false));
-    });
-    if (open) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`nothing listening on ${port} after ${timeoutMs} ms`);
-}
 
 export async function startNginx(options: {
   gatehousePort: number;
@@ -58,28 +41,12 @@ http {
 }
 `,
   );
-  const child: ChildProcess = spawn(NGINX, ["-c", join(dir, "nginx.conf"), "-g", "daemon off;"], {
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  let stderr = "";
-  child.stderr?.on("data", (chunk) => {
-    stderr += chunk;
-  });
-  try {
-    await waitForPort(port);
-  } catch (error) {
-    child.kill("SIGKILL");
-    throw new Error(`nginx did not start: ${stderr}`, { cause: error });
-  }
-  return {
-    url: `http://127.0.0.1:${port}`,
+  const server = await startProcess({
+    command: NGINX,
+    args: ["-c", join(dir, "nginx.conf"), "-g", "daemon off;"],
     port,
-    async stop() {
-      const exited = new Promise((resolve) => child.once("exit", resolve));
-      child.kill("SIGQUIT");
-      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5000))]);
-      child.kill("SIGKILL");
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+    stopSignal: "SIGQUIT",
+    onStop: () => rmSync(dir, { recursive: true, force: true }),
+  });
+  return { url: `http://127.0.0.1:${port}`, port, stop: server.stop };
 }
