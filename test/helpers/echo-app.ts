@@ -1,7 +1,9 @@
 // The demo application behind the proxy: answers every request with the
 // headers it received, as JSON (and as a small HTML page for browsers).
+
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { closeServer } from "./http.ts";
 
 export async function startEchoApp(): Promise<{
   url: string;
@@ -21,10 +23,6 @@ export async function startEchoApp(): Promise<{
   return {
     url: `http://127.0.0.1:${port}`,
     port,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    stop: () => closeServer(server),
   };
 }

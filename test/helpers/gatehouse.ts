@@ -1,11 +1,13 @@
 // Starts gatehouse over real HTTP on a free loopback port, with a config
 // built by loadConfig from an environment, exactly as main.ts does.
+
 import { createGatehouse, type Gatehouse } from "../../src/app.ts";
 import { loadConfig } from "../../src/config.ts";
 import type { DatabaseHandle } from "../../src/db/client.ts";
 import { createLogger } from "../../src/logger.ts";
 import { startServer } from "../../src/server.ts";
 import type { Clock } from "../../src/sessions/service.ts";
+import { closeServer } from "./http.ts";
 import { freePort } from "./ports.ts";
 
 export type RunningGatehouse = {
@@ -38,11 +40,7 @@ export async function startGatehouse(
     url: `http://127.0.0.1:${actualPort}`,
     port: actualPort,
     gatehouse,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    stop: () => closeServer(server),
   };
 }
 

@@ -14,6 +14,7 @@
 // - an unreachable auth server is a 500.
 // Routers are read from the same file: PathPrefix/Path rules of the router
 // without the middleware send /auth/* straight to gatehouse.
+
 import { readFileSync } from "node:fs";
 import {
   createServer,
@@ -24,6 +25,7 @@ import {
   type ServerResponse,
 } from "node:http";
 import { parse } from "yaml";
+import { closeServer } from "./http.ts";
 
 const HOP_HEADERS = [
   "connection",
@@ -189,10 +191,6 @@ export async function startTraefikHarness(options: {
   });
   await new Promise<void>((resolve) => server.listen(options.port, "127.0.0.1", resolve));
   return {
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    stop: () => closeServer(server),
   };
 }

@@ -2,7 +2,6 @@
 // what a browser, an API client and the application behind the proxy see.
 import assert from "node:assert/strict";
 import { mkdtempSync, writeFileSync } from "node:fs";
-import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -19,32 +18,17 @@ import {
   startGatehouse,
   uniqueEmail,
 } from "../helpers/gatehouse.ts";
+import { rawRequest } from "../helpers/http.ts";
 import { startNginx } from "../helpers/nginx.ts";
 import { freePort } from "../helpers/ports.ts";
 import { startTraefikHarness } from "../helpers/traefik-harness.ts";
 
 /** A top-level browser navigation, sent raw: fetch would add Sec-Fetch-Mode: cors, which no navigation sends. */
-function navigate(
-  url: string,
-  headers: Record<string, string> = {},
-): Promise<{ status: number; location: string | null }> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      url,
-      {
-        headers: {
-          accept: "text/html,application/xhtml+xml",
-          "sec-fetch-mode": "navigate",
-          ...headers,
-        },
-      },
-      (res) => {
-        res.resume();
-        resolve({ status: res.statusCode ?? 0, location: res.headers.location ?? null });
-      },
-    );
-    req.on("error", reject);
-    req.end();
+function navigate(url: string, headers: Record<string, string> = {}) {
+  return rawRequest(url, {
+    accept: "text/html,application/xhtml+xml",
+    "sec-fetch-mode": "navigate",
+    ...headers,
   });
 }
 
@@ -113,7 +97,7 @@ for (const { name: proxyName, start: startProxy } of proxies) {
     test("1. an anonymous browser is redirected to the login page with the original URL", async () => {
       const response = await navigate(`${base}/reports/2026?tab=a&sort=b`);
       assert.equal(response.status, 302);
-      const location = new URL(response.location ?? "");
+      const location = new URL(response.headers.location ?? "");
       assert.equal(location.origin, base);
       assert.equal(location.pathname, "/auth/login");
       assert.equal(location.searchParams.get("rd"), `${base}/reports/2026?tab=a&sort=b`);
@@ -175,27 +159,11 @@ for (const { name: proxyName, start: startProxy } of proxies) {
         assert.ok(!echoed.headers["x-auth-roles"], "roles overwritten, not appended");
       }
       // Underscore and mixed spellings, sent raw.
-      const raw = await new Promise<string>((resolve, reject) => {
-        const req = request(
-          `${base}/page`,
-          {
-            headers: {
-              cookie,
-              x_auth_user_id: "forged",
-              "x-auth_email": "forged",
-              X_Auth_Roles: "forged",
-            },
-          },
-          (res) => {
-            let data = "";
-            res.on("data", (chunk) => {
-              data += chunk;
-            });
-            res.on("end", () => resolve(data));
-          },
-        );
-        req.on("error", reject);
-        req.end();
+      const { body: raw } = await rawRequest(`${base}/page`, {
+        cookie,
+        x_auth_user_id: "forged",
+        "x-auth_email": "forged",
+        X_Auth_Roles: "forged",
       });
       assert.ok(!raw.includes("forged"), raw);
     });
@@ -211,7 +179,7 @@ for (const { name: proxyName, start: startProxy } of proxies) {
       assert.equal(out.status, 303);
       const after = await navigate(`${base}/page`, { cookie });
       assert.equal(after.status, 302);
-      assert.match(after.location ?? "", /\/auth\/login\?rd=/);
+      assert.match(after.headers.location ?? "", /\/auth\/login\?rd=/);
     });
 
     test("6. a public rule forwards anonymously with x-auth-anonymous: true and no identity", async () => {
