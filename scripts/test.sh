@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh Debian machine with Node 20: installs the
-# system packages the tests start (PostgreSQL, nginx, Caddy, Chromium), the npm packages, and
+# system packages the tests start (PostgreSQL, nginx and the set-misc module ingress-nginx has built in, Caddy, Chromium), the npm packages, and
 # runs the type check, the linter and `npm test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(postgresql nginx caddy chromium)
+packages=(postgresql nginx libnginx-mod-http-set-misc caddy chromium)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -36,7 +36,10 @@ class StoreUnavailable extends Error {}
 export function resolveRoutes(deps: ResolveDeps) {
   const { config, sessions, signer, metrics } = deps;
   const prefix = config.header_prefix;
-  const cacheControl = `private, max-age=${config.auth_cache_seconds}`;
+  // Shared caches (nginx's proxy_cache, ingress-nginx's auth cache) are the
+  // audience: "private" would forbid them. Vary keeps each credential's answer apart.
+  const cacheControl =
+    config.auth_cache_seconds > 0 ? `max-age=${config.auth_cache_seconds}` : "no-store";
 
   async function readCredential(c: Context<AppEnv>): Promise<Credential> {
     const authorization = c.req.header("authorization");
@@ -138,7 +141,7 @@ export function resolveRoutes(deps: ResolveDeps) {
   }
 
   function loginLocation(original: OriginalRequest): string {
-    return `${config.login_url}?rd=${encodeURIComponent(original.url)}`;
+    return `${config.login_url}?rd=${encodeURIComponent(original.returnTo)}`;
   }
 
   async function answer(c: Context<AppEnv>, original: OriginalRequest, decision: Decision) {

@@ -10,8 +10,10 @@ export type OriginalRequest = {
   host: string;
   /** Normalised once: what access rules are matched against. */
   path: string;
-  /** The absolute original URL, for the login page's return target. */
+  /** The absolute original URL. */
   url: string;
+  /** Where the login page returns the browser: X-Auth-Request-Redirect when a trusted proxy set one, else `url`. */
+  returnTo: string;
   /** True for a top-level browser navigation (may be answered with a redirect). */
   isBrowserNavigation: boolean;
 };
@@ -42,9 +44,16 @@ export function readOriginalRequest(input: {
   let rawUrl: string;
   if (input.trusted) {
     const originalUrl = header("x-original-url");
-    method = (header("x-forwarded-method") ?? header("x-original-method") ?? method)
-      .trim()
-      .toUpperCase();
+    // The method is read from the same family of headers as the URL: under
+    // ingress-nginx a client's own X-Forwarded-Method reaches gatehouse and
+    // must not decide which method the rules see.
+    const methodHeader =
+      originalUrl !== undefined
+        ? header("x-original-method")
+        : header("x-forwarded-uri") !== undefined
+          ? header("x-forwarded-method")
+          : (header("x-original-method") ?? header("x-forwarded-method"));
+    method = (methodHeader ?? method).trim().toUpperCase();
     if (originalUrl !== undefined) {
       rawUrl = originalUrl.trim();
     } else {
@@ -84,10 +93,22 @@ export function readOriginalRequest(input: {
     host: url.host.replace(/\.(?=:|$)/, ""),
     path,
     url: url.href,
+    returnTo: (input.trusted && returnTarget(header("x-auth-request-redirect"), url)) || url.href,
     isBrowserNavigation:
       (method === "GET" || method === "HEAD") &&
       accept.includes("text/html") &&
       (header("x-requested-with") ?? "").toLowerCase() !== "xmlhttprequest" &&
       (header("sec-fetch-mode") ?? "navigate") === "navigate",
   };
+}
+
+/** X-Auth-Request-Redirect (ingress-nginx: the request URI, or the auth-request-redirect annotation), made absolute. */
+function returnTarget(value: string | undefined, original: URL): string | undefined {
+  if (!value?.trim()) return undefined;
+  try {
+    const target = new URL(value.trim(), original);
+    return target.protocol === "http:" || target.protocol === "https:" ? target.href : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -6,27 +6,40 @@ import { join } from "node:path";
 import { startProcess } from "./process.ts";
 
 const NGINX = "/usr/sbin/nginx";
+const MODULES = "/usr/lib/nginx/modules";
 
-export async function startNginx(options: {
+export type ProxyOptions = {
   gatehousePort: number;
   appPort: number;
   port: number;
+  /** Turn on the shipped, commented-out auth cache. */
+  authCache?: boolean;
+};
+
+/** Uncomments the lines of a shipped file that belong to its optional auth cache. */
+export function enableCommented(text: string, marker: RegExp): string {
+  return text
+    .split("\n")
+    .map((line) => (marker.test(line) ? line.replace(/^(\s*)# /, "$1") : line))
+    .join("\n");
+}
+
+/** Runs nginx with `http` as the body of its http block, in a directory of its own. */
+export async function runNginx(options: {
+  port: number;
+  /** Files written next to nginx.conf, by name; `{dir}` in their text is that directory. */
+  files: Record<string, string>;
+  http: string;
+  modules?: string[];
 }) {
   const dir = mkdtempSync(join(tmpdir(), "gatehouse-nginx-"));
-  const { port } = options;
-  writeFileSync(
-    join(dir, "gatehouse-auth.conf"),
-    readFileSync("deploy/nginx/gatehouse-auth.conf", "utf8"),
-  );
-  const site = readFileSync("deploy/nginx/gatehouse.conf", "utf8")
-    .replace("server 127.0.0.1:4180;", `server 127.0.0.1:${options.gatehousePort};`)
-    .replace("server 127.0.0.1:3000;", `server 127.0.0.1:${options.appPort};`)
-    .replace("listen 80;", `listen 127.0.0.1:${port};`)
-    .replace("/etc/nginx/snippets/gatehouse-auth.conf", join(dir, "gatehouse-auth.conf"));
-  writeFileSync(join(dir, "site.conf"), site);
+  const inDir = (text: string) => text.replaceAll("{dir}", dir);
+  for (const [name, text] of Object.entries(options.files))
+    writeFileSync(join(dir, name), inDir(text));
+  const modules = (options.modules ?? []).map((name) => `load_module ${MODULES}/${name}.so;\n`);
   writeFileSync(
     join(dir, "nginx.conf"),
-    `${process.getuid?.() === 0 ? "user root;\n" : ""}worker_processes 1;
+    `${modules.join("")}${process.getuid?.() === 0 ? "user root;\n" : ""}worker_processes 1;
 pid ${dir}/nginx.pid;
 error_log ${dir}/error.log warn;
 events { worker_connections 256; }
@@ -37,16 +50,36 @@ http {
   fastcgi_temp_path ${dir}/fastcgi;
   uwsgi_temp_path ${dir}/uwsgi;
   scgi_temp_path ${dir}/scgi;
-  include ${dir}/site.conf;
+${inDir(options.http)}
 }
 `,
   );
   const server = await startProcess({
     command: NGINX,
     args: ["-c", join(dir, "nginx.conf"), "-g", "daemon off;"],
-    port,
+    port: options.port,
     stopSignal: "SIGQUIT",
     onStop: () => rmSync(dir, { recursive: true, force: true }),
   });
-  return { url: `http://127.0.0.1:${port}`, port, stop: server.stop };
+  return { url: `http://127.0.0.1:${options.port}`, port: options.port, stop: server.stop };
+}
+
+export async function startNginx(options: ProxyOptions) {
+  let snippet = readFileSync("deploy/nginx/gatehouse-auth.conf", "utf8");
+  let cachePath = "";
+  if (options.authCache) {
+    snippet = enableCommented(snippet, /^\s*# proxy_(cache|ignore_headers)/);
+    // The http-level line the snippet's comment asks for.
+    cachePath = "proxy_cache_path {dir}/cache keys_zone=gatehouse_auth:10m;";
+  }
+  const site = readFileSync("deploy/nginx/gatehouse.conf", "utf8")
+    .replace("server 127.0.0.1:4180;", `server 127.0.0.1:${options.gatehousePort};`)
+    .replace("server 127.0.0.1:3000;", `server 127.0.0.1:${options.appPort};`)
+    .replace("listen 80;", `listen 127.0.0.1:${options.port};`)
+    .replace("/etc/nginx/snippets/gatehouse-auth.conf", "{dir}/gatehouse-auth.conf");
+  return runNginx({
+    port: options.port,
+    files: { "gatehouse-auth.conf": snippet, "site.conf": site },
+    http: `${cachePath}\ninclude {dir}/site.conf;`,
+  });
 }

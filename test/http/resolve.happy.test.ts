@@ -72,7 +72,11 @@ describeOnEachBackend(
       assert.ok(!Number.isNaN(Date.parse(ok.headers.get("x-auth-authenticated-at") ?? "")));
       assert.equal(ok.headers.get("set-cookie"), null, "/_resolve never sets a cookie");
       assert.equal(ok.headers.get("vary"), "Cookie, Authorization");
-      assert.equal(ok.headers.get("cache-control"), "private, max-age=0");
+      assert.equal(
+        ok.headers.get("cache-control"),
+        "no-store",
+        "no proxy cache unless AUTH_CACHE_SECONDS is set",
+      );
 
       const info = await fetch(`${stack.server.url}/auth/userinfo`, { headers: { cookie } });
       assert.equal(info.status, 200);

@@ -19,7 +19,8 @@ import {
   uniqueEmail,
 } from "../helpers/gatehouse.ts";
 import { rawRequest } from "../helpers/http.ts";
-import { startNginx } from "../helpers/nginx.ts";
+import { startIngressNginx } from "../helpers/ingress-nginx.ts";
+import { type ProxyOptions, startNginx } from "../helpers/nginx.ts";
 import { freePort } from "../helpers/ports.ts";
 import { startTraefikHarness } from "../helpers/traefik-harness.ts";
 
@@ -32,67 +33,83 @@ function navigate(url: string, headers: Record<string, string> = {}) {
   });
 }
 
-type ProxyStarter = (options: {
-  gatehousePort: number;
-  appPort: number;
-  port: number;
-}) => Promise<{ stop(): Promise<void> }>;
+type ProxyStarter = (options: ProxyOptions) => Promise<{ stop(): Promise<void> }>;
 
 const proxies: { name: string; start: ProxyStarter }[] = [
   { name: "nginx", start: startNginx },
   { name: "caddy", start: startCaddy },
   { name: "the Traefik ForwardAuth harness", start: startTraefikHarness },
+  { name: "nginx configured as ingress-nginx configures it", start: startIngressNginx },
 ];
+
+type Stack = {
+  database: DatabaseHandle;
+  gatehouse: RunningGatehouse;
+  base: string;
+};
+
+/** gatehouse on PGlite with two rules, the echo application, and the proxy in front: started before the suite's tests. */
+function useStack(
+  startProxy: ProxyStarter,
+  options: { authCache?: boolean; env?: Record<string, string> } = {},
+): Stack {
+  const stack = {} as Stack;
+  let app: Awaited<ReturnType<typeof startEchoApp>> | undefined;
+  let proxy: { stop(): Promise<void> } | undefined;
+  before(async () => {
+    const dir = mkdtempSync(join(tmpdir(), "gatehouse-proxy-rules-"));
+    writeFileSync(
+      join(dir, "rules.yaml"),
+      "rules:\n  - path: /public/**\n    access: public\n  - path: /admin/**\n    roles: [admin]\n",
+    );
+    const proxyPort = await freePort();
+    stack.base = `http://127.0.0.1:${proxyPort}`;
+    stack.database = await openDatabase({ kind: "pglite" });
+    stack.gatehouse = await startGatehouse(stack.database, {
+      PUBLIC_URL: stack.base,
+      GATEHOUSE_CONFIG: join(dir, "rules.yaml"),
+      ...options.env,
+    });
+    app = await startEchoApp();
+    proxy = await startProxy({
+      gatehousePort: stack.gatehouse.port,
+      appPort: app.port,
+      port: proxyPort,
+      authCache: options.authCache,
+    });
+  });
+  after(async () => {
+    await proxy?.stop();
+    await app?.stop();
+    await stack.gatehouse?.stop();
+    await stack.database?.close();
+  });
+  return stack;
+}
+
+/** Registers through the proxy (so the cookie belongs to the proxy's origin) and returns the cookie. */
+async function signUpThrough(base: string, email = uniqueEmail()): Promise<string> {
+  const response = await fetch(`${base}/auth/register`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded", origin: base },
+    body: new URLSearchParams({ email, password: GOOD_PASSWORD }),
+    redirect: "manual",
+  });
+  assert.equal(response.status, 303);
+  return sessionCookie(response);
+}
 
 for (const { name: proxyName, start: startProxy } of proxies) {
   describe(`through ${proxyName}`, () => {
-    let database: DatabaseHandle;
-    let gatehouse: RunningGatehouse;
-    let app: Awaited<ReturnType<typeof startEchoApp>>;
-    let proxy: { stop(): Promise<void> };
+    const stack = useStack(startProxy);
     let base: string;
-
-    before(async () => {
-      const dir = mkdtempSync(join(tmpdir(), "gatehouse-nginx-rules-"));
-      writeFileSync(
-        join(dir, "rules.yaml"),
-        "rules:\n  - path: /public/**\n    access: public\n  - path: /admin/**\n    roles: [admin]\n",
-      );
-      const proxyPort = await freePort();
-      base = `http://127.0.0.1:${proxyPort}`;
-      database = await openDatabase({ kind: "pglite" });
-      gatehouse = await startGatehouse(database, {
-        PUBLIC_URL: base,
-        GATEHOUSE_CONFIG: join(dir, "rules.yaml"),
-      });
-      app = await startEchoApp();
-      proxy = await startProxy({
-        gatehousePort: gatehouse.port,
-        appPort: app.port,
-        port: proxyPort,
-      });
+    let database: DatabaseHandle;
+    before(() => {
+      ({ base, database } = stack);
     });
-
-    after(async () => {
-      await proxy?.stop();
-      await app?.stop();
-      await gatehouse?.stop();
-      await database?.close();
-    });
+    const signUp = (email?: string) => signUpThrough(base, email);
 
     const browser = { accept: "text/html,application/xhtml+xml" };
-
-    /** Registers through the proxy (so the cookie belongs to the proxy's origin) and returns the cookie. */
-    async function signUp(email = uniqueEmail()): Promise<string> {
-      const response = await fetch(`${base}/auth/register`, {
-        method: "POST",
-        headers: { "content-type": "application/x-www-form-urlencoded", origin: base },
-        body: new URLSearchParams({ email, password: GOOD_PASSWORD }),
-        redirect: "manual",
-      });
-      assert.equal(response.status, 303);
-      return sessionCookie(response);
-    }
 
     test("1. an anonymous browser is redirected to the login page with the original URL", async () => {
       const response = await navigate(`${base}/reports/2026?tab=a&sort=b`);
@@ -223,7 +240,7 @@ for (const { name: proxyName, start: startProxy } of proxies) {
         { "x-forwarded-host": "elsewhere.example", "x-forwarded-uri": "/public/x" },
       ];
       for (const headers of lies) {
-        const response = await fetch(`${base}/private/data`, {
+        const response = await fetch(`${base}/api/private/data`, {
           headers: { accept: "application/json", ...headers },
           redirect: "manual",
         });
@@ -237,15 +254,70 @@ for (const { name: proxyName, start: startProxy } of proxies) {
 
     test("9. gatehouse down: the proxy denies, and never forwards the request", async () => {
       const cookie = await signUp();
-      await gatehouse.stop();
+      await stack.gatehouse.stop();
       try {
         const response = await fetch(`${base}/page`, { headers: { cookie } });
         assert.ok(response.status >= 500, `status ${response.status}`);
         const text = await response.text();
         assert.ok(!text.includes("x-auth"), "the application was not reached");
       } finally {
-        gatehouse = await startGatehouse(database, { PUBLIC_URL: base });
+        stack.gatehouse = await startGatehouse(database, { PUBLIC_URL: base });
       }
+    });
+  });
+}
+
+// The optional, commented-out answer caches of the shipped nginx files, turned on.
+const cachingProxies = proxies.filter(
+  ({ start }) => start === startNginx || start === startIngressNginx,
+);
+for (const { name: proxyName, start: startProxy } of cachingProxies) {
+  describe(`through ${proxyName}, with its auth cache enabled`, () => {
+    // ingress-nginx's auth cache obeys gatehouse's Cache-Control, as README says to set it.
+    const stack = useStack(startProxy, { authCache: true, env: { AUTH_CACHE_SECONDS: "5" } });
+    // 5 s, counted by nginx in whole seconds.
+    const CACHE_VALIDITY_MS = 6_000;
+
+    test("each session gets its own cached answer, never another user's", async () => {
+      const alice = await signUpThrough(stack.base);
+      const bob = await signUpThrough(stack.base);
+      const seen: string[] = [];
+      for (const cookie of [alice, bob, alice, bob]) {
+        const echoed = await bodyOf(await fetch(`${stack.base}/page`, { headers: { cookie } }));
+        seen.push(echoed.headers["x-auth-user-id"]);
+      }
+      assert.equal(seen[0], seen[2]);
+      assert.equal(seen[1], seen[3]);
+      assert.notEqual(seen[0], seen[1]);
+      const anonymous = await fetch(`${stack.base}/page`, { redirect: "manual" });
+      assert.ok(
+        [401, 302].includes(anonymous.status),
+        `a cached 200 never answers a request without the cookie (got ${anonymous.status})`,
+      );
+    });
+
+    test("5. after logout, the old cookie stops reaching the application within the documented validity", async () => {
+      const cookie = await signUpThrough(stack.base);
+      assert.equal((await fetch(`${stack.base}/page`, { headers: { cookie } })).status, 200);
+      const out = await fetch(`${stack.base}/auth/logout`, {
+        method: "POST",
+        headers: { cookie, origin: stack.base },
+        redirect: "manual",
+      });
+      assert.equal(out.status, 303);
+      const loggedOutAt = Date.now();
+      // The cache is really on: the answer cached a moment ago still lets the old cookie in.
+      assert.equal((await fetch(`${stack.base}/page`, { headers: { cookie } })).status, 200);
+      let status = 200;
+      while (status === 200 && Date.now() - loggedOutAt < CACHE_VALIDITY_MS + 3_000) {
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        status = (await navigate(`${stack.base}/page`, { cookie })).status;
+      }
+      assert.equal(status, 302);
+      assert.ok(
+        Date.now() - loggedOutAt <= CACHE_VALIDITY_MS + 1_000,
+        "refused within the validity",
+      );
     });
   });
 }

@@ -22,6 +22,7 @@ test("each proxy's headers describe the original request", () => {
       host: "app.example.com",
       path: "/admin",
       url: "https://app.example.com./admin?q=1",
+      returnTo: "https://app.example.com./admin?q=1",
       isBrowserNavigation: undefined,
     },
   );
@@ -42,6 +43,52 @@ test("each proxy's headers describe the original request", () => {
   assert.ok(!("error" in nginx));
   assert.equal(nginx.url, "http://site.example.com/docs//x");
   assert.equal(nginx.path, "/docs/x");
+});
+
+test("the method comes from the same proxy's headers as the URL", () => {
+  // ingress-nginx passes every client header to the auth request: a client's
+  // X-Forwarded-Method must not turn its DELETE into a GET for the rules.
+  const ingress = read({
+    "x-original-url": "https://shop.example.com/cart",
+    "x-original-method": "DELETE",
+    "x-forwarded-method": "GET",
+    "x-forwarded-uri": "/public",
+  });
+  assert.ok(!("error" in ingress));
+  assert.deepEqual([ingress.method, ingress.path], ["DELETE", "/cart"]);
+  const ingressWithoutMethod = read(
+    {
+      "x-original-url": "https://shop.example.com/cart",
+      "x-forwarded-method": "GET",
+    },
+    true,
+    "POST",
+  );
+  assert.ok(!("error" in ingressWithoutMethod));
+  assert.equal(ingressWithoutMethod.method, "POST");
+  const traefik = read({
+    "x-forwarded-uri": "/x",
+    "x-forwarded-method": "PUT",
+    "x-original-method": "GET",
+  });
+  assert.ok(!("error" in traefik));
+  assert.equal(traefik.method, "PUT");
+});
+
+test("X-Auth-Request-Redirect sets the return target, resolved against the original URL", () => {
+  const base = { "x-original-url": "https://shop.example.com/cart?x=1" };
+  const relative = read({ ...base, "x-auth-request-redirect": "/checkout?step=2" });
+  assert.ok(!("error" in relative));
+  assert.equal(relative.returnTo, "https://shop.example.com/checkout?step=2");
+  const absent = read(base);
+  assert.ok(!("error" in absent));
+  assert.equal(absent.returnTo, "https://shop.example.com/cart?x=1");
+  const hostile = read({ ...base, "x-auth-request-redirect": "javascript:alert(1)" });
+  assert.ok(!("error" in hostile));
+  assert.equal(hostile.returnTo, "https://shop.example.com/cart?x=1");
+  const untrusted = read({ "x-auth-request-redirect": "/elsewhere" }, false);
+  assert.ok(!("error" in untrusted));
+  assert.equal(untrusted.returnTo, untrusted.url);
 });
 
 test("forwarded headers from an untrusted peer are ignored", () => {
