@@ -2,10 +2,11 @@
 // proxy replaces the same identity headers gatehouse sends, the Docker labels
 // say what the tested Traefik file says, and the example configurations load.
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { validate } from "dockerfile-utils";
 import { parse, parseAllDocuments } from "yaml";
 import { loadConfig } from "../../src/config.ts";
 import { IDENTITY_CLAIMS } from "../../src/resolve/rules.ts";
@@ -92,4 +93,21 @@ test("the example configurations load", () => {
   });
   assert.equal(fromKubernetes.public_url.href, "https://app.example.com/");
   assert.equal(fromKubernetes.session_cookie, "__Host-gatehouse_session");
+});
+
+test("the Dockerfile is valid and ships what the server runs", () => {
+  const dockerfile = read("Dockerfile");
+  assert.deepEqual(
+    validate(dockerfile).map(
+      (problem) => `line ${problem.range.start.line + 1}: ${problem.message}`,
+    ),
+    [],
+  );
+  const copied = [...dockerfile.matchAll(/^COPY (?!--from)(\S+)/gm)].map((match) => match[1]);
+  for (const path of ["src", "drizzle", "package.json"])
+    assert.ok(copied.includes(path), `copies ${path}`);
+  const command = /^CMD (\[.*\])$/m.exec(dockerfile)?.[1] ?? "[]";
+  const entry = (JSON.parse(command) as string[]).find((argument) => argument.endsWith(".ts"));
+  assert.ok(entry && existsSync(entry), `the entry point ${entry} exists`);
+  assert.match(dockerfile, /^USER node$/m, "does not run as root");
 });
