@@ -6,6 +6,9 @@ import { type Audit, sqlAudit } from "./accounts/audit.ts";
 import { type LoginThrottle, memoryLoginThrottle } from "./accounts/login-throttle.ts";
 import { createPasswordHasher } from "./accounts/passwords.ts";
 import { type AccountService, createAccountService } from "./accounts/service.ts";
+import { API_KEY_PREFIX } from "./api-keys/format.ts";
+import { type ApiKeyService, createApiKeyService } from "./api-keys/service.ts";
+import { createJwtVerifier, looksLikeJwt } from "./bearer/jwt-verifier.ts";
 import type { Config } from "./config.ts";
 import type { DatabaseHandle } from "./db/client.ts";
 import { authRoutes } from "./http/auth-routes.ts";
@@ -30,12 +33,17 @@ export type Gatehouse = {
   database: DatabaseHandle;
   sessions: SessionService;
   accounts: AccountService;
+  apiKeys: ApiKeyService;
   metrics: Metrics;
-  /** Re-reads signing keys (after a rotation). */
+  /** Re-reads signing keys (after a rotation); also done every KEY_RELOAD_MS. */
   reloadKeys(): Promise<void>;
+  /** Stops background timers. */
+  close(): void;
   /** Set while shutting down: /readyz answers 503 so the proxy stops sending new work. */
   draining: { value: boolean };
 };
+
+const KEY_RELOAD_MS = 30_000;
 
 export type GatehouseOptions = {
   config: Config;
@@ -82,7 +90,29 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     registrationEnabled: config.registration_enabled,
   });
 
+  const apiKeys = createApiKeyService({
+    db: database.db,
+    clock,
+    cacheTtlSeconds: config.session_cache_ttl,
+    cacheMax: config.session_cache_max,
+    onBackgroundError: (error) => logError(error, "API key last-use update"),
+  });
+  const jwts = createJwtVerifier({ issuers: config.trusted_issuers, clock });
+  const bearer = async (token: string) => {
+    if (token.startsWith(API_KEY_PREFIX)) return apiKeys.resolve(token);
+    if (looksLikeJwt(token)) return jwts.verify(token);
+    return null;
+  };
+
   let keys: KeyRing = await loadKeyRing(database.db);
+  const reloadKeys = async () => {
+    keys = await loadKeyRing(database.db);
+  };
+  // A rotation by the CLI or another replica reaches this one within KEY_RELOAD_MS.
+  const keyReload = setInterval(() => {
+    reloadKeys().catch((error) => logError(error, "signing key reload"));
+  }, KEY_RELOAD_MS);
+  keyReload.unref();
   const signer = createAssertionSigner({
     keys: () => keys,
     issuer: config.public_url.origin,
@@ -93,8 +123,8 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
   const draining = { value: false };
   const app = new Hono<AppEnv>();
   app.use("*", requestId());
-  app.route("/", resolveRoutes({ config, sessions, signer, metrics, logError }));
-  app.route(config.auth_prefix, authRoutes({ config, accounts, sessions, logError }));
+  app.route("/", resolveRoutes({ config, sessions, signer, metrics, bearer, logError }));
+  app.route(config.auth_prefix, authRoutes({ config, accounts, sessions, apiKeys, logError }));
   app.get("/.well-known/jwks.json", (c) => {
     c.header("Cache-Control", "public, max-age=300");
     return c.json(keys.jwks);
@@ -128,10 +158,10 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     database,
     sessions,
     accounts,
+    apiKeys,
     metrics,
     draining,
-    async reloadKeys() {
-      keys = await loadKeyRing(database.db);
-    },
+    reloadKeys,
+    close: () => clearInterval(keyReload),
   };
 }

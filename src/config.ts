@@ -7,58 +7,16 @@ import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import { trustedIssuerSchema } from "./bearer/issuer-config.ts";
 import { type AccessRule, accessRuleSchema, IDENTITY_CLAIMS } from "./resolve/rules.ts";
 import { parseCidrList } from "./security/trusted-proxies.ts";
+import { bool, duration, integer, list } from "./settings-types.ts";
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
     super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
   }
 }
-
-const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
-
-/** "90", "90s", "15m", "12h", "7d" → seconds. */
-export function parseDurationSeconds(value: string): number | undefined {
-  const match = /^\s*(\d+)\s*([smhd]?)\s*$/.exec(value);
-  if (!match) return undefined;
-  return Number(match[1]) * (DURATION_UNITS[match[2] || "s"] ?? 1);
-}
-
-const duration = (fallback: string) =>
-  z
-    .union([z.string(), z.number()])
-    .default(fallback)
-    .transform((value, ctx) => {
-      const seconds = typeof value === "number" ? value : parseDurationSeconds(value);
-      if (seconds === undefined || !Number.isInteger(seconds) || seconds < 0) {
-        ctx.addIssue({
-          code: "custom",
-          message: `"${value}" is not a duration like 30s, 15m, 12h, 7d`,
-        });
-        return z.NEVER;
-      }
-      return seconds;
-    });
-
-const list = (fallback: string[] = []) =>
-  z
-    .union([z.string(), z.array(z.string())])
-    .default(fallback)
-    .transform((value) =>
-      (Array.isArray(value) ? value : value.split(","))
-        .map((item) => item.trim())
-        .filter((item) => item.length > 0),
-    );
-
-const bool = (fallback: boolean) =>
-  z
-    .union([z.boolean(), z.enum(["true", "false", "1", "0", "yes", "no"])])
-    .default(fallback)
-    .transform((value) => value === true || value === "true" || value === "1" || value === "yes");
-
-const integer = (fallback: number, min: number, max: number) =>
-  z.coerce.number().int().min(min).max(max).default(fallback);
 
 const publicUrl = z.string().transform((value, ctx) => {
   let url: URL;
@@ -158,6 +116,7 @@ const settingsSchema = z
       .default("info"),
     default_access: z.enum(["public", "authenticated", "deny"]).default("authenticated"),
     rules: z.array(accessRuleSchema).default([]),
+    trusted_issuers: z.array(trustedIssuerSchema).default([]),
     identity_headers: list([...IDENTITY_CLAIMS]).pipe(z.array(z.enum(IDENTITY_CLAIMS))),
     header_prefix: z
       .string()
@@ -183,6 +142,9 @@ export const configSchema = settingsSchema.superRefine((config, ctx) => {
     });
   }
 });
+
+/** Settings that are lists of mappings: given in the environment as YAML (or JSON) text. */
+const STRUCTURED_KEYS = new Set(["rules", "trusted_issuers"]);
 
 type ParsedConfig = z.output<typeof configSchema>;
 
@@ -217,7 +179,16 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   }
   for (const key of Object.keys(settingsSchema.shape)) {
     const value = env[key.toUpperCase()];
-    if (value !== undefined && value !== "") raw[key] = value;
+    if (value === undefined || value === "") continue;
+    if (!STRUCTURED_KEYS.has(key)) {
+      raw[key] = value;
+      continue;
+    }
+    try {
+      raw[key] = parseYaml(value);
+    } catch (error) {
+      problems.push(`${key.toUpperCase()}: not valid YAML: ${(error as Error).message}`);
+    }
   }
   const result = configSchema.safeParse(raw);
   if (!result.success) {

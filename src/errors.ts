@@ -12,6 +12,7 @@ export const ERROR_STATUS = {
   account_disabled: 403,
   registration_closed: 403,
   not_found: 404,
+  conflict: 409,
   method_not_allowed: 405,
   payload_too_large: 413,
   unsupported_media_type: 415,

@@ -54,6 +54,7 @@ async function main(argv: string[]): Promise<void> {
     hardStop.unref();
     setTimeout(() => {
       http.close(async () => {
+        gatehouse.close();
         await database.close().catch(() => {});
         logger.info("stopped");
         process.exit(0);

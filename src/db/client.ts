@@ -1,7 +1,8 @@
 // Builds the database handle: PGlite in DATA_DIR by default, PostgreSQL through
 // postgres.js when DATABASE_URL is set. Both share the schema and migrations;
 // this is the only place where they differ.
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { PGlite } from "@electric-sql/pglite";
 import { sql } from "drizzle-orm";
@@ -35,7 +36,7 @@ export type DatabaseOptions =
 /** Opens the database and applies pending migrations. */
 export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
   if (options.kind === "pglite") {
-    if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
+    const unlock = options.dataDir ? lockDataDir(options.dataDir) : () => {};
     const client = options.dataDir ? new PGlite(options.dataDir) : new PGlite();
     const db = drizzlePglite(client, { schema });
     await migratePglite(db, { migrationsFolder: MIGRATIONS_FOLDER });
@@ -45,7 +46,10 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
       ping: async () => {
         await db.execute(sql`select 1`);
       },
-      close: () => client.close(),
+      close: async () => {
+        await client.close();
+        unlock();
+      },
     };
   }
   await migrateWithLock(options.url);
@@ -64,6 +68,38 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
     },
     close: () => client.end({ timeout: 5 }),
   };
+}
+
+/**
+ * PGlite is one process's database: a second process opening the same
+ * directory (a second server, or the CLI while the server runs) would corrupt
+ * it. A pid file refuses that with a clear message.
+ */
+function lockDataDir(dataDir: string): () => void {
+  mkdirSync(dataDir, { recursive: true });
+  const file = join(dataDir, "gatehouse.pid");
+  try {
+    const holder = Number(readFileSync(file, "utf8"));
+    if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isAlive(holder))
+      throw new DataDirInUse(
+        `${dataDir} is in use by process ${holder}: the embedded database allows one process at a time (stop it first, or use DATABASE_URL; if that process is not gatehouse, remove ${file})`,
+      );
+  } catch (error) {
+    if (error instanceof DataDirInUse) throw error;
+  }
+  writeFileSync(file, String(process.pid));
+  return () => rmSync(file, { force: true });
+}
+
+class DataDirInUse extends Error {}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
 }
 
 async function migrateWithLock(url: string): Promise<void> {

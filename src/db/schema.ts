@@ -76,6 +76,28 @@ export const auditEvents = pgTable(
   (table) => [index("audit_events_user_idx").on(table.userId, table.at)],
 );
 
+/** Personal API keys: only a hash of the key is kept; the key itself is shown once. */
+export const apiKeys = pgTable(
+  "api_keys",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    /** SHA-256 (hex) of the whole key. */
+    hash: text("hash").notNull().unique(),
+    /** The first characters of the key, to recognise it in a list. */
+    start: text("start").notNull(),
+    createdAt: createdAt(),
+    expiresAt: timestamp("expires_at", { withTimezone: true }),
+    /** Written at most every few minutes, never on every request. */
+    lastUsedAt: timestamp("last_used_at", { withTimezone: true }),
+    revokedAt: timestamp("revoked_at", { withTimezone: true }),
+  },
+  (table) => [index("api_keys_user_id_idx").on(table.userId)],
+);
+
 /** Keys gatehouse signs with (x-auth-jwt). Generated on first start when none exist. */
 export const signingKeys = pgTable("signing_keys", {
   kid: text("kid").primaryKey(),

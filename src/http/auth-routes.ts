@@ -6,6 +6,7 @@ import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { deleteCookie, setCookie } from "hono/cookie";
 import type { AccountService, SignedIn } from "../accounts/service.ts";
+import type { ApiKeyService } from "../api-keys/service.ts";
 import type { Config } from "../config.ts";
 import { ERROR_STATUS, ServiceError } from "../errors.ts";
 import {
@@ -22,6 +23,7 @@ export type AuthRouteDeps = {
   config: Config;
   accounts: AccountService;
   sessions: SessionService;
+  apiKeys: ApiKeyService;
   logError: (error: unknown, context: string) => void;
 };
 
@@ -75,7 +77,7 @@ function optionalString(value: unknown): string | undefined {
 }
 
 export function authRoutes(deps: AuthRouteDeps) {
-  const { config, accounts, sessions } = deps;
+  const { config, accounts, sessions, apiKeys } = deps;
   const prefix = config.auth_prefix;
   const page: PageContext = { siteName: config.site_name, prefix };
   const hostPolicy: HostPolicy = {
@@ -271,6 +273,23 @@ export function authRoutes(deps: AuthRouteDeps) {
     });
   });
 
+  async function renderAccount(
+    c: Context<AppEnv>,
+    resolved: ResolvedSession,
+    extra: { newKey?: { name: string; key: string }; error?: string } = {},
+  ) {
+    c.header("Cache-Control", "no-store");
+    return c.html(
+      accountPage(page, {
+        user: resolved.user,
+        sessions: await sessions.list(resolved.user.id),
+        currentSessionId: resolved.session.id,
+        apiKeys: await apiKeys.list(resolved.user.id),
+        ...extra,
+      }),
+    );
+  }
+
   app.get("/account", async (c) => {
     const resolved = await currentSession(c);
     if (!resolved)
@@ -278,15 +297,51 @@ export function authRoutes(deps: AuthRouteDeps) {
         `${prefix}/login?rd=${encodeURIComponent(`${config.public_url.origin}${prefix}/account`)}`,
         302,
       );
-    c.header("Cache-Control", "no-store");
-    return c.html(
-      accountPage(page, {
-        user: resolved.user,
-        sessions: await sessions.list(resolved.user.id),
-        currentSessionId: resolved.session.id,
-      }),
-    );
+    return renderAccount(c, resolved);
   });
+
+  // Personal API keys: managed with a browser session only (a key cannot mint keys).
+  app.get("/api-keys", async (c) => {
+    c.header("Cache-Control", "no-store");
+    const { user } = await requireSession(c);
+    return c.json({ apiKeys: await apiKeys.list(user.id) });
+  });
+
+  app.post("/api-keys", async (c) => {
+    const resolved = await requireSession(c);
+    let input: Input | undefined;
+    try {
+      input = await readInput(c);
+      const { data } = input;
+      const days = data.expiresInDays ?? data.expires_in_days;
+      const created = await apiKeys.create({
+        userId: resolved.user.id,
+        name: typeof data.name === "string" ? data.name : "",
+        expiresInDays: days === undefined || days === "" ? undefined : Number(days),
+      });
+      c.header("Cache-Control", "no-store");
+      if (input.form)
+        return renderAccount(c, resolved, {
+          newKey: { name: created.apiKey.name, key: created.key },
+        });
+      return c.json(created, 201);
+    } catch (error) {
+      if (!(error instanceof ServiceError) || !input?.form) throw error;
+      c.status(ERROR_STATUS[error.code]);
+      return renderAccount(c, resolved, { error: error.message });
+    }
+  });
+
+  const revokeKey = async (c: Context<AppEnv>) => {
+    const { user } = await requireSession(c);
+    if (!(await apiKeys.revoke(user.id, c.req.param("id") ?? "")))
+      throw new ServiceError("not_found", "No such API key.");
+    return c.req.method === "DELETE"
+      ? c.json({ status: "ok" })
+      : c.redirect(`${prefix}/account`, 303);
+  };
+  app.delete("/api-keys/:id", revokeKey);
+  app.post("/api-keys/:id/revoke", revokeKey);
 
   app.get("/sessions", async (c) => {
     const { user, session: current } = await requireSession(c);

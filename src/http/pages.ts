@@ -3,6 +3,7 @@
 // properties (override them in a stylesheet served by the proxy).
 import { html } from "hono/html";
 import type { HtmlEscapedString } from "hono/utils/html";
+import type { ApiKeySummary } from "../api-keys/service.ts";
 import type { SessionRecord, SessionUser } from "../sessions/store.ts";
 
 type Content = HtmlEscapedString | Promise<HtmlEscapedString>;
@@ -136,10 +137,25 @@ export function accountPage(
     user: SessionUser;
     sessions: SessionRecord[];
     currentSessionId: string;
+    apiKeys: ApiKeySummary[];
+    /** A key just created: shown this once, never again. */
+    newKey?: { name: string; key: string };
     notice?: string;
+    error?: string;
   },
 ): Content {
   const { user } = options;
+  const day = (iso: string | null) => (iso ? iso.slice(0, 10) : "never");
+  const keyRows = options.apiKeys.map(
+    (key) => html`<tr>
+  <td>${key.name}</td>
+  <td><code>${key.start}…</code></td>
+  <td>${day(key.createdAt)}</td>
+  <td>${key.expiresAt ? day(key.expiresAt) : "no expiry"}</td>
+  <td>${key.lastUsedAt ? day(key.lastUsedAt) : "not used"}</td>
+  <td><form method="post" action="${ctx.prefix}/api-keys/${key.id}/revoke"><button type="submit" class="secondary" aria-label="Revoke the key ${key.name}">Revoke</button></form></td>
+</tr>`,
+  );
   const rows = options.sessions.map(
     (session) => html`<tr>
   <td>${session.createdAt.toISOString().slice(0, 16).replace("T", " ")} UTC</td>
@@ -168,6 +184,33 @@ ${options.notice ? html`<p class="notice" role="status">${options.notice}</p>` :
   <tbody>${rows}</tbody>
 </table>
 <form method="post" action="${ctx.prefix}/sessions/revoke-others"><button type="submit" class="secondary">Sign out all other sessions</button></form>
+<h2>API keys</h2>
+${options.error ? html`<p class="error" role="alert">${options.error}</p>` : ""}
+${
+  options.newKey
+    ? html`<div class="notice" role="status"><p>Your new key “${options.newKey.name}”. Copy it now: it will not be shown again.</p><p><code id="new-api-key">${options.newKey.key}</code></p></div>`
+    : ""
+}
+${
+  options.apiKeys.length > 0
+    ? html`<table>
+  <thead><tr><th scope="col">Name</th><th scope="col">Key</th><th scope="col">Created</th><th scope="col">Expires</th><th scope="col">Last used</th><th scope="col"></th></tr></thead>
+  <tbody>${keyRows}</tbody>
+</table>`
+    : html`<p>No API keys.</p>`
+}
+<form method="post" action="${ctx.prefix}/api-keys">
+  <label for="key-name">Name</label>
+  <input id="key-name" name="name" required maxlength="100" placeholder="deploy script">
+  <label for="key-expiry">Expires</label>
+  <select id="key-expiry" name="expiresInDays">
+    <option value="30">in 30 days</option>
+    <option value="90" selected>in 90 days</option>
+    <option value="365">in a year</option>
+    <option value="">never</option>
+  </select>
+  <button type="submit" class="secondary">Create an API key</button>
+</form>
 <form method="post" action="${ctx.prefix}/logout"><button type="submit">Sign out</button></form>`,
     true,
   );

@@ -112,6 +112,11 @@ export function resolveRoutes(deps: ResolveDeps) {
     for (const claim of config.identity_headers) {
       headers[`${prefix}${claim}`] = identity ? await claimValue(claim, identity, original) : "";
     }
+    for (const [name, value] of Object.entries(identity?.extraHeaders ?? {})) {
+      const header = `${prefix}${name}`;
+      // A trusted issuer's extra claims never replace an identity header.
+      if (!(header in headers)) headers[header] = encodeHeaderValue(value);
+    }
     return c.body(null, 200, headers);
   }
 

@@ -1,7 +1,7 @@
 // The access decision. Invariant: an error can never result in an
 // authenticated answer. Only a verified credential produces an identity, and
 // every path that is not an explicit allow ends in a denial.
-import type { Requirement } from "./rules.ts";
+import type { CredentialKind, Requirement } from "./rules.ts";
 
 export type Identity = {
   userId: string;
@@ -12,6 +12,18 @@ export type Identity = {
   /** password, oauth:<provider>, api-key, jwt */
   method: string;
   authenticatedAt: Date;
+  /** Headers from a trusted issuer's claims (name after the prefix → value). */
+  extraHeaders?: Record<string, string>;
+};
+
+export function credentialKind(identity: Identity): CredentialKind {
+  return identity.method === "api-key" || identity.method === "jwt" ? identity.method : "session";
+}
+
+const CREDENTIAL_NAMES: Record<CredentialKind, string> = {
+  session: "a browser session",
+  "api-key": "an API key",
+  jwt: "a bearer token",
 };
 
 export type Decision =
@@ -28,6 +40,13 @@ export function decide(requirement: Requirement, identity: Identity | null): Dec
       return identity ? { outcome: "allow", identity } : { outcome: "anonymous" };
     case "authenticated": {
       if (!identity) return { outcome: "unauthenticated" };
+      if (requirement.credentials && !requirement.credentials.has(credentialKind(identity))) {
+        const accepted = [...requirement.credentials].map((kind) => CREDENTIAL_NAMES[kind]);
+        return {
+          outcome: "forbidden",
+          reason: `${CREDENTIAL_NAMES[credentialKind(identity)]} is not accepted here; use ${accepted.join(" or ")}`,
+        };
+      }
       if (requirement.requireVerifiedEmail && !identity.emailVerified) {
         return { outcome: "forbidden", reason: "a verified email address is required" };
       }

@@ -17,6 +17,10 @@ export type IdentityClaim = (typeof IDENTITY_CLAIMS)[number];
 
 const METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"];
 
+/** session: a browser cookie; api-key: a personal API key; jwt: a token from a trusted issuer. */
+export const CREDENTIAL_KINDS = ["session", "api-key", "jwt"] as const;
+export type CredentialKind = (typeof CREDENTIAL_KINDS)[number];
+
 const oneOrMany = z
   .union([z.string(), z.array(z.string())])
   .transform((value) => (Array.isArray(value) ? value : [value]));
@@ -45,6 +49,8 @@ export const accessRuleSchema = z
     access: z.enum(["public", "authenticated", "deny"]).optional(),
     roles: z.array(z.string().min(1)).min(1).optional(),
     require_verified_email: z.boolean().default(false),
+    /** Which kinds of credential may reach it; all when absent. */
+    credentials: z.array(z.enum(CREDENTIAL_KINDS)).min(1).optional(),
   })
   .strict()
   .superRefine((rule, ctx) => {
@@ -52,6 +58,12 @@ export const accessRuleSchema = z
       ctx.addIssue({
         code: "custom",
         message: "a rule needs access (public, authenticated, deny) or roles",
+      });
+    }
+    if (rule.credentials && rule.access && rule.access !== "authenticated") {
+      ctx.addIssue({
+        code: "custom",
+        message: "credentials only make sense with access: authenticated",
       });
     }
     if (rule.roles && rule.access && rule.access !== "authenticated") {
@@ -68,12 +80,19 @@ type RuleInput = {
   access?: "public" | "authenticated" | "deny";
   roles?: string[];
   require_verified_email: boolean;
+  credentials?: CredentialKind[];
 };
 
 export type Requirement =
   | { access: "public" }
   | { access: "deny" }
-  | { access: "authenticated"; roles: string[]; requireVerifiedEmail: boolean };
+  | {
+      access: "authenticated";
+      roles: string[];
+      requireVerifiedEmail: boolean;
+      /** null: every kind of credential. */
+      credentials: ReadonlySet<CredentialKind> | null;
+    };
 
 export type AccessRule = {
   hosts: ((host: string) => boolean) | null;
@@ -120,7 +139,12 @@ function compileRule(rule: RuleInput): AccessRule {
   const access = rule.access ?? "authenticated";
   const requirement: Requirement =
     access === "authenticated"
-      ? { access, roles: rule.roles ?? [], requireVerifiedEmail: rule.require_verified_email }
+      ? {
+          access,
+          roles: rule.roles ?? [],
+          requireVerifiedEmail: rule.require_verified_email,
+          credentials: rule.credentials ? new Set(rule.credentials) : null,
+        }
       : { access };
   return {
     hosts: rule.host ? compileHostPatterns(rule.host) : null,
@@ -142,6 +166,6 @@ export function findRequirement(
     return rule.requirement;
   }
   return fallback === "authenticated"
-    ? { access: fallback, roles: [], requireVerifiedEmail: false }
+    ? { access: fallback, roles: [], requireVerifiedEmail: false, credentials: null }
     : { access: fallback };
 }

@@ -40,7 +40,10 @@ export async function startGatehouse(
     url: `http://127.0.0.1:${actualPort}`,
     port: actualPort,
     gatehouse,
-    stop: () => closeServer(server),
+    stop: async () => {
+      gatehouse.close();
+      await closeServer(server);
+    },
   };
 }
 

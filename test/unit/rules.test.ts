@@ -3,7 +3,7 @@ import { test } from "node:test";
 import { z } from "zod";
 import { decide } from "../../src/resolve/decide.ts";
 import { normalizePath } from "../../src/resolve/path.ts";
-import { accessRuleSchema, findRequirement } from "../../src/resolve/rules.ts";
+import { accessRuleSchema, type CredentialKind, findRequirement } from "../../src/resolve/rules.ts";
 
 test("paths are normalised once, the way a permissive backend reads them", () => {
   const cases: [string, string | undefined][] = [
@@ -90,6 +90,9 @@ test("invalid rules are refused with a reason", () => {
     { roles: [] },
     { methods: ["FETCH"], access: "deny" },
     { access: "public", extra: 1 },
+    { access: "public", credentials: ["session"] },
+    { access: "authenticated", credentials: [] },
+    { access: "authenticated", credentials: ["cookie"] },
   ];
   for (const rule of bad)
     assert.equal(accessRuleSchema.safeParse(rule).success, false, JSON.stringify(rule));
@@ -106,8 +109,17 @@ const user = {
 };
 
 test("decisions: no identity never yields allow, and requirements are all checked", () => {
-  const auth = (roles: string[] = [], requireVerifiedEmail = false) =>
-    ({ access: "authenticated", roles, requireVerifiedEmail }) as const;
+  const auth = (
+    roles: string[] = [],
+    requireVerifiedEmail = false,
+    credentials: CredentialKind[] | null = null,
+  ) =>
+    ({
+      access: "authenticated",
+      roles,
+      requireVerifiedEmail,
+      credentials: credentials && new Set(credentials),
+    }) as const;
   assert.equal(decide(auth(), null).outcome, "unauthenticated");
   assert.equal(decide(auth(), user).outcome, "allow");
   assert.equal(decide(auth(["admin"]), user).outcome, "forbidden");
@@ -118,4 +130,16 @@ test("decisions: no identity never yields allow, and requirements are all checke
   assert.equal(decide({ access: "public" }, user).outcome, "allow");
   assert.equal(decide({ access: "deny" }, user).outcome, "forbidden");
   assert.equal(decide({ access: "deny" }, null).outcome, "forbidden");
+  const sessionsOnly = auth([], false, ["session"]);
+  assert.equal(decide(sessionsOnly, user).outcome, "allow");
+  const byKey = decide(sessionsOnly, { ...user, method: "api-key" });
+  assert.equal(byKey.outcome, "forbidden");
+  assert.match(
+    byKey.outcome === "forbidden" ? byKey.reason : "",
+    /an API key is not accepted here/,
+  );
+  assert.equal(decide(sessionsOnly, { ...user, method: "jwt" }).outcome, "forbidden");
+  assert.equal(decide(sessionsOnly, { ...user, method: "oauth:github" }).outcome, "allow");
+  assert.equal(decide(auth([], false, ["api-key", "jwt"]), user).outcome, "forbidden");
+  assert.equal(decide(sessionsOnly, null).outcome, "unauthenticated");
 });

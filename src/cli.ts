@@ -1,0 +1,140 @@
+// The operator's command line, on the same configuration as the server:
+//   keys rotate | keys list
+//   api-keys create --email E --name N [--expires-in-days D]
+//   api-keys list --email E | api-keys revoke --email E ID
+//   users set-roles --email E ROLE[,ROLE...]   (an empty string clears them)
+// With the embedded database, stop the server first (one process at a time).
+import { parseArgs } from "node:util";
+import { eq } from "drizzle-orm";
+import { canonicalizeEmail } from "./accounts/email.ts";
+import { createApiKeyService } from "./api-keys/service.ts";
+import { ConfigError, loadConfig } from "./config.ts";
+import { type DatabaseHandle, openDatabase } from "./db/client.ts";
+import { users } from "./db/schema.ts";
+import { ServiceError } from "./errors.ts";
+import { loadKeyRing, rotateSigningKey } from "./keys/signing-keys.ts";
+
+const USAGE = `usage: gatehouse <command>
+  keys rotate                                   sign with a new key; the old one stays published
+  keys list                                     the published signing keys
+  api-keys create --email E --name N [--expires-in-days D]
+  api-keys list --email E
+  api-keys revoke --email E ID
+  users set-roles --email E ROLE[,ROLE...]      replace a user's roles ("" clears them)`;
+
+class UsageError extends Error {}
+
+async function userId(database: DatabaseHandle, email: string | undefined): Promise<string> {
+  if (!email) throw new UsageError("--email is required");
+  const canonical = canonicalizeEmail(email);
+  const [row] = await database.db
+    .select({ id: users.id })
+    .from(users)
+    .where(eq(users.email, canonical ?? email))
+    .limit(1);
+  if (!row) throw new UsageError(`no user with the address ${email}`);
+  return row.id;
+}
+
+async function run(argv: string[], print: (line: string) => void): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      email: { type: "string" },
+      name: { type: "string" },
+      "expires-in-days": { type: "string" },
+      help: { type: "boolean" },
+    },
+  });
+  const [group, command, ...rest] = positionals;
+  if (values.help || !group) {
+    print(USAGE);
+    return;
+  }
+  const config = loadConfig(process.env);
+  const database = await openDatabase(
+    config.database_url
+      ? { kind: "postgres", url: config.database_url, maxConnections: 2 }
+      : { kind: "pglite", dataDir: config.data_dir },
+  );
+  try {
+    const apiKeys = createApiKeyService({ db: database.db, cacheTtlSeconds: 0, cacheMax: 0 });
+    switch (`${group} ${command ?? ""}`) {
+      case "keys rotate": {
+        const kid = await rotateSigningKey(database.db);
+        print(`signing with the new key ${kid}; replicas pick it up within 30 s`);
+        return;
+      }
+      case "keys list": {
+        const ring = await loadKeyRing(database.db);
+        for (const key of ring.jwks.keys)
+          print(
+            `${key.kid}${key.kid === ring.current.kid ? "  (signing)" : "  (retired, published)"}`,
+          );
+        return;
+      }
+      case "api-keys create": {
+        const days = values["expires-in-days"];
+        const created = await apiKeys.create({
+          userId: await userId(database, values.email),
+          name: values.name ?? "",
+          expiresInDays: days === undefined ? undefined : Number(days),
+        });
+        print(created.key);
+        print(
+          `id ${created.apiKey.id}, expires ${created.apiKey.expiresAt ?? "never"}: shown once`,
+        );
+        return;
+      }
+      case "api-keys list": {
+        for (const key of await apiKeys.list(await userId(database, values.email)))
+          print(
+            `${key.id}  ${key.start}…  ${key.name}  expires ${key.expiresAt ?? "never"}  last used ${key.lastUsedAt ?? "never"}`,
+          );
+        return;
+      }
+      case "api-keys revoke": {
+        const [id] = rest;
+        if (!id) throw new UsageError("which key? give its id");
+        if (!(await apiKeys.revoke(await userId(database, values.email), id)))
+          throw new UsageError(`no live key ${id} for ${values.email}`);
+        print(`revoked ${id}`);
+        return;
+      }
+      case "users set-roles": {
+        const [list] = rest;
+        if (list === undefined) throw new UsageError("which roles? give them comma-separated");
+        const roles = list
+          .split(",")
+          .map((role) => role.trim())
+          .filter(Boolean);
+        await database.db
+          .update(users)
+          .set({ roles, updatedAt: new Date() })
+          .where(eq(users.id, await userId(database, values.email)));
+        print(`roles of ${values.email}: ${roles.join(", ") || "(none)"}`);
+        return;
+      }
+      default:
+        throw new UsageError(`unknown command "${positionals.join(" ")}"\n${USAGE}`);
+    }
+  } finally {
+    await database.close();
+  }
+}
+
+try {
+  await run(process.argv.slice(2), (line) => console.log(line));
+} catch (error) {
+  if (
+    error instanceof UsageError ||
+    error instanceof ConfigError ||
+    error instanceof ServiceError ||
+    (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")
+  ) {
+    console.error((error as Error).message);
+    process.exit(2);
+  }
+  throw error;
+}
