@@ -97,7 +97,11 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     cacheMax: config.session_cache_max,
     onBackgroundError: (error) => logError(error, "API key last-use update"),
   });
-  const jwts = createJwtVerifier({ issuers: config.trusted_issuers, clock });
+  const jwts = createJwtVerifier({
+    issuers: config.trusted_issuers,
+    clock,
+    onResult: (result) => metrics.bearerTokens.inc({ result }),
+  });
   const bearer = async (token: string) => {
     if (token.startsWith(API_KEY_PREFIX)) return apiKeys.resolve(token);
     if (looksLikeJwt(token)) return jwts.verify(token);

@@ -9,7 +9,7 @@ import { eq } from "drizzle-orm";
 import { canonicalizeEmail } from "./accounts/email.ts";
 import { createApiKeyService } from "./api-keys/service.ts";
 import { ConfigError, loadConfig } from "./config.ts";
-import { type DatabaseHandle, openDatabase } from "./db/client.ts";
+import { type DatabaseHandle, DataDirInUse, openDatabase } from "./db/client.ts";
 import { users } from "./db/schema.ts";
 import { ServiceError } from "./errors.ts";
 import { loadKeyRing, rotateSigningKey } from "./keys/signing-keys.ts";
@@ -131,6 +131,7 @@ try {
     error instanceof UsageError ||
     error instanceof ConfigError ||
     error instanceof ServiceError ||
+    error instanceof DataDirInUse ||
     (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")
   ) {
     console.error((error as Error).message);

@@ -2,7 +2,7 @@
 // migrations), build the app, serve, and shut down gracefully on SIGTERM.
 import { createGatehouse } from "./app.ts";
 import { ConfigError, loadConfig } from "./config.ts";
-import { openDatabase } from "./db/client.ts";
+import { DataDirInUse, openDatabase } from "./db/client.ts";
 import { createLogger } from "./logger.ts";
 import { startServer } from "./server.ts";
 
@@ -22,11 +22,18 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   const logger = createLogger(config.log_level);
-  const database = await openDatabase(
-    config.database_url
-      ? { kind: "postgres", url: config.database_url }
-      : { kind: "pglite", dataDir: config.data_dir },
-  );
+  let database: Awaited<ReturnType<typeof openDatabase>>;
+  try {
+    database = await openDatabase(
+      config.database_url
+        ? { kind: "postgres", url: config.database_url }
+        : { kind: "pglite", dataDir: config.data_dir },
+    );
+  } catch (error) {
+    if (!(error instanceof DataDirInUse)) throw error;
+    console.error(error.message);
+    process.exit(2);
+  }
   const gatehouse = await createGatehouse({ config, database, logger, defaultMetrics: true });
 
   const { server: http, port } = await startServer(gatehouse, {

@@ -20,6 +20,12 @@ export function createMetrics(options: { defaultMetrics: boolean }) {
       labelNames: ["result"] as const,
       registers: [registry],
     }),
+    bearerTokens: new Counter({
+      name: "gatehouse_bearer_jwt_total",
+      help: "Bearer JWTs by how they were answered: cached, verified, invalid, unavailable",
+      labelNames: ["result"] as const,
+      registers: [registry],
+    }),
     storeErrors: new Counter({
       name: "gatehouse_store_errors_total",
       help: "Failures talking to a store",

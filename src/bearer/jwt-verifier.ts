@@ -55,7 +55,10 @@ export function createJwtVerifier(options: {
   issuers: TrustedIssuer[];
   clock: Clock;
   cacheMax?: number;
+  /** Told how each token was answered (for metrics). */
+  onResult?: (result: "cached" | "verified" | "invalid" | "unavailable") => void;
 }) {
+  const report = options.onResult ?? (() => {});
   const issuers = new Map<string, IssuerState>(
     options.issuers.map((config) => [config.issuer, { config }]),
   );
@@ -120,55 +123,71 @@ export function createJwtVerifier(options: {
     };
   }
 
+  async function verifyUncached(token: string, now: number): Promise<Identity | null> {
+    let unverified: JWTPayload;
+    try {
+      unverified = decodeJwt(token);
+    } catch {
+      return null;
+    }
+    const state = typeof unverified.iss === "string" ? issuers.get(unverified.iss) : undefined;
+    if (!state) return null;
+    const { config } = state;
+    const keys = await keysOf(state);
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, keys, {
+        issuer: config.issuer,
+        audience: config.audiences,
+        algorithms: config.algorithms,
+        clockTolerance: config.clock_tolerance,
+        requiredClaims: ["exp"],
+        currentDate: new Date(now),
+        ...(config.typ ? { typ: config.typ } : {}),
+      }));
+    } catch (error) {
+      // The keys could not be fetched: the token is neither valid nor invalid.
+      if (
+        error instanceof errors.JWKSTimeout ||
+        error instanceof errors.JWKSInvalid ||
+        !(error instanceof errors.JOSEError) ||
+        error.code === "ERR_JOSE_GENERIC"
+      )
+        throw new IssuerUnavailable(`${config.issuer}: ${(error as Error).message}`);
+      return null;
+    }
+    const identity = identityFrom(config, payload);
+    if (identity && typeof payload.exp === "number")
+      verified.set(cacheKeyOf(token), {
+        identity,
+        expiresAt: (payload.exp + config.clock_tolerance) * 1000,
+      });
+    return identity;
+  }
+
+  const cacheKeyOf = (token: string) => createHash("sha256").update(token).digest("base64url");
+
   return {
     /** The identity a valid token carries, null for any invalid token; throws IssuerUnavailable when its keys cannot be fetched. */
     async verify(token: string): Promise<Identity | null> {
-      if (!looksLikeJwt(token)) return null;
-      const cacheKey = createHash("sha256").update(token).digest("base64url");
+      if (!looksLikeJwt(token)) {
+        report("invalid");
+        return null;
+      }
       const now = options.clock.now();
-      const hit = verified.get(cacheKey);
-      if (hit) {
-        if (now < hit.expiresAt) return hit.identity;
-        verified.delete(cacheKey);
-        return null;
+      const hit = verified.get(cacheKeyOf(token));
+      if (hit && now < hit.expiresAt) {
+        report("cached");
+        return hit.identity;
       }
-      let unverified: JWTPayload;
       try {
-        unverified = decodeJwt(token);
-      } catch {
-        return null;
-      }
-      const state = typeof unverified.iss === "string" ? issuers.get(unverified.iss) : undefined;
-      if (!state) return null;
-      const { config } = state;
-      const keys = await keysOf(state);
-      let payload: JWTPayload;
-      try {
-        ({ payload } = await jwtVerify(token, keys, {
-          issuer: config.issuer,
-          audience: config.audiences,
-          algorithms: config.algorithms,
-          clockTolerance: config.clock_tolerance,
-          requiredClaims: ["exp"],
-          currentDate: new Date(now),
-          ...(config.typ ? { typ: config.typ } : {}),
-        }));
+        const identity = await verifyUncached(token, now);
+        report(identity ? "verified" : "invalid");
+        return identity;
       } catch (error) {
-        // Could not fetch the keys: neither valid nor invalid.
-        if (
-          error instanceof errors.JWKSTimeout ||
-          error instanceof errors.JWKSInvalid ||
-          !(error instanceof errors.JOSEError)
-        )
-          throw new IssuerUnavailable(`${config.issuer}: ${(error as Error).message}`);
-        if (error.code === "ERR_JOSE_GENERIC")
-          throw new IssuerUnavailable(`${config.issuer}: ${error.message}`);
-        return null;
+        report("unavailable");
+        throw error;
       }
-      const identity = identityFrom(config, payload);
-      if (identity && typeof payload.exp === "number")
-        verified.set(cacheKey, { identity, expiresAt: payload.exp * 1000 });
-      return identity;
     },
   };
 }

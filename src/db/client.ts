@@ -91,7 +91,7 @@ function lockDataDir(dataDir: string): () => void {
   return () => rmSync(file, { force: true });
 }
 
-class DataDirInUse extends Error {}
+export class DataDirInUse extends Error {}
 
 function isAlive(pid: number): boolean {
   try {

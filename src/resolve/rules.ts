@@ -54,10 +54,10 @@ export const accessRuleSchema = z
   })
   .strict()
   .superRefine((rule, ctx) => {
-    if (!rule.access && !rule.roles) {
+    if (!rule.access && !rule.roles && !rule.credentials) {
       ctx.addIssue({
         code: "custom",
-        message: "a rule needs access (public, authenticated, deny) or roles",
+        message: "a rule needs access (public, authenticated, deny), roles or credentials",
       });
     }
     if (rule.credentials && rule.access && rule.access !== "authenticated") {

@@ -4,6 +4,7 @@
 import { after, before, describe } from "node:test";
 import postgres from "postgres";
 import { type DatabaseHandle, openDatabase } from "../../src/db/client.ts";
+import type { Clock } from "../../src/sessions/service.ts";
 import { type RunningGatehouse, startGatehouse } from "./gatehouse.ts";
 
 export type Backend = { name: "pglite" | "postgres"; open(): Promise<DatabaseHandle> };
@@ -41,13 +42,14 @@ export function describeOnEachBackend(
   title: string,
   env: Record<string, string>,
   define: (stack: Stack) => void,
+  options: { clock?: Clock } = {},
 ): void {
   for (const backend of backends) {
     describe(`${title} (${backend.name})`, () => {
       const stack = { backend } as Stack;
       before(async () => {
         stack.database = await backend.open();
-        stack.server = await startGatehouse(stack.database, env);
+        stack.server = await startGatehouse(stack.database, env, options);
       });
       after(async () => {
         await stack.server?.stop();

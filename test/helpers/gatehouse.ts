@@ -93,3 +93,27 @@ export async function login(
 /** A response's JSON body, untyped: tests assert on its shape. */
 // biome-ignore lint/suspicious/noExplicitAny: test assertions read arbitrary fields
 export const bodyOf = (response: Response): Promise<any> => response.json();
+
+/** Asks /_resolve about an original request on app.example.test, as nginx's shipped config does. */
+export function askResolve(base: string, uri: string, headers: Record<string, string> = {}) {
+  return fetch(`${base}/_resolve`, {
+    headers: {
+      "x-original-uri": uri,
+      "x-forwarded-proto": "http",
+      "x-forwarded-host": "app.example.test",
+      ...headers,
+    },
+    redirect: "manual",
+  });
+}
+
+/** A clock a test moves by hand. */
+export function manualClock(start = Date.now()) {
+  let now = start;
+  return {
+    now: () => now,
+    advance(ms: number) {
+      now += ms;
+    },
+  };
+}

@@ -7,7 +7,14 @@ import { eq } from "drizzle-orm";
 import { createRemoteJWKSet, jwtVerify } from "jose";
 import { users } from "../../src/db/schema.ts";
 import { describeOnEachBackend } from "../helpers/backends.ts";
-import { bodyOf, login, register, sessionCookie, uniqueEmail } from "../helpers/gatehouse.ts";
+import {
+  askResolve,
+  bodyOf,
+  login,
+  register,
+  sessionCookie,
+  uniqueEmail,
+} from "../helpers/gatehouse.ts";
 import { rawRequest } from "../helpers/http.ts";
 
 const IDENTITY_HEADERS = [
@@ -38,18 +45,7 @@ function rulesFile(): string {
   return file;
 }
 
-/** Asks /_resolve about an original request, as nginx's shipped config does. */
-function resolve(base: string, uri: string, headers: Record<string, string> = {}) {
-  return fetch(`${base}/_resolve`, {
-    headers: {
-      "x-original-uri": uri,
-      "x-forwarded-proto": "http",
-      "x-forwarded-host": "app.example.test",
-      ...headers,
-    },
-    redirect: "manual",
-  });
-}
+const resolve = askResolve;
 
 describeOnEachBackend(
   "resolve over HTTP",

@@ -85,3 +85,36 @@ test("the YAML file carries rules; the environment overrides it", () => {
   );
   assert.throws(() => loadConfig({ GATEHOUSE_CONFIG: join(dir, "missing.yaml") }), /cannot read/);
 });
+
+test("RULES and TRUSTED_ISSUERS can be given in the environment as YAML", () => {
+  const config = loadConfig({
+    RULES: "- path: /open/**\n  access: public",
+    TRUSTED_ISSUERS: "[{issuer: 'https://idp.example.com', audiences: api}]",
+  });
+  assert.equal(config.rules.length, 1);
+  const [issuer] = config.trusted_issuers;
+  assert.deepEqual(issuer?.audiences, ["api"]);
+  assert.deepEqual(issuer?.algorithms, ["RS256", "ES256", "EdDSA"]);
+  assert.equal(issuer?.clock_tolerance, 10);
+  assert.throws(() => loadConfig({ RULES: "- [unclosed" }), /RULES: not valid YAML/);
+});
+
+test("trusted issuers cannot allow none or HMAC, and need an audience", () => {
+  const problems = (issuer: Record<string, unknown>) => {
+    try {
+      loadConfig({ TRUSTED_ISSUERS: JSON.stringify([issuer]) });
+      return "";
+    } catch (error) {
+      assert.ok(error instanceof ConfigError);
+      return error.message;
+    }
+  };
+  const base = { issuer: "https://idp.example.com", audiences: ["api"] };
+  assert.equal(problems(base), "");
+  assert.match(problems({ ...base, algorithms: ["none"] }), /never none or HS/);
+  assert.match(problems({ ...base, algorithms: ["HS256"] }), /never none or HS/);
+  assert.match(problems({ issuer: base.issuer }), /TRUSTED_ISSUERS \(0\.audiences\)/);
+  assert.match(problems({ ...base, audiences: [] }), /at least one audience/);
+  assert.match(problems({ ...base, issuer: "ftp://idp" }), /http or https/);
+  assert.match(problems({ ...base, jwks: "typo" }), /jwks/);
+});
