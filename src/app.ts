@@ -3,7 +3,11 @@
 import { Hono } from "hono";
 import { requestId } from "hono/request-id";
 import { type Audit, sqlAudit } from "./accounts/audit.ts";
-import { type LoginThrottle, memoryLoginThrottle } from "./accounts/login-throttle.ts";
+import {
+  type LoginThrottle,
+  memoryLoginThrottle,
+  redisLoginThrottle,
+} from "./accounts/login-throttle.ts";
 import { createPasswordHasher } from "./accounts/passwords.ts";
 import { type AccountService, createAccountService } from "./accounts/service.ts";
 import { API_KEY_PREFIX } from "./api-keys/format.ts";
@@ -25,6 +29,8 @@ import {
   type SessionService,
   systemClock,
 } from "./sessions/service.ts";
+import type { SharedRedis } from "./redis/client.ts";
+import { redisCachedSessionStore } from "./sessions/redis-cache.ts";
 import { sqlSessionStore } from "./sessions/store.ts";
 
 export type Gatehouse = {
@@ -45,14 +51,29 @@ export type Gatehouse = {
 
 const KEY_RELOAD_MS = 30_000;
 
+function loginThrottle(config: Config, redis: SharedRedis | null): LoginThrottle {
+  const limits = {
+    maxPerAccount: config.login_max_failures_per_account,
+    maxPerIp: config.login_max_failures_per_ip,
+    windowSeconds: config.login_failure_window,
+  };
+  return redis ? redisLoginThrottle(redis, limits) : memoryLoginThrottle(limits);
+}
+
 export type GatehouseOptions = {
   config: Config;
   database: DatabaseHandle;
   logger: Logger;
   clock?: Clock;
   throttle?: LoginThrottle;
+  /** Shared cache, revocation messages and rate-limit counters; null or absent: this process alone. */
+  redis?: SharedRedis | null;
   defaultMetrics?: boolean;
 };
+
+/** The pub/sub channel on which replicas tell each other what to forget. */
+const REVOKED_CHANNEL = "revoked";
+type RevokedMessage = { sessions?: string[]; apiKeys?: string[] };
 
 export async function createGatehouse(options: GatehouseOptions): Promise<Gatehouse> {
   const { config, database, logger } = options;
@@ -62,8 +83,19 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
   const metrics = createMetrics({ defaultMetrics: options.defaultMetrics ?? false });
   const audit: Audit = sqlAudit(database.db, (error) => logError(error, "audit write"));
 
+  const redis = options.redis ?? null;
+  const publishRevoked = (message: RevokedMessage) =>
+    redis?.publish(REVOKED_CHANNEL, JSON.stringify(message));
+  const sqlStore = sqlSessionStore(database.db);
   const sessions = createSessionService({
-    store: sqlSessionStore(database.db),
+    store: redis
+      ? redisCachedSessionStore(sqlStore, redis, {
+          ttlSeconds: config.redis_cache_ttl,
+          now: () => clock.now(),
+          onError: (error) => logError(error, "redis session cache"),
+        })
+      : sqlStore,
+    onRevoked: (ids) => publishRevoked({ sessions: ids }),
     clock,
     idleTimeoutSeconds: config.session_idle_timeout,
     maxAgeSeconds: config.session_max_age,
@@ -80,13 +112,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     hasher,
     sessions,
     audit,
-    throttle:
-      options.throttle ??
-      memoryLoginThrottle({
-        maxPerAccount: config.login_max_failures_per_account,
-        maxPerIp: config.login_max_failures_per_ip,
-        windowSeconds: config.login_failure_window,
-      }),
+    throttle: options.throttle ?? loginThrottle(config, redis),
     registrationEnabled: config.registration_enabled,
   });
 
@@ -96,6 +122,17 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     cacheTtlSeconds: config.session_cache_ttl,
     cacheMax: config.session_cache_max,
     onBackgroundError: (error) => logError(error, "API key last-use update"),
+    onRevoked: (hashes) => publishRevoked({ apiKeys: hashes }),
+  });
+  // Single sign-out: what any replica revokes, every replica forgets at once.
+  redis?.subscribe(REVOKED_CHANNEL, (text) => {
+    try {
+      const message = JSON.parse(text) as RevokedMessage;
+      if (Array.isArray(message.sessions)) sessions.forget(message.sessions.map(String));
+      for (const hash of message.apiKeys ?? []) apiKeys.forget(String(hash));
+    } catch (error) {
+      logError(error, "revocation message");
+    }
   });
   const jwts = createJwtVerifier({
     issuers: config.trusted_issuers,
@@ -136,12 +173,14 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
   app.get("/healthz", (c) => c.json({ status: "ok" }));
   app.get("/readyz", async (c) => {
     if (draining.value) return c.json({ status: "draining" }, 503);
+    // Redis is reported, never required: without it requests go to SQL.
+    const shared = redis ? { redis: redis.isReady() ? "ok" : "unavailable" } : {};
     try {
       await database.ping();
-      return c.json({ status: "ok", database: database.kind });
+      return c.json({ status: "ok", database: database.kind, ...shared });
     } catch (error) {
       logError(error, "readiness database ping");
-      return c.json({ status: "unavailable", database: database.kind }, 503);
+      return c.json({ status: "unavailable", database: database.kind, ...shared }, 503);
     }
   });
   app.get("/metrics", async (c) => {

@@ -43,6 +43,10 @@ const publicUrl = z.string().transform((value, ctx) => {
 const hostPattern =
   /^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:\d{1,5})?$/;
 
+const hostPort = z
+  .string()
+  .regex(/^(\[[0-9a-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/i, "must be host:port");
+
 const DEFAULT_TRUSTED_PROXIES = [
   "127.0.0.0/8",
   "::1/128",
@@ -71,6 +75,20 @@ const settingsSchema = z
       .string()
       .regex(/^rediss?:\/\//, "must start with redis:// or rediss://")
       .optional(),
+    /** Sentinel instead of REDIS_URL: host:port list and the monitored master's name. */
+    redis_sentinels: list().pipe(z.array(hostPort)),
+    redis_sentinel_name: z.string().min(1).default("mymaster"),
+    /** Cluster instead of REDIS_URL: seed nodes. */
+    redis_cluster_nodes: list().pipe(z.array(hostPort)),
+    redis_password: z.string().optional(),
+    /** Every Redis command fails after this many milliseconds; the request then falls back to SQL. */
+    redis_command_timeout_ms: integer(100, 5, 10_000),
+    /** How long a session read from SQL stays in Redis for the other replicas. */
+    redis_cache_ttl: duration("60s"),
+    redis_key_prefix: z
+      .string()
+      .regex(/^[A-Za-z0-9:_-]{1,40}$/, "letters, digits, :, _ and - only")
+      .default("gatehouse:"),
     trusted_proxies: list(DEFAULT_TRUSTED_PROXIES).transform((items, ctx) => {
       try {
         return parseCidrList(items);
@@ -132,6 +150,18 @@ export const configSchema = settingsSchema.superRefine((config, ctx) => {
       code: "custom",
       path: ["session_idle_timeout"],
       message: "must be at least 60s",
+    });
+  }
+  const redisModes = [
+    config.redis_url,
+    config.redis_sentinels.length > 0,
+    config.redis_cluster_nodes.length > 0,
+  ].filter(Boolean).length;
+  if (redisModes > 1) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["redis_url"],
+      message: "give one of REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES",
     });
   }
   if (config.session_max_age < config.session_idle_timeout) {

@@ -4,6 +4,7 @@ import { createGatehouse } from "./app.ts";
 import { ConfigError, loadConfig } from "./config.ts";
 import { DataDirInUse, openDatabase } from "./db/client.ts";
 import { createLogger } from "./logger.ts";
+import { connectRedis } from "./redis/client.ts";
 import { startServer } from "./server.ts";
 
 async function main(argv: string[]): Promise<void> {
@@ -34,7 +35,14 @@ async function main(argv: string[]): Promise<void> {
     console.error(error.message);
     process.exit(2);
   }
-  const gatehouse = await createGatehouse({ config, database, logger, defaultMetrics: true });
+  const redis = connectRedis(config, logger);
+  const gatehouse = await createGatehouse({
+    config,
+    database,
+    logger,
+    redis,
+    defaultMetrics: true,
+  });
 
   const { server: http, port } = await startServer(gatehouse, {
     port: config.port,
@@ -62,6 +70,7 @@ async function main(argv: string[]): Promise<void> {
     setTimeout(() => {
       http.close(async () => {
         gatehouse.close();
+        await redis?.close();
         await database.close().catch(() => {});
         logger.info("stopped");
         process.exit(0);

@@ -3,7 +3,13 @@
 // refused with a Retry-After until the window passes. Unknown accounts are
 // counted exactly like known ones, so the limit reveals nothing.
 import ipaddr from "ipaddr.js";
-import { type RateLimiterAbstract, RateLimiterMemory, RateLimiterRes } from "rate-limiter-flexible";
+import {
+  type RateLimiterAbstract,
+  RateLimiterMemory,
+  RateLimiterRedis,
+  RateLimiterRes,
+} from "rate-limiter-flexible";
+import type { SharedRedis } from "../redis/client.ts";
 
 export type LoginThrottle = {
   /** Seconds until the next attempt is allowed, or 0. */
@@ -63,12 +69,10 @@ export function createLoginThrottle(limiters: {
   };
 }
 
-export function memoryLoginThrottle(options: {
-  maxPerAccount: number;
-  maxPerIp: number;
-  windowSeconds: number;
-}): LoginThrottle {
-  return createLoginThrottle({
+type ThrottleLimits = { maxPerAccount: number; maxPerIp: number; windowSeconds: number };
+
+function memoryLimiters(options: ThrottleLimits) {
+  return {
     perAccount: new RateLimiterMemory({
       keyPrefix: "login_acct",
       points: options.maxPerAccount,
@@ -79,5 +83,31 @@ export function memoryLoginThrottle(options: {
       points: options.maxPerIp,
       duration: options.windowSeconds,
     }),
+  };
+}
+
+export function memoryLoginThrottle(options: ThrottleLimits): LoginThrottle {
+  return createLoginThrottle(memoryLimiters(options));
+}
+
+/**
+ * Counters shared by every replica through Redis. While Redis cannot answer,
+ * each replica counts in its own memory (the insurance limiter), so the limit
+ * still holds per replica.
+ */
+export function redisLoginThrottle(redis: SharedRedis, options: ThrottleLimits): LoginThrottle {
+  const insurance = memoryLimiters(options);
+  const shared = (keyPrefix: string, points: number, insuranceLimiter: RateLimiterMemory) =>
+    new RateLimiterRedis({
+      storeClient: redis.client,
+      keyPrefix: `${redis.keyPrefix}${keyPrefix}`,
+      points,
+      duration: options.windowSeconds,
+      rejectIfRedisNotReady: true,
+      insuranceLimiter,
+    });
+  return createLoginThrottle({
+    perAccount: shared("login_acct", options.maxPerAccount, insurance.perAccount),
+    perIp: shared("login_ip", options.maxPerIp, insurance.perIp),
   });
 }

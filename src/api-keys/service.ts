@@ -42,6 +42,8 @@ export function createApiKeyService(options: {
   cacheTtlSeconds: number;
   cacheMax: number;
   onBackgroundError?: (error: unknown) => void;
+  /** Called with the hashes of keys revoked here, so other replicas can drop them too. */
+  onRevoked?: (hashes: string[]) => void;
 }) {
   const { db } = options;
   const clock = options.clock ?? systemClock;
@@ -155,6 +157,7 @@ export function createApiKeyService(options: {
         .where(and(eq(apiKeys.id, id), eq(apiKeys.userId, userId), isNull(apiKeys.revokedAt)))
         .returning({ hash: apiKeys.hash });
       for (const row of rows) cache?.delete(row.hash);
+      if (rows.length > 0) options.onRevoked?.(rows.map((row) => row.hash));
       return rows.length > 0;
     },
 

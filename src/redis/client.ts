@@ -1,0 +1,112 @@
+// Redis, optional: a shared cache and message bus in front of SQL, never the
+// source of truth. Connections are built to fail fast: no offline queue (a
+// command while disconnected fails at once), a command timeout of
+// REDIS_COMMAND_TIMEOUT_MS, and reconnection in the background. Every caller
+// treats a failed command as a cache miss and goes to SQL.
+import { Cluster, Redis, type RedisOptions } from "ioredis";
+import type { Config } from "../config.ts";
+import type { Logger } from "../logger.ts";
+
+export type RedisConnection = Redis | Cluster;
+
+export type SharedRedis = {
+  /** For commands. */
+  client: RedisConnection;
+  keyPrefix: string;
+  /** True while connected: callers skip Redis entirely otherwise. */
+  isReady(): boolean;
+  publish(channel: string, message: string): void;
+  /** Calls onMessage for every message on the channel (subscribed again after reconnects). */
+  subscribe(channel: string, onMessage: (message: string) => void): void;
+  /** Called each time the command connection becomes ready (again). */
+  onReady(listener: () => void): void;
+  close(): Promise<void>;
+};
+
+function parseHostPort(text: string): { host: string; port: number } {
+  const at = text.lastIndexOf(":");
+  return { host: text.slice(0, at).replace(/^\[|\]$/g, ""), port: Number(text.slice(at + 1)) };
+}
+
+function connect(config: Config, options: RedisOptions): RedisConnection | null {
+  const common: RedisOptions = {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    commandTimeout: config.redis_command_timeout_ms,
+    connectTimeout: 2_000,
+    retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
+    ...(config.redis_password ? { password: config.redis_password } : {}),
+    ...options,
+  };
+  if (config.redis_url) return new Redis(config.redis_url, common);
+  if (config.redis_sentinels.length > 0)
+    return new Redis({
+      ...common,
+      sentinels: config.redis_sentinels.map(parseHostPort),
+      name: config.redis_sentinel_name,
+    });
+  if (config.redis_cluster_nodes.length > 0)
+    return new Cluster(config.redis_cluster_nodes.map(parseHostPort), {
+      enableOfflineQueue: false,
+      redisOptions: common,
+      clusterRetryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
+    });
+  return null;
+}
+
+/** Connects when Redis is configured; null otherwise (the embedded default). */
+export function connectRedis(config: Config, logger: Logger): SharedRedis | null {
+  const client = connect(config, {});
+  // Subscriptions need their own connection; channels are subscribed again each time it is ready.
+  const subscriber = connect(config, { autoResubscribe: false, commandTimeout: undefined });
+  if (!client || !subscriber) return null;
+  let ready = false;
+  const readyListeners: (() => void)[] = [];
+  let lastError = "";
+  client.on("ready", () => {
+    ready = true;
+    logger.info("redis connected");
+    for (const listener of readyListeners) listener();
+  });
+  client.on("end", () => {
+    ready = false;
+  });
+  client.on("close", () => {
+    ready = false;
+  });
+  for (const connection of [client, subscriber])
+    connection.on("error", (error: Error) => {
+      // Logged once per distinct message, not once per reconnect attempt.
+      if (error.message !== lastError) logger.warn({ err: error.message }, "redis unavailable");
+      lastError = error.message;
+    });
+  const handlers = new Map<string, (message: string) => void>();
+  subscriber.on("message", (channel: string, message: string) => handlers.get(channel)?.(message));
+  const subscribeAll = () => {
+    if (subscriber.status !== "ready" || handlers.size === 0) return;
+    subscriber.subscribe(...handlers.keys()).catch((error: Error) => {
+      logger.warn({ err: error.message }, "redis subscribe failed; retried on reconnect");
+    });
+  };
+  subscriber.on("ready", subscribeAll);
+  return {
+    client,
+    keyPrefix: config.redis_key_prefix,
+    isReady: () => ready,
+    publish(channel, message) {
+      if (!ready) return;
+      client.publish(config.redis_key_prefix + channel, message).catch(() => {});
+    },
+    subscribe(channel, onMessage) {
+      handlers.set(config.redis_key_prefix + channel, onMessage);
+      subscribeAll();
+    },
+    onReady(listener) {
+      readyListeners.push(listener);
+    },
+    async close() {
+      client.disconnect();
+      subscriber.disconnect();
+    },
+  };
+}
