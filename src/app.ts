@@ -23,14 +23,14 @@ import { createAssertionSigner } from "./keys/assertions.ts";
 import { type KeyRing, loadKeyRing } from "./keys/signing-keys.ts";
 import type { Logger } from "./logger.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
+import type { SharedRedis } from "./redis/client.ts";
+import { redisCachedSessionStore } from "./sessions/redis-cache.ts";
 import {
   type Clock,
   createSessionService,
   type SessionService,
   systemClock,
 } from "./sessions/service.ts";
-import type { SharedRedis } from "./redis/client.ts";
-import { redisCachedSessionStore } from "./sessions/redis-cache.ts";
 import { sqlSessionStore } from "./sessions/store.ts";
 
 export type Gatehouse = {

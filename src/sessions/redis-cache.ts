@@ -77,9 +77,7 @@ export function redisCachedSessionStore(
       if (resolved && redis.isReady()) {
         const entryMs = Math.min(ttlMs, resolved.session.expiresAt.getTime() - options.now());
         if (entryMs > 0)
-          redis.client
-            .set(key(id), JSON.stringify(resolved), "PX", entryMs, "NX")
-            .catch(() => {});
+          redis.client.set(key(id), JSON.stringify(resolved), "PX", entryMs, "NX").catch(() => {});
       }
       return resolved;
     },

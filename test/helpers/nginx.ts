@@ -14,6 +14,8 @@ export type ProxyOptions = {
   port: number;
   /** Turn on the shipped, commented-out auth cache. */
   authCache?: boolean;
+  /** Several gatehouse replicas instead of gatehousePort (nginx only). */
+  gatehousePorts?: number[];
 };
 
 /** Uncomments the lines of a shipped file that belong to its optional auth cache. */
@@ -73,7 +75,12 @@ export async function startNginx(options: ProxyOptions) {
     cachePath = "proxy_cache_path {dir}/cache keys_zone=gatehouse_auth:10m;";
   }
   const site = readFileSync("deploy/nginx/gatehouse.conf", "utf8")
-    .replace("server 127.0.0.1:4180;", `server 127.0.0.1:${options.gatehousePort};`)
+    .replace(
+      "server 127.0.0.1:4180;",
+      (options.gatehousePorts ?? [options.gatehousePort])
+        .map((port) => `server 127.0.0.1:${port};`)
+        .join("\n    "),
+    )
     .replace("server 127.0.0.1:3000;", `server 127.0.0.1:${options.appPort};`)
     .replace("listen 80;", `listen 127.0.0.1:${options.port};`)
     .replace("/etc/nginx/snippets/gatehouse-auth.conf", "{dir}/gatehouse-auth.conf");

@@ -21,7 +21,16 @@ function findBinary(name: string): string {
   return found;
 }
 
-export async function startPostgres(): Promise<{ url: string; stop(): Promise<void> }> {
+export type PostgresServer = {
+  url: string;
+  /** Stops the server, keeping its data (a database outage). */
+  pause(): void;
+  /** Starts it again on the same port and data. */
+  resume(): void;
+  stop(): Promise<void>;
+};
+
+export async function startPostgres(): Promise<PostgresServer> {
   const dir = mkdtempSync(join(tmpdir(), "gatehouse-pg-"));
   const dataDir = join(dir, "data");
   const port = await freePort();
@@ -46,18 +55,22 @@ export async function startPostgres(): Promise<{ url: string; stop(): Promise<vo
     "UTF8",
     "--no-sync",
   ]);
-  run(findBinary("pg_ctl"), [
-    "-D",
-    dataDir,
-    "-l",
-    join(dir, "server.log"),
-    "-w",
-    "-o",
-    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300`,
-    "start",
-  ]);
+  const start = () =>
+    run(findBinary("pg_ctl"), [
+      "-D",
+      dataDir,
+      "-l",
+      join(dir, "server.log"),
+      "-w",
+      "-o",
+      `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300`,
+      "start",
+    ]);
+  start();
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    pause: () => run(findBinary("pg_ctl"), ["-D", dataDir, "-m", "fast", "-w", "stop"]),
+    resume: start,
     async stop() {
       try {
         run(findBinary("pg_ctl"), ["-D", dataDir, "-m", "immediate", "-w", "stop"]);

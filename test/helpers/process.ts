@@ -19,6 +19,14 @@ export async function waitForPort(port: number, timeoutMs = 10_000): Promise<voi
   throw new Error(`nothing listening on ${port} after ${timeoutMs} ms`);
 }
 
+export type RunningProcess = {
+  pid: number;
+  /** Resolves with the exit code when the process ends. */
+  exited: Promise<number | null>;
+  signal(signal: NodeJS.Signals): void;
+  stop(): Promise<void>;
+};
+
 export async function startProcess(options: {
   command: string;
   args: string[];
@@ -26,11 +34,12 @@ export async function startProcess(options: {
   env?: NodeJS.ProcessEnv;
   stopSignal?: NodeJS.Signals;
   onStop?: () => void;
-}): Promise<{ stop(): Promise<void> }> {
+}): Promise<RunningProcess> {
   const child = spawn(options.command, options.args, {
     stdio: ["ignore", "ignore", "pipe"],
     env: options.env ?? process.env,
   });
+  const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
   let stderr = "";
   child.stderr?.on("data", (chunk) => {
     stderr += chunk;
@@ -43,8 +52,10 @@ export async function startProcess(options: {
     throw new Error(`${options.command} did not start: ${stderr.slice(-2000)}`, { cause: error });
   }
   return {
+    pid: child.pid ?? 0,
+    exited,
+    signal: (signal) => child.kill(signal),
     async stop() {
-      const exited = new Promise((resolve) => child.once("exit", resolve));
       child.kill(options.stopSignal ?? "SIGTERM");
       await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5000))]);
       child.kill("SIGKILL");
