@@ -35,7 +35,9 @@ const PROBE_SECONDS = 4;
 const median = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+  return sorted.length % 2
+    ? (sorted[middle] as number)
+    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
 };
 
 const work = mkdtempSync(join(tmpdir(), "gatehouse-bench-"));
@@ -57,7 +59,14 @@ async function wrk(
 ): Promise<number> {
   const { stdout } = await run(
     "wrk",
-    ["-t1", `-c${CONNECTIONS}`, `-d${seconds}s`, "-s", join(import.meta.dirname, "rotate.lua"), url],
+    [
+      "-t1",
+      `-c${CONNECTIONS}`,
+      `-d${seconds}s`,
+      "-s",
+      join(import.meta.dirname, "rotate.lua"),
+      url,
+    ],
     { env: { ...process.env, HEADERS_FILE: headers, ...env } },
   );
   const rate = /Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1];
@@ -75,12 +84,18 @@ async function touchAll(url: string, headers: [string, string][]): Promise<void>
     while (next < headers.length) {
       const [name, value] = headers[next++] as [string, string];
       await new Promise<void>((resolve, reject) => {
-        const req = request(url, { agent, headers: { [name]: value, "x-original-uri": "/page" } }, (res) => {
-          res.resume();
-          res.on("end", () =>
-            res.statusCode === 200 ? resolve() : reject(new Error(`warm-up got ${res.statusCode}`)),
-          );
-        });
+        const req = request(
+          url,
+          { agent, headers: { [name]: value, "x-original-uri": "/page" } },
+          (res) => {
+            res.resume();
+            res.on("end", () =>
+              res.statusCode === 200
+                ? resolve()
+                : reject(new Error(`warm-up got ${res.statusCode}`)),
+            );
+          },
+        );
         req.on("error", reject);
         req.end();
       });
@@ -151,7 +166,12 @@ async function main() {
     startTokenIssuer(),
     startEchoApp(),
   ]);
-  stops.push(() => pg.stop(), () => redis.stop(), () => issuer.stop(), () => app.stop());
+  stops.push(
+    () => pg.stop(),
+    () => redis.stop(),
+    () => issuer.stop(),
+    () => app.stop(),
+  );
 
   const common = {
     DATABASE_URL: pg.url,
@@ -201,7 +221,16 @@ async function main() {
     await sql`insert into sessions ${sql(sessionRows.slice(i, i + 1_000))}`;
   const apiKeys = userIds.slice(0, CREDENTIALS_OF_EACH_KIND).map((userId) => {
     const key = generateApiKey();
-    return { key, row: { id: crypto.randomUUID(), user_id: userId, name: "bench", hash: hashApiKey(key), start: apiKeyStart(key) } };
+    return {
+      key,
+      row: {
+        id: crypto.randomUUID(),
+        user_id: userId,
+        name: "bench",
+        hash: hashApiKey(key),
+        start: apiKeyStart(key),
+      },
+    };
   });
   await sql`insert into api_keys ${sql(apiKeys.map((item) => item.row))}`;
   await sql.end();
@@ -211,10 +240,23 @@ async function main() {
       .map((sub) => issuer.sign({ sub, aud: "bench", exp: Math.floor(now / 1000) + 3600 })),
   );
 
-  const cookieFile = headersFile("cookies", cookies.map((cookie) => `Cookie\t${cookie}`));
-  const keyFile = headersFile("keys", apiKeys.map(({ key }) => `Authorization\tBearer ${key}`));
-  const jwtFile = headersFile("jwts", jwts.map((jwt) => `Authorization\tBearer ${jwt}`));
-  const resolvePath = { REQUEST_PATH: "/_resolve", EXTRA_HEADER_NAME: "X-Original-URI", EXTRA_HEADER_VALUE: "/page" };
+  const cookieFile = headersFile(
+    "cookies",
+    cookies.map((cookie) => `Cookie\t${cookie}`),
+  );
+  const keyFile = headersFile(
+    "keys",
+    apiKeys.map(({ key }) => `Authorization\tBearer ${key}`),
+  );
+  const jwtFile = headersFile(
+    "jwts",
+    jwts.map((jwt) => `Authorization\tBearer ${jwt}`),
+  );
+  const resolvePath = {
+    REQUEST_PATH: "/_resolve",
+    EXTRA_HEADER_NAME: "X-Original-URI",
+    EXTRA_HEADER_VALUE: "/page",
+  };
 
   log("starting nginx in four configurations ...");
   const nginxWith = async (options: { gatehousePort: number; authCache?: boolean }) => {
@@ -245,8 +287,20 @@ server {
   const asHeaders = (name: string, values: string[]) =>
     values.map((value) => [name, value] as [string, string]);
   await touchAll(`${warm.url}/_resolve`, asHeaders("cookie", cookies));
-  await touchAll(`${warm.url}/_resolve`, asHeaders("authorization", apiKeys.map(({ key }) => `Bearer ${key}`)));
-  await touchAll(`${warm.url}/_resolve`, asHeaders("authorization", jwts.map((jwt) => `Bearer ${jwt}`)));
+  await touchAll(
+    `${warm.url}/_resolve`,
+    asHeaders(
+      "authorization",
+      apiKeys.map(({ key }) => `Bearer ${key}`),
+    ),
+  );
+  await touchAll(
+    `${warm.url}/_resolve`,
+    asHeaders(
+      "authorization",
+      jwts.map((jwt) => `Bearer ${jwt}`),
+    ),
+  );
   await touchAll(`${viaRedis.url}/_resolve`, asHeaders("cookie", cookies));
   const redisClient = new Redis(redis.url);
   const sessionsInRedis = (await redisClient.keys("gatehouse:session:*")).length;
@@ -263,9 +317,13 @@ server {
   };
   for (let round = 1; round <= ROUNDS; round++) {
     log(`round ${round} of ${ROUNDS} (requests per second)`);
-    await measure("noop", () => wrk(`http://127.0.0.1:${noopPort}/_resolve`, cookieFile, resolvePath));
+    await measure("noop", () =>
+      wrk(`http://127.0.0.1:${noopPort}/_resolve`, cookieFile, resolvePath),
+    );
     await measure("resolve warm", () => wrk(`${warm.url}/_resolve`, cookieFile, resolvePath));
-    await measure("resolve via redis", () => wrk(`${viaRedis.url}/_resolve`, cookieFile, resolvePath));
+    await measure("resolve via redis", () =>
+      wrk(`${viaRedis.url}/_resolve`, cookieFile, resolvePath),
+    );
     await measure("resolve api key", () => wrk(`${warm.url}/_resolve`, keyFile, resolvePath));
     await measure("resolve jwt", () => wrk(`${warm.url}/_resolve`, jwtFile, resolvePath));
     await measure("nginx + gatehouse", () => wrk(`${nginxGatehouse}/page`, cookieFile));
@@ -274,12 +332,20 @@ server {
     await measure("nginx without auth", () => wrk(`${nginxPlain}/page`, cookieFile));
     await measure("p99 ms, quiet", () => probe(`${warm.url}/_resolve`, cookies));
     await measure("p99 ms, login storm", async () => {
-      const storm = wrk(`${warm.url}/auth/login`, cookieFile, {
-        REQUEST_PATH: "/auth/login",
-        REQUEST_METHOD: "POST",
-        REQUEST_BODY: JSON.stringify({ email: "nobody@example.test", password: "wrong password 123" }),
-        ALLOW_ERRORS: "1",
-      }, PROBE_SECONDS + 1);
+      const storm = wrk(
+        `${warm.url}/auth/login`,
+        cookieFile,
+        {
+          REQUEST_PATH: "/auth/login",
+          REQUEST_METHOD: "POST",
+          REQUEST_BODY: JSON.stringify({
+            email: "nobody@example.test",
+            password: "wrong password 123",
+          }),
+          ALLOW_ERRORS: "1",
+        },
+        PROBE_SECONDS + 1,
+      );
       await new Promise((resolve) => setTimeout(resolve, 500));
       const p99 = await probe(`${warm.url}/_resolve`, cookies);
       await storm;
@@ -289,31 +355,74 @@ server {
 
   const m = (name: string) => median(runs[name] ?? []);
   const ratio = (a: string, b: string) => m(a) / m(b);
-  const bytesPerSession = Math.max(1, (usedMemory - emptyRedisBytes) / Math.max(1, sessionsInRedis));
+  const bytesPerSession = Math.max(
+    1,
+    (usedMemory - emptyRedisBytes) / Math.max(1, sessionsInRedis),
+  );
   const results = [
-    { name: "/_resolve, warm in-process cache ÷ no-op Hono", value: ratio("resolve warm", "noop"), target: ">= 0.85" },
-    { name: "/_resolve, Redis on every request ÷ no-op Hono", value: ratio("resolve via redis", "noop"), target: ">= 0.6" },
-    { name: "nginx → gatehouse → app ÷ nginx → no-op resolver → app", value: ratio("nginx + gatehouse", "nginx + noop resolver"), target: ">= 0.85" },
-    { name: "nginx with the cache block ÷ nginx without auth", value: ratio("nginx + gatehouse, cached", "nginx without auth"), target: "report" },
-    { name: "p99 of /_resolve during a login storm ÷ quiet", value: ratio("p99 ms, login storm", "p99 ms, quiet"), target: "<= 2" },
-    { name: "API key ÷ cookie (both warm)", value: ratio("resolve api key", "resolve warm"), target: "report" },
-    { name: "trusted-issuer JWT ÷ cookie (both warm)", value: ratio("resolve jwt", "resolve warm"), target: "report" },
-    { name: "sessions per GiB of Redis memory", value: Math.round(2 ** 30 / bytesPerSession), target: "report" },
+    {
+      name: "/_resolve, warm in-process cache ÷ no-op Hono",
+      value: ratio("resolve warm", "noop"),
+      target: ">= 0.85",
+    },
+    {
+      name: "/_resolve, Redis on every request ÷ no-op Hono",
+      value: ratio("resolve via redis", "noop"),
+      target: ">= 0.6",
+    },
+    {
+      name: "nginx → gatehouse → app ÷ nginx → no-op resolver → app",
+      value: ratio("nginx + gatehouse", "nginx + noop resolver"),
+      target: ">= 0.85",
+    },
+    {
+      name: "nginx with the cache block ÷ nginx without auth",
+      value: ratio("nginx + gatehouse, cached", "nginx without auth"),
+      target: "report",
+    },
+    {
+      name: "p99 of /_resolve during a login storm ÷ quiet",
+      value: ratio("p99 ms, login storm", "p99 ms, quiet"),
+      target: "<= 2",
+    },
+    {
+      name: "API key ÷ cookie (both warm)",
+      value: ratio("resolve api key", "resolve warm"),
+      target: "report",
+    },
+    {
+      name: "trusted-issuer JWT ÷ cookie (both warm)",
+      value: ratio("resolve jwt", "resolve warm"),
+      target: "report",
+    },
+    {
+      name: "sessions per GiB of Redis memory",
+      value: Math.round(2 ** 30 / bytesPerSession),
+      target: "report",
+    },
   ];
   const met = (value: number, target: string) => {
     const match = /^(>=|<=) ([\d.]+)$/.exec(target);
     if (!match) return "";
-    return (match[1] === ">=" ? value >= Number(match[2]) : value <= Number(match[2])) ? "met" : "MISSED";
+    return (match[1] === ">=" ? value >= Number(match[2]) : value <= Number(match[2]))
+      ? "met"
+      : "MISSED";
   };
   const machine = {
     cpus: `${availableParallelism()} × ${cpus()[0]?.model ?? "unknown"}`,
     memoryGiB: Math.round(totalmem() / 2 ** 30),
     node: process.version,
   };
-  console.log(`\ngatehouse benchmark — ${machine.cpus}, ${machine.memoryGiB} GiB, Node ${machine.node}`);
-  console.log(`medians of ${ROUNDS} interleaved rounds of ${SECONDS} s, wrk -t1 -c${CONNECTIONS}\n`);
+  console.log(
+    `\ngatehouse benchmark — ${machine.cpus}, ${machine.memoryGiB} GiB, Node ${machine.node}`,
+  );
+  console.log(
+    `medians of ${ROUNDS} interleaved rounds of ${SECONDS} s, wrk -t1 -c${CONNECTIONS}\n`,
+  );
   for (const { name, value, target } of results)
-    console.log(`${name.padEnd(58)} ${value < 100 ? value.toFixed(2).padStart(9) : String(value).padStart(9)}  ${target.padEnd(8)} ${met(value, target)}`);
+    console.log(
+      `${name.padEnd(58)} ${value < 100 ? value.toFixed(2).padStart(9) : String(value).padStart(9)}  ${target.padEnd(8)} ${met(value, target)}`,
+    );
   console.log("\nmedians:");
   for (const name of Object.keys(runs)) console.log(`  ${name.padEnd(28)} ${m(name).toFixed(1)}`);
   mkdirSync(join(import.meta.dirname, "results"), { recursive: true });

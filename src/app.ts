@@ -163,8 +163,11 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
 
   const draining = { value: false };
   const app = new Hono<AppEnv>();
-  app.use("*", requestId());
+  // Before the request-id middleware: /_resolve is the hot path and answers
+  // with plain header records (no Headers object is built); its errors carry
+  // the proxy's X-Request-ID instead.
   app.route("/", resolveRoutes({ config, sessions, signer, metrics, bearer, logError }));
+  app.use("*", requestId());
   app.route(config.auth_prefix, authRoutes({ config, accounts, sessions, apiKeys, logError }));
   app.get("/.well-known/jwks.json", (c) => {
     c.header("Cache-Control", "public, max-age=300");

@@ -91,14 +91,17 @@ export function resolveRoutes(deps: ResolveDeps) {
     extra: Record<string, string> = {},
   ) {
     const body = JSON.stringify({
-      error: { code, message, requestId: c.get("requestId") ?? null },
+      error: { code, message, requestId: c.req.header("x-request-id") ?? null },
     });
-    return c.body(body, status, {
-      "content-type": "application/json",
-      "content-length": String(Buffer.byteLength(body)),
-      "cache-control": status === 503 ? "no-store" : cacheControl,
-      vary: "Cookie, Authorization",
-      ...extra,
+    return new Response(body, {
+      status,
+      headers: {
+        "content-type": "application/json",
+        "content-length": String(Buffer.byteLength(body)),
+        "cache-control": status === 503 ? "no-store" : cacheControl,
+        vary: "Cookie, Authorization",
+        ...extra,
+      },
     });
   }
 
@@ -117,7 +120,7 @@ export function resolveRoutes(deps: ResolveDeps) {
       // A trusted issuer's extra claims never replace an identity header.
       if (!(header in headers)) headers[header] = encodeHeaderValue(value);
     }
-    return c.body(null, 200, headers);
+    return new Response(null, { status: 200, headers });
   }
 
   function claimValue(
@@ -162,10 +165,9 @@ export function resolveRoutes(deps: ResolveDeps) {
         const location = loginLocation(original);
         const wantsRedirect = c.req.query("redirect") === "true" && original.isBrowserNavigation;
         if (wantsRedirect)
-          return c.body(null, 302, {
-            location,
-            "content-length": "0",
-            "cache-control": "no-store",
+          return new Response(null, {
+            status: 302,
+            headers: { location, "content-length": "0", "cache-control": "no-store" },
           });
         return json(c, 401, "unauthenticated", "sign in to continue", { location });
       }

@@ -16,9 +16,25 @@ export function parseCidrList(items: string[]): Cidr[] {
   });
 }
 
+// Peers are few (the proxies): the answer per address and range list is kept,
+// so the hot path does not parse the same address on every request.
+const answers = new WeakMap<Cidr[], Map<string, boolean>>();
+const MAX_REMEMBERED = 1_000;
+
 /** True when the peer address (as the socket reports it, IPv4-mapped IPv6 included) lies in one of the ranges. */
 export function isTrustedPeer(address: string | undefined, ranges: Cidr[]): boolean {
   if (!address || ranges.length === 0) return false;
+  let known = answers.get(ranges);
+  if (!known) answers.set(ranges, (known = new Map()));
+  const remembered = known.get(address);
+  if (remembered !== undefined) return remembered;
+  const answer = checkPeer(address, ranges);
+  if (known.size >= MAX_REMEMBERED) known.clear();
+  known.set(address, answer);
+  return answer;
+}
+
+function checkPeer(address: string, ranges: Cidr[]): boolean {
   let parsed: ipaddr.IPv4 | ipaddr.IPv6;
   try {
     parsed = ipaddr.process(address);
