@@ -312,7 +312,7 @@ server {
   const runs: Record<string, number[]> = {};
   const measure = async (name: string, task: () => Promise<number>) => {
     const value = await task();
-    (runs[name] ??= []).push(value);
+    runs[name] = [...(runs[name] ?? []), value];
     log(`  ${name.padEnd(28)} ${value.toFixed(0)}`);
   };
   for (let round = 1; round <= ROUNDS; round++) {

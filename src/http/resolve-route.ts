@@ -105,7 +105,7 @@ export function resolveRoutes(deps: ResolveDeps) {
     });
   }
 
-  async function allow(c: Context<AppEnv>, original: OriginalRequest, identity: Identity | null) {
+  async function allow(original: OriginalRequest, identity: Identity | null) {
     const headers: Record<string, string> = {
       "content-length": "0",
       "cache-control": cacheControl,
@@ -156,9 +156,9 @@ export function resolveRoutes(deps: ResolveDeps) {
     metrics.resolves.inc({ outcome: decision.outcome });
     switch (decision.outcome) {
       case "allow":
-        return allow(c, original, decision.identity);
+        return allow(original, decision.identity);
       case "anonymous":
-        return allow(c, original, null);
+        return allow(original, null);
       case "forbidden":
         return json(c, 403, "forbidden", decision.reason);
       case "unauthenticated": {

@@ -25,7 +25,10 @@ const MAX_REMEMBERED = 1_000;
 export function isTrustedPeer(address: string | undefined, ranges: Cidr[]): boolean {
   if (!address || ranges.length === 0) return false;
   let known = answers.get(ranges);
-  if (!known) answers.set(ranges, (known = new Map()));
+  if (!known) {
+    known = new Map();
+    answers.set(ranges, known);
+  }
   const remembered = known.get(address);
   if (remembered !== undefined) return remembered;
   const answer = checkPeer(address, ranges);
