@@ -208,6 +208,9 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     metrics,
     draining,
     reloadKeys,
-    close: () => clearInterval(keyReload),
+    close: () => {
+      clearInterval(keyReload);
+      void hasher.close();
+    },
   };
 }

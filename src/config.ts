@@ -121,7 +121,8 @@ const settingsSchema = z
     session_cache_max: integer(100_000, 0, 10_000_000),
     auth_cache_seconds: integer(0, 0, 3600),
     registration_enabled: bool(true),
-    password_hash_concurrency: integer(availableParallelism(), 1, 256),
+    // One core is left to the event loop, so a login storm cannot starve /_resolve.
+    password_hash_concurrency: integer(Math.max(1, availableParallelism() - 1), 1, 256),
     password_hash_queue: integer(availableParallelism() * 4, 0, 10_000),
     login_max_failures_per_account: integer(10, 1, 10_000),
     login_max_failures_per_ip: integer(50, 1, 100_000),

@@ -2,7 +2,8 @@
 // explicitly; hashing runs under a concurrency limit so that a login storm
 // cannot starve the resolver: excess work is refused at once, not queued.
 import { readFileSync } from "node:fs";
-import { type Algorithm, hash, verify } from "@node-rs/argon2";
+import { Worker } from "node:worker_threads";
+import type { Algorithm } from "@node-rs/argon2";
 
 // Algorithm.Argon2id: a const enum, which cannot be imported as a value under verbatimModuleSyntax.
 const ARGON2ID = 2 as Algorithm;
@@ -70,7 +71,45 @@ export type PasswordHasher = {
   hash(password: string): Promise<string>;
   /** Verifies against the stored hash, or against a dummy hash when there is none, so both take the same time. */
   verify(storedHash: string | undefined, password: string): Promise<boolean>;
+  /** Stops the hashing threads. */
+  close(): Promise<void>;
 };
+
+type Job = { op: "hash"; password: string } | { op: "verify"; password: string; hash: string };
+
+/** One hashing thread (hash-worker.js): one job at a time, answers matched by id. */
+function hashThread() {
+  let worker: Worker;
+  let nextId = 0;
+  const pending = new Map<number, { resolve(value: unknown): void; reject(error: Error): void }>();
+  const start = () => {
+    worker = new Worker(new URL("./hash-worker.js", import.meta.url));
+    worker.unref();
+    worker.on("message", ({ id, result, error }) => {
+      const job = pending.get(id);
+      pending.delete(id);
+      if (error && result === undefined) job?.reject(new Error(error));
+      else job?.resolve(result);
+    });
+    // A crashed thread fails its job and is replaced.
+    worker.on("error", (error) => {
+      for (const job of pending.values()) job.reject(error);
+      pending.clear();
+      start();
+    });
+  };
+  start();
+  return {
+    run(job: Job): Promise<unknown> {
+      const id = nextId++;
+      return new Promise((resolve, reject) => {
+        pending.set(id, { resolve, reject });
+        worker.postMessage({ id, ...job, options: ARGON2_OPTIONS });
+      });
+    },
+    close: () => worker.terminate().then(() => {}),
+  };
+}
 
 /**
  * A hasher that runs at most `concurrency` hashes at once and lets at most
@@ -80,32 +119,34 @@ export async function createPasswordHasher(options: {
   concurrency: number;
   queue: number;
 }): Promise<PasswordHasher> {
-  let running = 0;
-  const waiting: (() => void)[] = [];
+  const threads = Array.from({ length: options.concurrency }, hashThread);
+  const idle = [...threads];
+  const waiting: ((thread: ReturnType<typeof hashThread>) => void)[] = [];
 
-  async function limited<T>(work: () => Promise<T>): Promise<T> {
-    if (running >= options.concurrency) {
+  async function limited(job: Job): Promise<unknown> {
+    let thread = idle.pop();
+    if (!thread) {
       if (waiting.length >= options.queue) throw new HashingOverloadedError();
-      await new Promise<void>((resolve) => waiting.push(resolve));
-    } else {
-      running++;
+      thread = await new Promise<ReturnType<typeof hashThread>>((resolve) => waiting.push(resolve));
     }
     try {
-      return await work();
+      return await thread.run(job);
     } finally {
       const next = waiting.shift();
-      if (next) next();
-      else running--;
+      if (next) next(thread);
+      else idle.push(thread);
     }
   }
 
-  const dummyHash = await hash(crypto.randomUUID(), ARGON2_OPTIONS);
+  const dummyHash = (await limited({ op: "hash", password: crypto.randomUUID() })) as string;
   return {
-    hash: (password) => limited(() => hash(password, ARGON2_OPTIONS)),
-    verify: (storedHash, password) =>
-      limited(async () => {
-        const ok = await verify(storedHash ?? dummyHash, password).catch(() => false);
-        return ok && storedHash !== undefined;
-      }),
+    hash: async (password) => (await limited({ op: "hash", password })) as string,
+    async verify(storedHash, password) {
+      const ok = await limited({ op: "verify", password, hash: storedHash ?? dummyHash });
+      return ok === true && storedHash !== undefined;
+    },
+    close: async () => {
+      await Promise.all(threads.map((thread) => thread.close()));
+    },
   };
 }
