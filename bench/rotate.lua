@@ -19,3 +19,8 @@ request = function()
   if body then h["Content-Type"] = "application/json" end
   return wrk.format(method, path, h, body)
 end
+
+local pause = tonumber(os.getenv("DELAY_MS") or "")
+if pause then
+  delay = function() return pause end
+end

@@ -6,7 +6,7 @@ import { setPriority } from "node:os";
 import { parentPort } from "node:worker_threads";
 import { hashSync, verifySync } from "@node-rs/argon2";
 
-const LOWER_PRIORITY = 10;
+const LOWER_PRIORITY = 19;
 try {
   setPriority(0, LOWER_PRIORITY);
 } catch {

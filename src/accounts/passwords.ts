@@ -71,6 +71,8 @@ export type PasswordHasher = {
   hash(password: string): Promise<string>;
   /** Verifies against the stored hash, or against a dummy hash when there is none, so both take the same time. */
   verify(storedHash: string | undefined, password: string): Promise<boolean>;
+  /** False when a hash now would be refused (every thread busy and the queue full). */
+  hasCapacity(): boolean;
   /** Stops the hashing threads. */
   close(): Promise<void>;
 };
@@ -145,6 +147,7 @@ export async function createPasswordHasher(options: {
       const ok = await limited({ op: "verify", password, hash: storedHash ?? dummyHash });
       return ok === true && storedHash !== undefined;
     },
+    hasCapacity: () => idle.length > 0 || waiting.length < options.queue,
     close: async () => {
       await Promise.all(threads.map((thread) => thread.close()));
     },

@@ -55,13 +55,14 @@ function cleanName(input: unknown): string {
   return name;
 }
 
+const overloaded = () =>
+  new ServiceError("overloaded", "Too many sign-ins at once. Try again in a moment.", 1);
+
 async function hashing<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (error) {
-    if (error instanceof HashingOverloadedError) {
-      throw new ServiceError("overloaded", "Too many sign-ins at once. Try again in a moment.", 1);
-    }
+    if (error instanceof HashingOverloadedError) throw overloaded();
     throw error;
   }
 }
@@ -137,6 +138,9 @@ export function createAccountService(deps: AccountServiceDeps) {
       if (wait > 0) {
         throw new ServiceError("rate_limited", "Too many failed sign-ins. Try again later.", wait);
       }
+      // A full hasher refuses before any lookup: a storm costs no database work,
+      // and known and unknown addresses are refused alike.
+      if (!hasher.hasCapacity()) throw overloaded();
       const found = await findByEmail(email);
       const ok = await hashing(() => hasher.verify(found?.hash ?? undefined, password ?? ""));
       if (!ok || !found || password === undefined) {
