@@ -2,7 +2,8 @@
 // a temporary directory and a free loopback port), runs every test file with
 // Node's test runner, and stops the servers again, whatever the outcome.
 import { spawnSync } from "node:child_process";
-import { readdirSync, statSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startPostgres } from "../test/helpers/postgres-server.ts";
 
@@ -21,15 +22,21 @@ const files = testFiles("test").filter(
   (file) => filters.length === 0 || filters.some((f) => file.includes(f)),
 );
 const postgres = await startPostgres();
+// Mail written by gatehouse processes without SMTP lands here, not in the work tree.
+const outbox = mkdtempSync(join(tmpdir(), "gatehouse-outbox-"));
 let status = 1;
 try {
   const result = spawnSync(
     process.execPath,
     ["--import", "tsx", "--test", "--test-concurrency=2", "--test-timeout=120000", ...files],
-    { stdio: "inherit", env: { ...process.env, TEST_POSTGRES_URL: postgres.url } },
+    {
+      stdio: "inherit",
+      env: { ...process.env, TEST_POSTGRES_URL: postgres.url, OUTBOX_DIR: outbox },
+    },
   );
   status = result.status ?? 1;
 } finally {
   await postgres.stop();
+  rmSync(outbox, { recursive: true, force: true });
 }
 process.exit(status);

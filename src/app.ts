@@ -3,11 +3,8 @@
 import { Hono } from "hono";
 import { requestId } from "hono/request-id";
 import { type Audit, sqlAudit } from "./accounts/audit.ts";
-import {
-  type LoginThrottle,
-  memoryLoginThrottle,
-  redisLoginThrottle,
-} from "./accounts/login-throttle.ts";
+import { createEmailFlows, type EmailFlows } from "./accounts/email-flows.ts";
+import { type LoginThrottle, loginThrottle, rateLimiter } from "./accounts/login-throttle.ts";
 import { createPasswordHasher } from "./accounts/passwords.ts";
 import { type AccountService, createAccountService } from "./accounts/service.ts";
 import { API_KEY_PREFIX } from "./api-keys/format.ts";
@@ -15,6 +12,9 @@ import { type ApiKeyService, createApiKeyService } from "./api-keys/service.ts";
 import { createJwtVerifier, looksLikeJwt } from "./bearer/jwt-verifier.ts";
 import type { Config } from "./config.ts";
 import type { DatabaseHandle } from "./db/client.ts";
+import { createMailer, type Mailer } from "./email/mailer.ts";
+import { loadTemplates } from "./email/templates.ts";
+import { emailTokenStore } from "./email/tokens.ts";
 import { authRoutes } from "./http/auth-routes.ts";
 import type { AppEnv } from "./http/context.ts";
 import { errorBody, errorResponse, toServiceError } from "./http/errors.ts";
@@ -40,6 +40,8 @@ export type Gatehouse = {
   sessions: SessionService;
   accounts: AccountService;
   apiKeys: ApiKeyService;
+  emailFlows: EmailFlows;
+  mailer: Mailer;
   metrics: Metrics;
   /** Re-reads signing keys (after a rotation); also done every KEY_RELOAD_MS. */
   reloadKeys(): Promise<void>;
@@ -50,15 +52,6 @@ export type Gatehouse = {
 };
 
 const KEY_RELOAD_MS = 30_000;
-
-function loginThrottle(config: Config, redis: SharedRedis | null): LoginThrottle {
-  const limits = {
-    maxPerAccount: config.login_max_failures_per_account,
-    maxPerIp: config.login_max_failures_per_ip,
-    windowSeconds: config.login_failure_window,
-  };
-  return redis ? redisLoginThrottle(redis, limits) : memoryLoginThrottle(limits);
-}
 
 export type GatehouseOptions = {
   config: Config;
@@ -95,7 +88,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
           onError: (error) => logError(error, "redis session cache"),
         })
       : sqlStore,
-    onRevoked: (ids) => publishRevoked({ sessions: ids }),
+    onForgotten: (ids) => publishRevoked({ sessions: ids }),
     clock,
     idleTimeoutSeconds: config.session_idle_timeout,
     maxAgeSeconds: config.session_max_age,
@@ -107,13 +100,50 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     concurrency: config.password_hash_concurrency,
     queue: config.password_hash_queue,
   });
+  const mailer = createMailer({
+    config,
+    templates: loadTemplates(config.email_templates_dir),
+    logger,
+    onResult: (kind, outcome) => metrics.emails.inc({ kind, outcome }),
+  });
+  const hour = 3600;
+  const emailFlows = createEmailFlows({
+    db: database.db,
+    hasher,
+    sessions,
+    tokens: emailTokenStore(database.db),
+    mailer,
+    audit,
+    clock,
+    limits: {
+      verificationResends: rateLimiter(redis, {
+        keyPrefix: "mail_verify",
+        points: 3,
+        duration: hour,
+      }),
+      perAddress: rateLimiter(redis, { keyPrefix: "mail_address", points: 3, duration: hour }),
+      perIp: rateLimiter(redis, { keyPrefix: "mail_ip", points: 30, duration: hour }),
+    },
+    linkBase: `${config.public_url.origin}${config.auth_prefix}`,
+    verificationTtlSeconds: config.email_verification_ttl,
+    resetTtlSeconds: config.password_reset_ttl,
+    logError,
+  });
   const accounts = createAccountService({
     db: database.db,
     hasher,
     sessions,
     audit,
-    throttle: options.throttle ?? loginThrottle(config, redis),
+    notify: emailFlows.notifications,
+    throttle:
+      options.throttle ??
+      loginThrottle(redis, {
+        maxPerAccount: config.login_max_failures_per_account,
+        maxPerIp: config.login_max_failures_per_ip,
+        windowSeconds: config.login_failure_window,
+      }),
     registrationEnabled: config.registration_enabled,
+    registrationSignsIn: config.registration_sign_in,
   });
 
   const apiKeys = createApiKeyService({
@@ -168,7 +198,10 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
   // the proxy's X-Request-ID instead.
   app.route("/", resolveRoutes({ config, sessions, signer, metrics, bearer, logError }));
   app.use("*", requestId());
-  app.route(config.auth_prefix, authRoutes({ config, accounts, sessions, apiKeys, logError }));
+  app.route(
+    config.auth_prefix,
+    authRoutes({ config, accounts, emailFlows, sessions, apiKeys, logError }),
+  );
   app.get("/.well-known/jwks.json", (c) => {
     c.header("Cache-Control", "public, max-age=300");
     return c.json(keys.jwks);
@@ -205,11 +238,14 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     sessions,
     accounts,
     apiKeys,
+    emailFlows,
+    mailer,
     metrics,
     draining,
     reloadKeys,
     close: () => {
       clearInterval(keyReload);
+      mailer.close();
       void hasher.close();
     },
   };

@@ -5,6 +5,7 @@
 
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
+import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { trustedIssuerSchema } from "./bearer/issuer-config.ts";
@@ -127,6 +128,25 @@ const settingsSchema = z
     login_max_failures_per_account: integer(10, 1, 10_000),
     login_max_failures_per_ip: integer(50, 1, 100_000),
     login_failure_window: duration("15m"),
+    /** Mail goes out through this server (smtp:// or smtps://); without it, to the log and OUTBOX_DIR. */
+    smtp_url: z
+      .string()
+      .regex(/^smtps?:\/\//, "must start with smtp:// or smtps://")
+      .optional(),
+    /** The From header; defaults to "SITE_NAME <no-reply@host of PUBLIC_URL>". */
+    smtp_from: z.string().min(3).optional(),
+    /** Refuse to send over a plain connection: STARTTLS must succeed (smtp:// only). */
+    smtp_require_tls: bool(false),
+    /** Checks the SMTP server's certificate; turn off only for a server with a self-signed one. */
+    smtp_tls_reject_unauthorized: bool(true),
+    /** Where messages are written when SMTP_URL is not set. Defaults to DATA_DIR/outbox. */
+    outbox_dir: z.string().min(1).optional(),
+    /** A folder of templates overriding the built-in ones (<kind>.subject, <kind>.txt, <kind>.html). */
+    email_templates_dir: z.string().min(1).optional(),
+    email_verification_ttl: duration("24h"),
+    password_reset_ttl: duration("30m"),
+    /** Registration signs the new account in at once; when false it answers "check your email" for new and existing addresses alike. */
+    registration_sign_in: bool(true),
     assertion_ttl: duration("60s"),
     /** On SIGTERM: how long /readyz fails while requests are still served, before the listener closes. */
     shutdown_drain: duration("0s"),
@@ -179,8 +199,13 @@ const STRUCTURED_KEYS = new Set(["rules", "trusted_issuers"]);
 
 type ParsedConfig = z.output<typeof configSchema>;
 
-export type Config = Omit<ParsedConfig, "rules" | "default_redirect" | "public_url"> & {
+export type Config = Omit<
+  ParsedConfig,
+  "rules" | "default_redirect" | "public_url" | "smtp_from" | "outbox_dir"
+> & {
   public_url: URL;
+  smtp_from: string;
+  outbox_dir: string;
   rules: AccessRule[];
   /** Where a browser lands after login when no valid `rd` was given. */
   default_redirect: string;
@@ -244,6 +269,10 @@ function finishConfig(parsed: ParsedConfig): Config {
     public_url,
     rules: parsed.rules,
     default_redirect: parsed.default_redirect ?? `${origin}/`,
+    smtp_from:
+      parsed.smtp_from ??
+      `"${parsed.site_name.replaceAll('"', "")}" <no-reply@${public_url.hostname}>`,
+    outbox_dir: parsed.outbox_dir ?? join(parsed.data_dir, "outbox"),
     secure_cookies: secure,
     session_cookie: `${prefix}${parsed.cookie_name}`,
     login_url: `${origin}${parsed.auth_prefix}/login`,

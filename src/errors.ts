@@ -5,6 +5,8 @@ export const ERROR_STATUS = {
   invalid_request: 400,
   invalid_email: 400,
   weak_password: 400,
+  wrong_password: 400,
+  invalid_token: 400,
   unauthenticated: 401,
   invalid_credentials: 401,
   forbidden: 403,

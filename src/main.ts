@@ -3,6 +3,7 @@
 import { createGatehouse } from "./app.ts";
 import { ConfigError, loadConfig } from "./config.ts";
 import { DataDirInUse, openDatabase } from "./db/client.ts";
+import { loadTemplates } from "./email/templates.ts";
 import { createLogger } from "./logger.ts";
 import { connectRedis } from "./redis/client.ts";
 import { startServer } from "./server.ts";
@@ -11,6 +12,7 @@ async function main(argv: string[]): Promise<void> {
   let config: ReturnType<typeof loadConfig>;
   try {
     config = loadConfig(process.env);
+    loadTemplates(config.email_templates_dir);
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(error.message);
@@ -36,13 +38,14 @@ async function main(argv: string[]): Promise<void> {
     process.exit(2);
   }
   const redis = connectRedis(config, logger);
-  const gatehouse = await createGatehouse({
-    config,
-    database,
-    logger,
-    redis,
-    defaultMetrics: true,
-  });
+  let gatehouse: Awaited<ReturnType<typeof createGatehouse>>;
+  try {
+    gatehouse = await createGatehouse({ config, database, logger, redis, defaultMetrics: true });
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(error.message);
+    process.exit(2);
+  }
 
   const { server: http, port } = await startServer(gatehouse, {
     port: config.port,

@@ -20,6 +20,12 @@ export function createMetrics(options: { defaultMetrics: boolean }) {
       labelNames: ["result"] as const,
       registers: [registry],
     }),
+    emails: new Counter({
+      name: "gatehouse_email_total",
+      help: "Messages by kind and outcome: sent (SMTP), outbox (no SMTP configured), failed",
+      labelNames: ["kind", "outcome"] as const,
+      registers: [registry],
+    }),
     bearerTokens: new Counter({
       name: "gatehouse_bearer_jwt_total",
       help: "Bearer JWTs by how they were answered: cached, verified, invalid, unavailable",

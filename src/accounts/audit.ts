@@ -8,6 +8,11 @@ export type AuditEventType =
   | "user.login"
   | "user.login_failed"
   | "user.logout"
+  | "user.email_verified"
+  | "user.password_reset_requested"
+  | "user.password_reset"
+  | "user.password_changed"
+  | "user.password_change_failed"
   | "session.revoked"
   | "sessions.revoked_all";
 

@@ -69,45 +69,37 @@ export function createLoginThrottle(limiters: {
   };
 }
 
-type ThrottleLimits = { maxPerAccount: number; maxPerIp: number; windowSeconds: number };
-
-function memoryLimiters(options: ThrottleLimits) {
-  return {
-    perAccount: new RateLimiterMemory({
-      keyPrefix: "login_acct",
-      points: options.maxPerAccount,
-      duration: options.windowSeconds,
-    }),
-    perIp: new RateLimiterMemory({
-      keyPrefix: "login_ip",
-      points: options.maxPerIp,
-      duration: options.windowSeconds,
-    }),
-  };
-}
-
-export function memoryLoginThrottle(options: ThrottleLimits): LoginThrottle {
-  return createLoginThrottle(memoryLimiters(options));
-}
-
 /**
- * Counters shared by every replica through Redis. While Redis cannot answer,
- * each replica counts in its own memory (the insurance limiter), so the limit
- * still holds per replica.
+ * A limiter kept in Redis when there is one, shared by every replica. While
+ * Redis cannot answer, each replica counts in its own memory (the insurance
+ * limiter), so the limit still holds per replica.
  */
-export function redisLoginThrottle(redis: SharedRedis, options: ThrottleLimits): LoginThrottle {
-  const insurance = memoryLimiters(options);
-  const shared = (keyPrefix: string, points: number, insuranceLimiter: RateLimiterMemory) =>
-    new RateLimiterRedis({
-      storeClient: redis.client,
-      keyPrefix: `${redis.keyPrefix}${keyPrefix}`,
-      points,
-      duration: options.windowSeconds,
-      rejectIfRedisNotReady: true,
-      insuranceLimiter,
-    });
+export function rateLimiter(
+  redis: SharedRedis | null,
+  options: { keyPrefix: string; points: number; duration: number },
+): RateLimiterAbstract {
+  const insuranceLimiter = new RateLimiterMemory(options);
+  if (!redis) return insuranceLimiter;
+  return new RateLimiterRedis({
+    ...options,
+    storeClient: redis.client,
+    keyPrefix: `${redis.keyPrefix}${options.keyPrefix}`,
+    rejectIfRedisNotReady: true,
+    insuranceLimiter,
+  });
+}
+
+export function loginThrottle(
+  redis: SharedRedis | null,
+  limits: { maxPerAccount: number; maxPerIp: number; windowSeconds: number },
+): LoginThrottle {
+  const duration = limits.windowSeconds;
   return createLoginThrottle({
-    perAccount: shared("login_acct", options.maxPerAccount, insurance.perAccount),
-    perIp: shared("login_ip", options.maxPerIp, insurance.perIp),
+    perAccount: rateLimiter(redis, {
+      keyPrefix: "login_acct",
+      points: limits.maxPerAccount,
+      duration,
+    }),
+    perIp: rateLimiter(redis, { keyPrefix: "login_ip", points: limits.maxPerIp, duration }),
   });
 }

@@ -21,20 +21,32 @@ import {
 
 export type ClientMeta = { ip: string | null; userAgent: string | null };
 
+/** What the email flows are told of; each call returns at once, mail goes out in the background. */
+export type AccountNotifications = {
+  registered(user: SessionUser): void;
+  /** Somebody tried to register an address that has an account. */
+  alreadyRegistered(email: string): void;
+  /** Ends the user's reset links and tells the address. */
+  passwordChanged(user: { id: string; email: string }): Promise<void>;
+};
+
 export type AccountServiceDeps = {
   db: Database;
   hasher: PasswordHasher;
   sessions: SessionService;
   throttle: LoginThrottle;
   audit: Audit;
+  notify: AccountNotifications;
   registrationEnabled: boolean;
+  /** Registration opens a session at once; otherwise the user signs in after. */
+  registrationSignsIn: boolean;
 };
 
 export type SignedIn = { user: SessionUser; token: string; sessionId: string };
 
 const NAME_MAX_LENGTH = 100;
 
-function requireEmail(input: unknown): string {
+export function requireEmail(input: unknown): string {
   if (Array.isArray(input))
     throw new ServiceError("invalid_email", "Give exactly one email address.");
   const email = canonicalizeEmail(input);
@@ -55,10 +67,18 @@ function cleanName(input: unknown): string {
   return name;
 }
 
+/** The new password in its normal form, or a weak_password error saying what is wrong. */
+export function requireNewPassword(input: unknown): string {
+  const checked = checkNewPassword(input);
+  if ("problem" in checked)
+    throw new ServiceError("weak_password", PASSWORD_PROBLEM_MESSAGES[checked.problem]);
+  return checked.password;
+}
+
 const overloaded = () =>
   new ServiceError("overloaded", "Too many sign-ins at once. Try again in a moment.", 1);
 
-async function hashing<T>(work: () => Promise<T>): Promise<T> {
+export async function hashing<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (error) {
@@ -68,7 +88,7 @@ async function hashing<T>(work: () => Promise<T>): Promise<T> {
 }
 
 export function createAccountService(deps: AccountServiceDeps) {
-  const { db, hasher, sessions, throttle, audit } = deps;
+  const { db, hasher, sessions, throttle, audit, notify } = deps;
 
   async function findByEmail(email: string) {
     const rows = await db
@@ -98,22 +118,21 @@ export function createAccountService(deps: AccountServiceDeps) {
 
   return {
     /**
-     * Creates an account and signs it in. For an address that already has an
-     * account nothing is created and `existing` is returned, so the caller can
-     * answer without saying so.
+     * Creates an account, and signs it in when registration does. For an
+     * address that already has an account nothing is created, the address is
+     * told, and `existing` is returned, so the caller can answer without
+     * saying so.
      */
     async register(
       input: { email: unknown; password: unknown; name?: unknown },
       meta: ClientMeta,
-    ): Promise<{ created: SignedIn } | { existing: true }> {
+    ): Promise<{ created: SessionUser; signedIn?: SignedIn } | { existing: true }> {
       if (!deps.registrationEnabled)
         throw new ServiceError("registration_closed", "Registration is closed.");
       const email = requireEmail(input.email);
-      const checked = checkNewPassword(input.password);
-      if ("problem" in checked)
-        throw new ServiceError("weak_password", PASSWORD_PROBLEM_MESSAGES[checked.problem]);
+      const password = requireNewPassword(input.password);
       const name = cleanName(input.name);
-      const hash = await hashing(() => hasher.hash(checked.password));
+      const hash = await hashing(() => hasher.hash(password));
       const id = crypto.randomUUID();
       const inserted = await db.transaction(async (tx) => {
         const rows = await tx
@@ -125,9 +144,15 @@ export function createAccountService(deps: AccountServiceDeps) {
         if (user) await tx.insert(passwordCredentials).values({ userId: id, hash });
         return user;
       });
-      if (!inserted) return { existing: true };
+      if (!inserted) {
+        notify.alreadyRegistered(email);
+        return { existing: true };
+      }
       audit("user.registered", { userId: id, ip: meta.ip, detail: { method: "password" } });
-      return { created: await signIn(toSessionUser(inserted), "password", meta) };
+      const created = toSessionUser(inserted);
+      notify.registered(created);
+      if (!deps.registrationSignsIn) return { created };
+      return { created, signedIn: await signIn(created, "password", meta) };
     },
 
     /** Verifies email and password and opens a new session. */
@@ -156,6 +181,55 @@ export function createAccountService(deps: AccountServiceDeps) {
         throw new ServiceError("account_disabled", "This account is disabled.");
       await throttle.recordSuccess(email);
       return signIn(toSessionUser(found.user), "password", meta);
+    },
+
+    /** Changes the password of a signed-in user, who must give the current one. */
+    async changePassword(
+      current: { user: SessionUser; sessionId: string },
+      input: { currentPassword: unknown; newPassword: unknown; signOutOthers: boolean },
+      meta: ClientMeta,
+    ): Promise<{ signedOut: number }> {
+      const { user } = current;
+      const wait = await throttle.retryAfter(user.email, meta.ip);
+      if (wait > 0) {
+        throw new ServiceError("rate_limited", "Too many wrong passwords. Try again later.", wait);
+      }
+      const next = requireNewPassword(input.newPassword);
+      const given = normalizePassword(input.currentPassword);
+      if (!hasher.hasCapacity()) throw overloaded();
+      const rows = await db
+        .select({ hash: passwordCredentials.hash })
+        .from(passwordCredentials)
+        .where(eq(passwordCredentials.userId, user.id))
+        .limit(1);
+      const stored = rows[0]?.hash;
+      if (!stored) {
+        throw new ServiceError(
+          "invalid_request",
+          "This account has no password yet. Use “Forgot your password?” to set one.",
+        );
+      }
+      const ok = await hashing(() => hasher.verify(stored, given ?? ""));
+      if (!ok || given === undefined) {
+        await throttle.recordFailure(user.email, meta.ip);
+        audit("user.password_change_failed", { userId: user.id, ip: meta.ip });
+        throw new ServiceError("wrong_password", "The current password is not correct.");
+      }
+      const hash = await hashing(() => hasher.hash(next));
+      await db
+        .update(passwordCredentials)
+        .set({ hash, updatedAt: new Date() })
+        .where(eq(passwordCredentials.userId, user.id));
+      await notify.passwordChanged(user);
+      const signedOut = input.signOutOthers
+        ? await sessions.revokeAllForUser(user.id, current.sessionId)
+        : 0;
+      audit("user.password_changed", {
+        userId: user.id,
+        ip: meta.ip,
+        detail: { signedOutOthers: signedOut },
+      });
+      return { signedOut };
     },
 
     async logout(sessionId: string, userId: string, meta: ClientMeta): Promise<void> {

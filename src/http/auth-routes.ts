@@ -5,6 +5,7 @@
 import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { deleteCookie, setCookie } from "hono/cookie";
+import type { EmailFlows } from "../accounts/email-flows.ts";
 import type { AccountService, SignedIn } from "../accounts/service.ts";
 import type { ApiKeyService } from "../api-keys/service.ts";
 import type { Config } from "../config.ts";
@@ -17,11 +18,21 @@ import {
 import type { SessionService } from "../sessions/service.ts";
 import type { ResolvedSession } from "../sessions/store.ts";
 import { type AppEnv, clientMeta, cookieValues } from "./context.ts";
-import { accountPage, loginPage, messagePage, type PageContext, registerPage } from "./pages.ts";
+import {
+  accountPage,
+  forgotPasswordPage,
+  loginPage,
+  messagePage,
+  type PageContext,
+  registerPage,
+  resetPasswordPage,
+  verifyEmailPage,
+} from "./pages.ts";
 
 export type AuthRouteDeps = {
   config: Config;
   accounts: AccountService;
+  emailFlows: EmailFlows;
   sessions: SessionService;
   apiKeys: ApiKeyService;
   logError: (error: unknown, context: string) => void;
@@ -77,7 +88,7 @@ function optionalString(value: unknown): string | undefined {
 }
 
 export function authRoutes(deps: AuthRouteDeps) {
-  const { config, accounts, sessions, apiKeys } = deps;
+  const { config, accounts, emailFlows, sessions, apiKeys } = deps;
   const prefix = config.auth_prefix;
   const page: PageContext = { siteName: config.site_name, prefix };
   const hostPolicy: HostPolicy = {
@@ -213,18 +224,16 @@ export function authRoutes(deps: AuthRouteDeps) {
           meta(c),
         );
         const target = rdFrom(c, data) ?? config.default_redirect;
-        if ("created" in result) startSession(c, result.created);
+        const signedIn = "created" in result ? result.signedIn : undefined;
+        if (signedIn) startSession(c, signedIn);
         if (form) {
-          if ("created" in result) return c.redirect(target, 303);
+          if (signedIn) return c.redirect(target, 303);
           return c.html(
             messagePage(
               page,
               "Check your email",
               "If this address can be registered, we have sent it the next step.",
-              {
-                href: `${prefix}/login`,
-                text: "Back to sign in",
-              },
+              { href: `${prefix}/login`, text: "Back to sign in" },
             ),
           );
         }
@@ -240,6 +249,165 @@ export function authRoutes(deps: AuthRouteDeps) {
         }),
     ),
   );
+
+  // Email links: the GET shows a page whose button POSTs, so a mail scanner
+  // that follows the link uses nothing up.
+  const invalidLinkPage = (c: Context<AppEnv>, message: string, again?: string) => {
+    c.status(400);
+    c.header("Cache-Control", "no-store");
+    return c.html(
+      messagePage(
+        page,
+        "This link does not work",
+        message,
+        again ? { href: again, text: "Ask for a new link" } : undefined,
+      ),
+    );
+  };
+  const linkPage = (c: Context<AppEnv>, error: unknown, again?: string) => {
+    if (error instanceof ServiceError && error.code === "invalid_token")
+      return invalidLinkPage(c, error.message, again);
+    throw error;
+  };
+
+  app.get("/verify-email", async (c) => {
+    const token = c.req.query("token") ?? "";
+    try {
+      await emailFlows.checkLink(token, "verify_email");
+    } catch (error) {
+      return linkPage(c, error, `${prefix}/account`);
+    }
+    c.header("Cache-Control", "no-store");
+    return c.html(verifyEmailPage(page, { token }));
+  });
+
+  app.post("/verify-email", (c) =>
+    handle(
+      c,
+      async ({ form, data }) => {
+        await emailFlows.confirmVerification(data.token, meta(c));
+        if (!form) return c.json({ status: "ok" });
+        return c.html(
+          messagePage(page, "Address confirmed", "Thank you: your email address is confirmed.", {
+            href: config.default_redirect,
+            text: "Continue",
+          }),
+        );
+      },
+      (_input, error) => {
+        c.header("Cache-Control", "no-store");
+        return messagePage(page, "This link does not work", error, {
+          href: `${prefix}/account`,
+          text: "Ask for a new link",
+        });
+      },
+    ),
+  );
+
+  app.post("/verify-email/resend", async (c) => {
+    const resolved = await requireSession(c);
+    try {
+      const { alreadyVerified } = await emailFlows.resendVerification(resolved.user);
+      if (wantsJson(c)) return c.json({ status: alreadyVerified ? "already_verified" : "sent" });
+      return renderAccount(c, resolved, {
+        notice: alreadyVerified
+          ? "Your address is already confirmed."
+          : `We have sent a new confirmation link to ${resolved.user.email}.`,
+      });
+    } catch (error) {
+      if (!(error instanceof ServiceError) || wantsJson(c)) throw error;
+      return accountError(c, resolved, error);
+    }
+  });
+
+  app.get("/forgot-password", (c) => c.html(forgotPasswordPage(page, {})));
+
+  app.post("/forgot-password", (c) =>
+    handle(
+      c,
+      async ({ form, data }) => {
+        await emailFlows.requestPasswordReset(data.email, meta(c));
+        if (!form) return c.json({ status: "ok" }, 202);
+        return c.html(
+          messagePage(
+            page,
+            "Check your email",
+            "If an account uses this address, we have sent it a link to choose a new password.",
+            { href: `${prefix}/login`, text: "Back to sign in" },
+          ),
+        );
+      },
+      ({ data }, error) => forgotPasswordPage(page, { email: optionalString(data.email), error }),
+    ),
+  );
+
+  app.get("/reset-password", async (c) => {
+    const token = c.req.query("token") ?? "";
+    try {
+      await emailFlows.checkLink(token, "reset_password");
+    } catch (error) {
+      return linkPage(c, error, `${prefix}/forgot-password`);
+    }
+    c.header("Cache-Control", "no-store");
+    return c.html(resetPasswordPage(page, { token }));
+  });
+
+  app.post("/reset-password", async (c) => {
+    let input: Input | undefined;
+    try {
+      input = await readInput(c);
+      await emailFlows.resetPassword(input.data.token, input.data.password, meta(c));
+      deleteCookie(c, config.session_cookie, cookieOptions);
+      if (!input.form) return c.json({ status: "ok" });
+      return c.html(
+        loginPage(page, {
+          notice:
+            "Your password was changed and every session signed out. Sign in with the new password.",
+          registrationEnabled: config.registration_enabled,
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ServiceError) || !input?.form) throw error;
+      if (error.code === "invalid_token")
+        return invalidLinkPage(c, error.message, `${prefix}/forgot-password`);
+      if (error.retryAfter !== undefined) c.header("Retry-After", String(error.retryAfter));
+      c.status(ERROR_STATUS[error.code]);
+      return c.html(
+        resetPasswordPage(page, {
+          token: optionalString(input.data.token) ?? "",
+          error: error.message,
+        }),
+      );
+    }
+  });
+
+  app.post("/password", async (c) => {
+    const resolved = await requireSession(c);
+    let input: Input | undefined;
+    try {
+      input = await readInput(c);
+      const { data } = input;
+      const { signedOut } = await accounts.changePassword(
+        { user: resolved.user, sessionId: resolved.session.id },
+        {
+          currentPassword: data.currentPassword,
+          newPassword: data.newPassword,
+          signOutOthers: [true, "true", "on"].includes(data.signOutOthers as string),
+        },
+        meta(c),
+      );
+      if (!input.form) return c.json({ status: "ok", signedOut });
+      return renderAccount(c, resolved, {
+        notice:
+          signedOut > 0
+            ? `Your password was changed, and ${signedOut} other session${signedOut === 1 ? " was" : "s were"} signed out.`
+            : "Your password was changed.",
+      });
+    } catch (error) {
+      if (!(error instanceof ServiceError) || !input?.form) throw error;
+      return accountError(c, resolved, error);
+    }
+  });
 
   // Signing out changes state, so it is POST only; GET shows a page with the button.
   app.get("/logout", (c) =>
@@ -276,7 +444,7 @@ export function authRoutes(deps: AuthRouteDeps) {
   async function renderAccount(
     c: Context<AppEnv>,
     resolved: ResolvedSession,
-    extra: { newKey?: { name: string; key: string }; error?: string } = {},
+    extra: { newKey?: { name: string; key: string }; error?: string; notice?: string } = {},
   ) {
     c.header("Cache-Control", "no-store");
     return c.html(
@@ -288,6 +456,13 @@ export function authRoutes(deps: AuthRouteDeps) {
         ...extra,
       }),
     );
+  }
+
+  /** A form on the account page failed: the page again, with the message. */
+  function accountError(c: Context<AppEnv>, resolved: ResolvedSession, error: ServiceError) {
+    if (error.retryAfter !== undefined) c.header("Retry-After", String(error.retryAfter));
+    c.status(ERROR_STATUS[error.code]);
+    return renderAccount(c, resolved, { error: error.message });
   }
 
   app.get("/account", async (c) => {
@@ -327,8 +502,7 @@ export function authRoutes(deps: AuthRouteDeps) {
       return c.json(created, 201);
     } catch (error) {
       if (!(error instanceof ServiceError) || !input?.form) throw error;
-      c.status(ERROR_STATUS[error.code]);
-      return renderAccount(c, resolved, { error: error.message });
+      return accountError(c, resolved, error);
     }
   });
 

@@ -84,6 +84,7 @@ ${options.notice ? html`<p class="notice" role="status">${options.notice}</p>` :
   <input id="password" name="password" type="password" autocomplete="current-password" required>
   <button type="submit">Sign in</button>
 </form>
+<p class="muted"><a href="${ctx.prefix}/forgot-password">Forgot your password?</a></p>
 ${
   options.registrationEnabled
     ? html`<p class="muted">No account yet? <a href="${withRd(`${ctx.prefix}/register`, options.rd)}">Create one</a>.</p>`
@@ -113,6 +114,58 @@ ${errorBlock(options.error)}
   <button type="submit">Create account</button>
 </form>
 <p class="muted">Already have an account? <a href="${withRd(`${ctx.prefix}/login`, options.rd)}">Sign in</a>.</p>`,
+  );
+}
+
+export function verifyEmailPage(ctx: PageContext, options: { token: string }): Content {
+  return layout(
+    ctx,
+    "Confirm your email address",
+    html`<h1>Confirm your email address</h1>
+<p>Press the button to confirm that this address is yours.</p>
+<form method="post" action="${ctx.prefix}/verify-email">
+  <input type="hidden" name="token" value="${options.token}">
+  <button type="submit">Confirm my address</button>
+</form>`,
+  );
+}
+
+export function forgotPasswordPage(
+  ctx: PageContext,
+  options: { email?: string; error?: string },
+): Content {
+  return layout(
+    ctx,
+    "Reset your password",
+    html`<h1>Reset your password</h1>
+${errorBlock(options.error)}
+<p>Enter the address of your account. We will send it a link to choose a new password.</p>
+<form method="post" action="${ctx.prefix}/forgot-password" novalidate>
+  <label for="email">Email</label>
+  <input id="email" name="email" type="email" autocomplete="username" required value="${options.email ?? ""}">
+  <button type="submit">Send me a link</button>
+</form>
+<p class="muted"><a href="${ctx.prefix}/login">Back to sign in</a></p>`,
+  );
+}
+
+export function resetPasswordPage(
+  ctx: PageContext,
+  options: { token: string; error?: string },
+): Content {
+  return layout(
+    ctx,
+    "Choose a new password",
+    html`<h1>Choose a new password</h1>
+${errorBlock(options.error)}
+<form method="post" action="${ctx.prefix}/reset-password" novalidate>
+  <input type="hidden" name="token" value="${options.token}">
+  <label for="password">New password</label>
+  <input id="password" name="password" type="password" autocomplete="new-password" required minlength="8"
+    aria-describedby="password-hint">
+  <p class="hint" id="password-hint">At least 8 characters. Every session of your account will be signed out.</p>
+  <button type="submit">Set the new password</button>
+</form>`,
   );
 }
 
@@ -173,11 +226,26 @@ export function accountPage(
     "Your account",
     html`<h1>Your account</h1>
 ${options.notice ? html`<p class="notice" role="status">${options.notice}</p>` : ""}
+${errorBlock(options.error)}
 <dl>
   <dt>Email</dt><dd>${user.email} ${user.emailVerified ? "(verified)" : "(not verified)"}</dd>
   ${user.name ? html`<dt>Name</dt><dd>${user.name}</dd>` : ""}
   <dt>User id</dt><dd><code>${user.id}</code></dd>
 </dl>
+${
+  user.emailVerified
+    ? ""
+    : html`<form method="post" action="${ctx.prefix}/verify-email/resend"><button type="submit" class="secondary">Send the confirmation email again</button></form>`
+}
+<h2>Password</h2>
+<form method="post" action="${ctx.prefix}/password">
+  <label for="current-password">Current password</label>
+  <input id="current-password" name="currentPassword" type="password" autocomplete="current-password" required>
+  <label for="new-password">New password</label>
+  <input id="new-password" name="newPassword" type="password" autocomplete="new-password" required minlength="8">
+  <label><input type="checkbox" name="signOutOthers" value="true" checked style="width: auto"> Sign out all other sessions</label>
+  <button type="submit" class="secondary">Change password</button>
+</form>
 <h2>Active sessions</h2>
 <table>
   <thead><tr><th scope="col">Signed in</th><th scope="col">Address</th><th scope="col">Browser</th><th scope="col"></th></tr></thead>
@@ -185,7 +253,6 @@ ${options.notice ? html`<p class="notice" role="status">${options.notice}</p>` :
 </table>
 <form method="post" action="${ctx.prefix}/sessions/revoke-others"><button type="submit" class="secondary">Sign out all other sessions</button></form>
 <h2>API keys</h2>
-${options.error ? html`<p class="error" role="alert">${options.error}</p>` : ""}
 ${
   options.newKey
     ? html`<div class="notice" role="status"><p>Your new key “${options.newKey.name}”. Copy it now: it will not be shown again.</p><p><code id="new-api-key">${options.newKey.key}</code></p></div>`

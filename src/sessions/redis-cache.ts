@@ -86,6 +86,9 @@ export function redisCachedSessionStore(
       // The next read takes the new idle expiry from SQL.
       if (redis.isReady()) await redis.client.del(key(id)).catch(() => {});
     },
+    async evict(ids) {
+      if (redis.isReady()) await redis.client.del(...ids.map(key)).catch(() => {});
+    },
     async delete(id) {
       await inner.delete(id);
       await bury([id]);

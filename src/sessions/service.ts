@@ -17,8 +17,8 @@ export type SessionServiceOptions = {
   /** 0 turns the in-process cache off. */
   cacheTtlSeconds: number;
   cacheMax: number;
-  /** Called after sessions are revoked here, so other replicas can drop them too. */
-  onRevoked?: (ids: string[]) => void;
+  /** Called after sessions are revoked or changed here, so other replicas drop them from memory too. */
+  onForgotten?: (ids: string[]) => void;
   onBackgroundError?: (error: unknown) => void;
 };
 
@@ -127,15 +127,27 @@ export function createSessionService(options: SessionServiceOptions) {
     async revoke(id: string): Promise<void> {
       await store.delete(id);
       forget([id]);
-      options.onRevoked?.([id]);
+      options.onForgotten?.([id]);
     },
 
     /** Revokes every session of a user (but one, to keep the caller signed in). */
     async revokeAllForUser(userId: string, exceptId?: string): Promise<number> {
       const ids = await store.deleteForUser(userId, exceptId);
       forget(ids);
-      if (ids.length > 0) options.onRevoked?.(ids);
+      if (ids.length > 0) options.onForgotten?.(ids);
       return ids.length;
+    },
+
+    /**
+     * The user changed (address verified, ...): every replica drops the
+     * user's sessions from its caches, so the next request reads the change.
+     */
+    async refreshUser(userId: string): Promise<void> {
+      const ids = (await store.listForUser(userId, new Date(clock.now()))).map((s) => s.id);
+      if (ids.length === 0) return;
+      await store.evict?.(ids);
+      forget(ids);
+      options.onForgotten?.(ids);
     },
 
     list(userId: string): Promise<SessionRecord[]> {

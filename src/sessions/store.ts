@@ -35,6 +35,8 @@ export interface SessionStore {
   /** Deletes every session of the user (but one, if given); returns the deleted ids. */
   deleteForUser(userId: string, exceptId?: string): Promise<string[]>;
   listForUser(userId: string, now: Date): Promise<SessionRecord[]>;
+  /** Drops cached copies (a cache layer's; SQL has none). */
+  evict?(ids: string[]): Promise<void>;
 }
 
 export function sqlSessionStore(db: Database): SessionStore {

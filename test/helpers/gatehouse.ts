@@ -1,6 +1,8 @@
 // Starts gatehouse over real HTTP on a free loopback port, with a config
 // built by loadConfig from an environment, exactly as main.ts does.
 
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createGatehouse, type Gatehouse } from "../../src/app.ts";
 import { loadConfig } from "../../src/config.ts";
 import type { DatabaseHandle } from "../../src/db/client.ts";
@@ -27,6 +29,7 @@ export async function startGatehouse(
     PORT: String(port),
     PUBLIC_URL: `http://127.0.0.1:${port}`,
     LOG_LEVEL: "silent",
+    OUTBOX_DIR: process.env.OUTBOX_DIR ?? join(tmpdir(), "gatehouse-test-outbox"),
     ...env,
   });
   const gatehouse = await createGatehouse({

@@ -1,0 +1,116 @@
+// Sends the messages of the email flows: through SMTP when SMTP_URL is set,
+// otherwise into OUTBOX_DIR as .eml files and to the log, so a newcomer on
+// the embedded default can still follow the link. Sending happens in the
+// background: a slow or dead mail server never delays an answer, and how long
+// an answer takes never tells whether a message was sent.
+import { randomBytes } from "node:crypto";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import nodemailer, { type SendMailOptions } from "nodemailer";
+import type { Config } from "../config.ts";
+import type { Logger } from "../logger.ts";
+import type { MessageKind, Templates } from "./templates.ts";
+
+export type Mailer = {
+  /** Queues a message; failures are retried, then logged. Never throws. */
+  post(kind: MessageKind, to: string, values: { email: string } & Record<string, string>): void;
+  /** Resolves once every message posted so far was delivered or given up. */
+  idle(): Promise<void>;
+  close(): void;
+};
+
+/** Seconds to wait before each retry. */
+const RETRY_DELAYS = [2, 10];
+
+type SendOutcome = "sent" | "outbox" | "failed";
+
+export function createMailer(options: {
+  config: Config;
+  templates: Templates;
+  logger: Logger;
+  onResult?: (kind: MessageKind, outcome: SendOutcome) => void;
+}): Mailer {
+  const { config, templates, logger } = options;
+  const smtp = config.smtp_url
+    ? nodemailer.createTransport({
+        url: config.smtp_url,
+        requireTLS: config.smtp_require_tls,
+        tls: { rejectUnauthorized: config.smtp_tls_reject_unauthorized },
+        connectionTimeout: 10_000,
+        greetingTimeout: 10_000,
+        socketTimeout: 20_000,
+      })
+    : null;
+  const composer = nodemailer.createTransport({ streamTransport: true, buffer: true });
+  const pending = new Set<Promise<void>>();
+  const timers = new Set<NodeJS.Timeout>();
+
+  async function writeToOutbox(kind: MessageKind, message: SendMailOptions) {
+    const composed = await composer.sendMail(message);
+    mkdirSync(config.outbox_dir, { recursive: true, mode: 0o700 });
+    const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+    const file = join(config.outbox_dir, `${stamp}-${kind}-${randomBytes(3).toString("hex")}.eml`);
+    // The message holds a live token: readable by this user only.
+    writeFileSync(file, composed.message as Buffer, { mode: 0o600 });
+    logger.info(
+      { kind, to: message.to, subject: message.subject, file, text: message.text },
+      "email written to the outbox (SMTP_URL is not set)",
+    );
+  }
+
+  const wait = (seconds: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        resolve();
+      }, seconds * 1000);
+      timers.add(timer);
+    });
+
+  async function deliver(kind: MessageKind, message: SendMailOptions): Promise<void> {
+    if (!smtp) {
+      try {
+        await writeToOutbox(kind, message);
+        options.onResult?.(kind, "outbox");
+      } catch (error) {
+        options.onResult?.(kind, "failed");
+        logger.error({ err: error, kind }, "email could not be written to the outbox");
+      }
+      return;
+    }
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await smtp.sendMail(message);
+        options.onResult?.(kind, "sent");
+        logger.debug({ kind, to: message.to }, "email sent");
+        return;
+      } catch (error) {
+        const delay = RETRY_DELAYS[attempt];
+        if (delay === undefined) {
+          options.onResult?.(kind, "failed");
+          logger.error({ err: error, kind }, "email could not be sent; giving up");
+          return;
+        }
+        logger.warn({ err: error, kind, retryIn: delay }, "email could not be sent; will retry");
+        await wait(delay);
+      }
+    }
+  }
+
+  return {
+    post(kind, to, values) {
+      const rendered = templates.render(kind, { ...values, siteName: config.site_name });
+      const job = deliver(kind, { from: config.smtp_from, to, ...rendered }).finally(() =>
+        pending.delete(job),
+      );
+      pending.add(job);
+    },
+    async idle() {
+      while (pending.size > 0) await Promise.all(pending);
+    },
+    close() {
+      for (const timer of timers) clearTimeout(timer);
+      smtp?.close();
+    },
+  };
+}
