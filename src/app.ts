@@ -23,6 +23,9 @@ import { createAssertionSigner } from "./keys/assertions.ts";
 import { type KeyRing, loadKeyRing } from "./keys/signing-keys.ts";
 import type { Logger } from "./logger.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
+import { buildProvider } from "./oauth/providers.ts";
+import { createOAuthService, type OAuthService } from "./oauth/service.ts";
+import { loadTokenVault } from "./oauth/token-vault.ts";
 import type { SharedRedis } from "./redis/client.ts";
 import { redisCachedSessionStore } from "./sessions/redis-cache.ts";
 import {
@@ -42,6 +45,7 @@ export type Gatehouse = {
   apiKeys: ApiKeyService;
   emailFlows: EmailFlows;
   mailer: Mailer;
+  oauth: OAuthService;
   metrics: Metrics;
   /** Re-reads signing keys (after a rotation); also done every KEY_RELOAD_MS. */
   reloadKeys(): Promise<void>;
@@ -164,6 +168,21 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
       logError(error, "revocation message");
     }
   });
+  const vault = await loadTokenVault(database.db, config.token_encryption_keys);
+  const oauth = createOAuthService({
+    db: database.db,
+    providers: config.oauth_providers.map((provider) =>
+      buildProvider(provider, {
+        redirectUri: `${config.public_url.origin}${config.auth_prefix}/oauth/${provider.id}/callback`,
+        clock,
+      }),
+    ),
+    vault,
+    sessions,
+    audit,
+    clock,
+    registrationEnabled: config.registration_enabled,
+  });
   const jwts = createJwtVerifier({
     issuers: config.trusted_issuers,
     clock,
@@ -196,11 +215,22 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
   // Before the request-id middleware: /_resolve is the hot path and answers
   // with plain header records (no Headers object is built); its errors carry
   // the proxy's X-Request-ID instead.
-  app.route("/", resolveRoutes({ config, sessions, signer, metrics, bearer, logError }));
+  app.route(
+    "/",
+    resolveRoutes({
+      config,
+      sessions,
+      signer,
+      metrics,
+      bearer,
+      logError,
+      upstreamToken: (userId, provider) => oauth.upstreamToken(userId, provider),
+    }),
+  );
   app.use("*", requestId());
   app.route(
     config.auth_prefix,
-    authRoutes({ config, accounts, emailFlows, sessions, apiKeys, logError }),
+    authRoutes({ config, accounts, emailFlows, sessions, apiKeys, oauth, logError }),
   );
   app.get("/.well-known/jwks.json", (c) => {
     c.header("Cache-Control", "public, max-age=300");
@@ -240,6 +270,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     apiKeys,
     emailFlows,
     mailer,
+    oauth,
     metrics,
     draining,
     reloadKeys,

@@ -9,6 +9,11 @@ import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { trustedIssuerSchema } from "./bearer/issuer-config.ts";
+import {
+  type OAuthProviderConfig,
+  oauthProviderSchema,
+  withSecrets,
+} from "./oauth/provider-config.ts";
 import { type AccessRule, accessRuleSchema, IDENTITY_CLAIMS } from "./resolve/rules.ts";
 import { parseCidrList } from "./security/trusted-proxies.ts";
 import { bool, duration, integer, list } from "./settings-types.ts";
@@ -156,6 +161,15 @@ const settingsSchema = z
     default_access: z.enum(["public", "authenticated", "deny"]).default("authenticated"),
     rules: z.array(accessRuleSchema).default([]),
     trusted_issuers: z.array(trustedIssuerSchema).default([]),
+    oauth_providers: z.array(oauthProviderSchema).default([]),
+    /** Keys (base64url, 32 bytes) that encrypt provider tokens at rest; the first encrypts, all decrypt. */
+    token_encryption_keys: list().pipe(
+      z.array(
+        z
+          .string()
+          .regex(/^[A-Za-z0-9_-]{43}$/, "each key must be 32 bytes in base64url (43 characters)"),
+      ),
+    ),
     identity_headers: list([...IDENTITY_CLAIMS]).pipe(z.array(z.enum(IDENTITY_CLAIMS))),
     header_prefix: z
       .string()
@@ -195,14 +209,15 @@ export const configSchema = settingsSchema.superRefine((config, ctx) => {
 });
 
 /** Settings that are lists of mappings: given in the environment as YAML (or JSON) text. */
-const STRUCTURED_KEYS = new Set(["rules", "trusted_issuers"]);
+const STRUCTURED_KEYS = new Set(["rules", "trusted_issuers", "oauth_providers"]);
 
 type ParsedConfig = z.output<typeof configSchema>;
 
 export type Config = Omit<
   ParsedConfig,
-  "rules" | "default_redirect" | "public_url" | "smtp_from" | "outbox_dir"
+  "rules" | "default_redirect" | "public_url" | "smtp_from" | "outbox_dir" | "oauth_providers"
 > & {
+  oauth_providers: OAuthProviderConfig[];
   public_url: URL;
   smtp_from: string;
   outbox_dir: string;
@@ -256,10 +271,23 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     }
   }
   if (problems.length > 0 || !result.success) throw new ConfigError(problems);
-  return finishConfig(result.data);
+  const oauth = withSecrets(result.data.oauth_providers, env);
+  problems.push(...oauth.problems);
+  const providerIds = new Set(result.data.oauth_providers.map((provider) => provider.id));
+  for (const rule of result.data.rules) {
+    const wanted = rule.requirement.access === "authenticated" && rule.requirement.upstreamToken;
+    if (wanted && !providerIds.has(wanted.provider))
+      problems.push(
+        `RULES: upstream_token names the provider "${wanted.provider}", which OAUTH_PROVIDERS does not have`,
+      );
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return finishConfig({ ...result.data, oauth_providers: oauth.providers });
 }
 
-function finishConfig(parsed: ParsedConfig): Config {
+function finishConfig(
+  parsed: Omit<ParsedConfig, "oauth_providers"> & { oauth_providers: OAuthProviderConfig[] },
+): Config {
   const public_url = parsed.public_url ?? new URL(`http://localhost:${parsed.port}`);
   const secure = public_url.protocol === "https:";
   const prefix = !secure ? "" : parsed.cookie_domain ? "__Secure-" : "__Host-";

@@ -13,6 +13,10 @@ export type AuditEventType =
   | "user.password_reset"
   | "user.password_changed"
   | "user.password_change_failed"
+  | "oauth.linked"
+  | "oauth.unlinked"
+  | "oauth.failed"
+  | "oauth.token_refreshed"
   | "session.revoked"
   | "sessions.revoked_all";
 

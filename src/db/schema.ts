@@ -1,7 +1,16 @@
 // The SQL schema: the source of truth. Migrations in drizzle/ are generated
 // from this file with `npm run db:generate`.
 import { sql } from "drizzle-orm";
-import { bigserial, boolean, index, jsonb, pgTable, text, timestamp } from "drizzle-orm/pg-core";
+import {
+  bigserial,
+  boolean,
+  index,
+  jsonb,
+  pgTable,
+  text,
+  timestamp,
+  uniqueIndex,
+} from "drizzle-orm/pg-core";
 
 const createdAt = () => timestamp("created_at", { withTimezone: true }).notNull().defaultNow();
 
@@ -23,6 +32,56 @@ export const passwordCredentials = pgTable("password_credentials", {
     .references(() => users.id, { onDelete: "cascade" }),
   hash: text("hash").notNull(),
   updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+});
+
+/**
+ * A provider account a user signs in with: keyed on (provider, subject),
+ * never on email. The provider's tokens are kept here, encrypted (JWE), and
+ * never reach the browser.
+ */
+export const oauthIdentities = pgTable(
+  "oauth_identities",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    /** The provider's id in the configuration. */
+    provider: text("provider").notNull(),
+    /** The provider's stable id for the account (OIDC `sub`, GitHub's numeric id). */
+    subject: text("subject").notNull(),
+    email: text("email"),
+    emailVerified: boolean("email_verified").notNull().default(false),
+    name: text("name"),
+    avatarUrl: text("avatar_url"),
+    accessToken: text("access_token"),
+    refreshToken: text("refresh_token"),
+    tokenExpiresAt: timestamp("token_expires_at", { withTimezone: true }),
+    createdAt: createdAt(),
+    lastLoginAt: timestamp("last_login_at", { withTimezone: true }),
+  },
+  (table) => [
+    uniqueIndex("oauth_identities_provider_subject_idx").on(table.provider, table.subject),
+    index("oauth_identities_user_id_idx").on(table.userId),
+  ],
+);
+
+/**
+ * A sign-in at a provider in progress: the browser holds a random handle in
+ * a cookie, this row (keyed by its SHA-256) holds state, PKCE verifier and
+ * nonce. Deleted when the callback arrives, so it works once.
+ */
+export const oauthFlows = pgTable("oauth_flows", {
+  id: text("id").primaryKey(),
+  provider: text("provider").notNull(),
+  state: text("state").notNull(),
+  codeVerifier: text("code_verifier").notNull(),
+  nonce: text("nonce").notNull(),
+  returnTo: text("return_to"),
+  /** Set when a signed-in user links this provider to the account. */
+  linkUserId: text("link_user_id"),
+  expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
+  createdAt: createdAt(),
 });
 
 export const sessions = pgTable(

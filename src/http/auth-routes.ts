@@ -10,6 +10,7 @@ import type { AccountService, SignedIn } from "../accounts/service.ts";
 import type { ApiKeyService } from "../api-keys/service.ts";
 import type { Config } from "../config.ts";
 import { ERROR_STATUS, ServiceError } from "../errors.ts";
+import type { OAuthService } from "../oauth/service.ts";
 import {
   type HostPolicy,
   isCrossSiteRequest,
@@ -18,6 +19,7 @@ import {
 import type { SessionService } from "../sessions/service.ts";
 import type { ResolvedSession } from "../sessions/store.ts";
 import { type AppEnv, clientMeta, cookieValues } from "./context.ts";
+import { addOAuthRoutes } from "./oauth-routes.ts";
 import {
   accountPage,
   forgotPasswordPage,
@@ -35,6 +37,7 @@ export type AuthRouteDeps = {
   emailFlows: EmailFlows;
   sessions: SessionService;
   apiKeys: ApiKeyService;
+  oauth: OAuthService;
   logError: (error: unknown, context: string) => void;
 };
 
@@ -88,9 +91,9 @@ function optionalString(value: unknown): string | undefined {
 }
 
 export function authRoutes(deps: AuthRouteDeps) {
-  const { config, accounts, emailFlows, sessions, apiKeys } = deps;
+  const { config, accounts, emailFlows, sessions, apiKeys, oauth } = deps;
   const prefix = config.auth_prefix;
-  const page: PageContext = { siteName: config.site_name, prefix };
+  const page: PageContext = { siteName: config.site_name, prefix, providers: oauth.list() };
   const hostPolicy: HostPolicy = {
     publicUrl: config.public_url,
     allowedHosts: config.allowed_redirect_hosts,
@@ -165,9 +168,14 @@ export function authRoutes(deps: AuthRouteDeps) {
     }),
   );
 
-  // State-changing requests from another site's pages are refused (CSRF).
+  // State-changing requests from another site's pages are refused (CSRF). A
+  // provider's callback is the exception: Apple's arrives as a cross-site
+  // POST, and the flow's state and cookie are its protection.
+  const isProviderCallback = (path: string) =>
+    path.startsWith(`${prefix}/oauth/`) && path.endsWith("/callback");
   app.use("*", async (c, next) => {
-    if (c.req.method !== "GET" && c.req.method !== "HEAD" && c.req.method !== "OPTIONS") {
+    const safe = c.req.method === "GET" || c.req.method === "HEAD" || c.req.method === "OPTIONS";
+    if (!safe && !isProviderCallback(c.req.path)) {
       const crossSite = isCrossSiteRequest(
         { origin: c.req.header("origin"), secFetchSite: c.req.header("sec-fetch-site") },
         hostPolicy,
@@ -409,6 +417,18 @@ export function authRoutes(deps: AuthRouteDeps) {
     }
   });
 
+  addOAuthRoutes(app, {
+    config,
+    oauth,
+    page,
+    currentSession,
+    requireSession,
+    startSession,
+    rdFrom: (c) => rdFrom(c),
+    meta,
+    wantsJson,
+  });
+
   // Signing out changes state, so it is POST only; GET shows a page with the button.
   app.get("/logout", (c) =>
     c.html(
@@ -453,6 +473,7 @@ export function authRoutes(deps: AuthRouteDeps) {
         sessions: await sessions.list(resolved.user.id),
         currentSessionId: resolved.session.id,
         apiKeys: await apiKeys.list(resolved.user.id),
+        identities: await oauth.identities(resolved.user.id),
         ...extra,
       }),
     );

@@ -4,11 +4,17 @@
 import { html } from "hono/html";
 import type { HtmlEscapedString } from "hono/utils/html";
 import type { ApiKeySummary } from "../api-keys/service.ts";
+import type { IdentitySummary } from "../oauth/service.ts";
 import type { SessionRecord, SessionUser } from "../sessions/store.ts";
 
 type Content = HtmlEscapedString | Promise<HtmlEscapedString>;
 
-export type PageContext = { siteName: string; prefix: string };
+export type PageContext = {
+  siteName: string;
+  prefix: string;
+  /** Sign-in providers, a button each on the login page. */
+  providers?: { id: string; displayName: string }[];
+};
 
 const STYLE = `
 :root { --gh-bg: #f5f6f8; --gh-card: #fff; --gh-text: #1d2330; --gh-muted: #5b6475; --gh-accent: #2b59c3;
@@ -30,6 +36,9 @@ table button { width: auto; margin: 0; padding: .3rem .7rem; }
 .error { color: var(--gh-error); border-left: 4px solid var(--gh-error); padding: .5rem .75rem; background: #fdf3f4; }
 .notice { border-left: 4px solid var(--gh-accent); padding: .5rem .75rem; background: #f1f5fd; }
 .muted, .hint { color: var(--gh-muted); font-size: .9rem; }
+.providers { margin-top: 1rem; display: grid; gap: .5rem; }
+a.provider { display: block; text-align: center; padding: .6rem; border: 1px solid var(--gh-border); border-radius: 6px;
+  color: var(--gh-text); text-decoration: none; font-weight: 600; }
 table { width: 100%; border-collapse: collapse; font-size: .9rem; }
 th, td { text-align: left; padding: .4rem; border-bottom: 1px solid var(--gh-border); }
 `;
@@ -85,6 +94,14 @@ ${options.notice ? html`<p class="notice" role="status">${options.notice}</p>` :
   <button type="submit">Sign in</button>
 </form>
 <p class="muted"><a href="${ctx.prefix}/forgot-password">Forgot your password?</a></p>
+${
+  ctx.providers?.length
+    ? html`<div class="providers" aria-label="Other ways to sign in">${ctx.providers.map(
+        (provider) =>
+          html`<a class="provider" href="${withRd(`${ctx.prefix}/oauth/${provider.id}`, options.rd)}">Sign in with ${provider.displayName}</a>`,
+      )}</div>`
+    : ""
+}
 ${
   options.registrationEnabled
     ? html`<p class="muted">No account yet? <a href="${withRd(`${ctx.prefix}/register`, options.rd)}">Create one</a>.</p>`
@@ -191,6 +208,7 @@ export function accountPage(
     sessions: SessionRecord[];
     currentSessionId: string;
     apiKeys: ApiKeySummary[];
+    identities: IdentitySummary[];
     /** A key just created: shown this once, never again. */
     newKey?: { name: string; key: string };
     notice?: string;
@@ -237,6 +255,28 @@ ${
     ? ""
     : html`<form method="post" action="${ctx.prefix}/verify-email/resend"><button type="submit" class="secondary">Send the confirmation email again</button></form>`
 }
+<h2>Sign-in providers</h2>
+${
+  options.identities.length > 0
+    ? html`<table>
+  <thead><tr><th scope="col">Provider</th><th scope="col">Account</th><th scope="col">Linked</th><th scope="col"></th></tr></thead>
+  <tbody>${options.identities.map(
+    (identity) => html`<tr>
+  <td>${identity.providerName}</td>
+  <td>${identity.email ?? identity.name ?? ""}</td>
+  <td>${identity.createdAt.slice(0, 10)}</td>
+  <td><form method="post" action="${ctx.prefix}/identities/${identity.id}/unlink"><button type="submit" class="secondary" aria-label="Unlink ${identity.providerName}">Unlink</button></form></td>
+</tr>`,
+  )}</tbody>
+</table>`
+    : html`<p>No linked providers.</p>`
+}
+${(ctx.providers ?? [])
+  .filter((provider) => !options.identities.some((identity) => identity.provider === provider.id))
+  .map(
+    (provider) =>
+      html`<form method="post" action="${ctx.prefix}/oauth/${provider.id}/link"><button type="submit" class="secondary">Link ${provider.displayName}</button></form>`,
+  )}
 <h2>Password</h2>
 <form method="post" action="${ctx.prefix}/password">
   <label for="current-password">Current password</label>

@@ -7,9 +7,10 @@ import { Hono } from "hono";
 import type { Config } from "../config.ts";
 import type { AssertionSigner } from "../keys/assertions.ts";
 import type { Metrics } from "../metrics.ts";
+import { UpstreamTokenError } from "../oauth/service.ts";
 import { type Decision, decide, type Identity } from "../resolve/decide.ts";
 import { type OriginalRequest, readOriginalRequest } from "../resolve/original-request.ts";
-import { findRequirement, type IdentityClaim } from "../resolve/rules.ts";
+import { findRequirement, type IdentityClaim, type UpstreamToken } from "../resolve/rules.ts";
 import { isTrustedPeer } from "../security/trusted-proxies.ts";
 import type { SessionService } from "../sessions/service.ts";
 import { type AppEnv, cookieValues, peerAddress } from "./context.ts";
@@ -23,6 +24,8 @@ export type ResolveDeps = {
   metrics: Metrics;
   /** Resolves `Authorization: Bearer` tokens (API keys, JWTs); none configured means every bearer token is refused. */
   bearer?: BearerResolver;
+  /** The user's access token from an OAuth provider, for rules that pass it upstream. */
+  upstreamToken?: (userId: string, provider: string) => Promise<string>;
   logError: (error: unknown, context: string) => void;
 };
 
@@ -105,12 +108,17 @@ export function resolveRoutes(deps: ResolveDeps) {
     });
   }
 
-  async function allow(original: OriginalRequest, identity: Identity | null) {
+  async function allow(
+    original: OriginalRequest,
+    identity: Identity | null,
+    extra: Record<string, string> = {},
+  ) {
     const headers: Record<string, string> = {
       "content-length": "0",
       "cache-control": cacheControl,
       vary: "Cookie, Authorization",
       [`${prefix}anonymous`]: identity ? "false" : "true",
+      ...extra,
     };
     for (const claim of config.identity_headers) {
       headers[`${prefix}${claim}`] = identity ? await claimValue(claim, identity, original) : "";
@@ -208,8 +216,46 @@ export function resolveRoutes(deps: ResolveDeps) {
       });
     }
     const identity = credential.kind === "identity" ? credential.identity : null;
-    return answer(c, original, decide(requirement, identity));
+    const decision = decide(requirement, identity);
+    const wanted = requirement.access === "authenticated" && requirement.upstreamToken;
+    if (decision.outcome !== "allow" || !wanted) return answer(c, original, decision);
+    return withUpstreamToken(c, original, decision.identity, wanted);
   });
+
+  /** Allows with the user's provider token in the configured header, or says why not. */
+  async function withUpstreamToken(
+    c: Context<AppEnv>,
+    original: OriginalRequest,
+    identity: Identity,
+    wanted: UpstreamToken,
+  ) {
+    if (identity.method === "jwt" || !deps.upstreamToken)
+      return answer(c, original, {
+        outcome: "forbidden",
+        reason:
+          "a bearer token from another issuer carries no provider token; use a browser session or an API key",
+      });
+    try {
+      const token = await deps.upstreamToken(identity.userId, wanted.provider);
+      const value = wanted.header === "authorization" ? `Bearer ${token}` : token;
+      metrics.resolves.inc({ outcome: "allow" });
+      // A provider token is never kept in a shared auth cache.
+      return allow(original, identity, { [wanted.header]: value, "cache-control": "no-store" });
+    } catch (error) {
+      if (!(error instanceof UpstreamTokenError)) {
+        deps.logError(error, "upstream token");
+        metrics.resolves.inc({ outcome: "unavailable" });
+        return json(c, 503, "unavailable", "cannot read the provider token right now", {
+          "retry-after": "1",
+        });
+      }
+      if (error.reason === "not_linked")
+        return answer(c, original, { outcome: "forbidden", reason: error.message });
+      if (error.reason === "expired") return answer(c, original, { outcome: "unauthenticated" });
+      metrics.resolves.inc({ outcome: "unavailable" });
+      return json(c, 503, "unavailable", error.message, { "retry-after": "1" });
+    }
+  }
   return app;
 }
 

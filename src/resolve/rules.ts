@@ -51,10 +51,23 @@ export const accessRuleSchema = z
     require_verified_email: z.boolean().default(false),
     /** Which kinds of credential may reach it; all when absent. */
     credentials: z.array(z.enum(CREDENTIAL_KINDS)).min(1).optional(),
+    /** Pass the user's access token from this OAuth provider upstream. */
+    upstream_token: z
+      .object({
+        provider: z.string().min(1),
+        /** `authorization` (as `Bearer <token>`, the default) or another header name (the bare token). */
+        header: z
+          .string()
+          .regex(/^[A-Za-z0-9-]+$/, "a header name")
+          .transform((value) => value.toLowerCase())
+          .default("authorization"),
+      })
+      .strict()
+      .optional(),
   })
   .strict()
   .superRefine((rule, ctx) => {
-    if (!rule.access && !rule.roles && !rule.credentials) {
+    if (!rule.access && !rule.roles && !rule.credentials && !rule.upstream_token) {
       ctx.addIssue({
         code: "custom",
         message: "a rule needs access (public, authenticated, deny), roles or credentials",
@@ -64,6 +77,12 @@ export const accessRuleSchema = z
       ctx.addIssue({
         code: "custom",
         message: "credentials only make sense with access: authenticated",
+      });
+    }
+    if (rule.upstream_token && rule.access && rule.access !== "authenticated") {
+      ctx.addIssue({
+        code: "custom",
+        message: "upstream_token only makes sense with access: authenticated",
       });
     }
     if (rule.roles && rule.access && rule.access !== "authenticated") {
@@ -81,7 +100,10 @@ type RuleInput = {
   roles?: string[];
   require_verified_email: boolean;
   credentials?: CredentialKind[];
+  upstream_token?: UpstreamToken;
 };
+
+export type UpstreamToken = { provider: string; header: string };
 
 export type Requirement =
   | { access: "public" }
@@ -92,6 +114,7 @@ export type Requirement =
       requireVerifiedEmail: boolean;
       /** null: every kind of credential. */
       credentials: ReadonlySet<CredentialKind> | null;
+      upstreamToken?: UpstreamToken;
     };
 
 export type AccessRule = {
@@ -144,6 +167,7 @@ function compileRule(rule: RuleInput): AccessRule {
           roles: rule.roles ?? [],
           requireVerifiedEmail: rule.require_verified_email,
           credentials: rule.credentials ? new Set(rule.credentials) : null,
+          ...(rule.upstream_token ? { upstreamToken: rule.upstream_token } : {}),
         }
       : { access };
   return {

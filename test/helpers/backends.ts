@@ -42,7 +42,7 @@ export function describeOnEachBackend(
   title: string,
   env: Record<string, string>,
   define: (stack: Stack) => void,
-  options: { clock?: Clock } = {},
+  options: { clock?: Clock; port?: number } = {},
 ): void {
   for (const backend of backends) {
     describe(`${title} (${backend.name})`, () => {

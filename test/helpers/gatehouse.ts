@@ -22,9 +22,9 @@ export type RunningGatehouse = {
 export async function startGatehouse(
   database: DatabaseHandle,
   env: Record<string, string> = {},
-  options: { clock?: Clock } = {},
+  options: { clock?: Clock; port?: number } = {},
 ): Promise<RunningGatehouse> {
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const config = loadConfig({
     PORT: String(port),
     PUBLIC_URL: `http://127.0.0.1:${port}`,

@@ -1,0 +1,460 @@
+// Sign-in with OAuth and OpenID Connect providers: the flow (state, PKCE,
+// nonce, single use, bound to this browser and this provider), the rules for
+// creating and linking accounts, and the provider tokens kept server-side for
+// rules that pass them upstream.
+
+import * as arctic from "arctic";
+import { and, eq, lt } from "drizzle-orm";
+import { LRUCache } from "lru-cache";
+import type { Audit } from "../accounts/audit.ts";
+import type { ClientMeta, SignedIn } from "../accounts/service.ts";
+import type { Database } from "../db/client.ts";
+import { oauthFlows, oauthIdentities, passwordCredentials, users } from "../db/schema.ts";
+import { ServiceError } from "../errors.ts";
+import type { Clock, SessionService } from "../sessions/service.ts";
+import type { SessionUser } from "../sessions/store.ts";
+import { generateToken, hashToken, isWellFormedToken } from "../sessions/tokens.ts";
+import { ProviderError } from "./oidc.ts";
+import type { Provider, ProviderProfile, ProviderTokens } from "./providers.ts";
+import type { TokenVault } from "./token-vault.ts";
+
+const FLOW_TTL_MS = 10 * 60 * 1000;
+/** A token this close to its expiry is refreshed before it is passed on. */
+const REFRESH_MARGIN_MS = 30_000;
+
+/** Why a sign-in with a provider did not complete, said to a person; status is the page's. */
+export class OAuthError extends Error {
+  constructor(
+    readonly status: 400 | 403 | 404 | 409 | 502,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Why no provider token can be passed upstream. */
+export class UpstreamTokenError extends Error {
+  constructor(
+    /** not_linked: 403; expired: the user must sign in with the provider again (401); unavailable: 503. */
+    readonly reason: "not_linked" | "expired" | "unavailable",
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export type IdentitySummary = {
+  id: string;
+  provider: string;
+  providerName: string;
+  email: string | null;
+  name: string | null;
+  createdAt: string;
+  lastLoginAt: string | null;
+};
+
+type IdentityRow = typeof oauthIdentities.$inferSelect;
+
+const STARTED_ELSEWHERE =
+  "This sign-in was not started in this browser, was already used, or took too long. Please start again.";
+
+export function createOAuthService(deps: {
+  db: Database;
+  providers: Provider[];
+  vault: TokenVault;
+  sessions: SessionService;
+  audit: Audit;
+  clock: Clock;
+  registrationEnabled: boolean;
+}) {
+  const { db, vault, sessions, audit, clock } = deps;
+  const providers = new Map(deps.providers.map((provider) => [provider.id, provider]));
+  const now = () => new Date(clock.now());
+  const tokenCache = new LRUCache<string, { token: string; expiresAt: number | null }>({
+    max: 10_000,
+  });
+  const refreshing = new Map<string, Promise<string>>();
+
+  function provider(id: string): Provider {
+    const found = providers.get(id);
+    if (!found) throw new OAuthError(404, "There is no such sign-in provider here.");
+    return found;
+  }
+
+  async function sealTokens(tokens: ProviderTokens, previousRefresh: string | null) {
+    return {
+      accessToken: await vault.seal(tokens.accessToken),
+      // Providers that do not rotate refresh tokens send none on refresh: keep the old one.
+      refreshToken: tokens.refreshToken ? await vault.seal(tokens.refreshToken) : previousRefresh,
+      tokenExpiresAt: tokens.expiresAt,
+    };
+  }
+
+  function toSessionUser(user: typeof users.$inferSelect): SessionUser {
+    const { id, email, emailVerified, name, roles } = user;
+    return { id, email, emailVerified, name, roles };
+  }
+
+  async function findIdentity(providerId: string, subject: string) {
+    const rows = await db
+      .select({ identity: oauthIdentities, user: users })
+      .from(oauthIdentities)
+      .innerJoin(users, eq(users.id, oauthIdentities.userId))
+      .where(and(eq(oauthIdentities.provider, providerId), eq(oauthIdentities.subject, subject)))
+      .limit(1);
+    return rows[0];
+  }
+
+  async function insertIdentity(
+    tx: Pick<Database, "insert">,
+    userId: string,
+    providerId: string,
+    profile: ProviderProfile,
+    sealed: Awaited<ReturnType<typeof sealTokens>>,
+  ) {
+    await tx.insert(oauthIdentities).values({
+      id: crypto.randomUUID(),
+      userId,
+      provider: providerId,
+      subject: profile.subject,
+      email: profile.email,
+      emailVerified: profile.emailVerified,
+      name: profile.name,
+      avatarUrl: profile.avatarUrl,
+      ...sealed,
+      lastLoginAt: now(),
+    });
+  }
+
+  /** Signs in with an identity seen before, or creates or links one under the rules. */
+  async function userForLogin(
+    source: Provider,
+    profile: ProviderProfile,
+    sealed: Awaited<ReturnType<typeof sealTokens>>,
+  ): Promise<{ user: typeof users.$inferSelect; created: boolean }> {
+    const known = await findIdentity(source.id, profile.subject);
+    if (known) {
+      await db
+        .update(oauthIdentities)
+        .set({
+          email: profile.email,
+          emailVerified: profile.emailVerified,
+          name: profile.name,
+          avatarUrl: profile.avatarUrl,
+          ...sealed,
+          refreshToken: sealed.refreshToken ?? known.identity.refreshToken,
+          lastLoginAt: now(),
+        })
+        .where(eq(oauthIdentities.id, known.identity.id));
+      tokenCache.delete(`${known.user.id}:${source.id}`);
+      return { user: known.user, created: false };
+    }
+    if (!profile.email)
+      throw new OAuthError(
+        400,
+        `Your ${source.displayName} account gives no email address, which an account here needs.`,
+      );
+    const email = profile.email;
+    const existing = (await db.select().from(users).where(eq(users.email, email)).limit(1))[0];
+    if (existing) {
+      // Linked by address only when both sides have verified it.
+      if (!(existing.emailVerified && profile.emailVerified))
+        throw new OAuthError(
+          409,
+          `An account with the address ${email} exists already. Sign in to it, then link ${source.displayName} from your account page.`,
+        );
+      await insertIdentity(db, existing.id, source.id, profile, sealed);
+      audit("oauth.linked", {
+        userId: existing.id,
+        detail: { provider: source.id, by: "verified_email" },
+      });
+      return { user: existing, created: false };
+    }
+    if (!deps.registrationEnabled)
+      throw new OAuthError(403, "There is no account for you here, and registration is closed.");
+    const id = crypto.randomUUID();
+    const created = await db.transaction(async (tx) => {
+      const rows = await tx
+        .insert(users)
+        .values({ id, email, emailVerified: profile.emailVerified, name: profile.name ?? "" })
+        .onConflictDoNothing({ target: users.email })
+        .returning();
+      const user = rows[0];
+      if (user) await insertIdentity(tx, id, source.id, profile, sealed);
+      return user;
+    });
+    if (!created)
+      throw new OAuthError(
+        409,
+        `An account with the address ${email} was just created. Please sign in again.`,
+      );
+    audit("user.registered", { userId: id, detail: { method: `oauth:${source.id}` } });
+    return { user: created, created: true };
+  }
+
+  async function linkTo(
+    userId: string,
+    source: Provider,
+    profile: ProviderProfile,
+    sealed: Awaited<ReturnType<typeof sealTokens>>,
+  ) {
+    const known = await findIdentity(source.id, profile.subject);
+    if (known && known.user.id !== userId)
+      throw new OAuthError(
+        409,
+        `This ${source.displayName} account is linked to another account already.`,
+      );
+    if (known) {
+      await db
+        .update(oauthIdentities)
+        .set({ ...sealed, lastLoginAt: now() })
+        .where(eq(oauthIdentities.id, known.identity.id));
+    } else {
+      try {
+        await insertIdentity(db, userId, source.id, profile, sealed);
+      } catch {
+        throw new OAuthError(
+          409,
+          `This ${source.displayName} account is linked to another account already.`,
+        );
+      }
+    }
+    tokenCache.delete(`${userId}:${source.id}`);
+    audit("oauth.linked", { userId, detail: { provider: source.id, by: "user" } });
+  }
+
+  async function readIdentity(
+    userId: string,
+    providerId: string,
+  ): Promise<IdentityRow | undefined> {
+    const rows = await db
+      .select()
+      .from(oauthIdentities)
+      .where(and(eq(oauthIdentities.userId, userId), eq(oauthIdentities.provider, providerId)))
+      .limit(1);
+    return rows[0];
+  }
+
+  const live = (expiresAt: number | null) =>
+    expiresAt === null || expiresAt - REFRESH_MARGIN_MS > clock.now();
+
+  /** Refreshes the access token; of concurrent callers in this process, one asks the provider. */
+  async function refreshToken(userId: string, source: Provider, row: IdentityRow): Promise<string> {
+    const sealedRefresh = row.refreshToken;
+    const token = sealedRefresh ? await vault.open(sealedRefresh) : null;
+    if (!token || !source.refresh)
+      throw new UpstreamTokenError(
+        "expired",
+        `Your ${source.displayName} sign-in has expired. Sign in with it again.`,
+      );
+    let fresh: ProviderTokens;
+    try {
+      fresh = await source.refresh(token);
+    } catch (error) {
+      // Another replica may have used the refresh token first: take what it stored.
+      const again = await readIdentity(userId, source.id);
+      if (again && again.refreshToken !== sealedRefresh && again.accessToken) {
+        const access = await vault.open(again.accessToken);
+        if (access && live(again.tokenExpiresAt?.getTime() ?? null)) return access;
+      }
+      if (error instanceof ProviderError && error.kind === "refused")
+        throw new UpstreamTokenError(
+          "expired",
+          `Your ${source.displayName} sign-in has expired. Sign in with it again.`,
+        );
+      throw new UpstreamTokenError(
+        "unavailable",
+        `${source.displayName} cannot be reached to renew your token.`,
+      );
+    }
+    const sealed = await sealTokens(fresh, sealedRefresh);
+    await db.update(oauthIdentities).set(sealed).where(eq(oauthIdentities.id, row.id));
+    tokenCache.set(`${userId}:${source.id}`, {
+      token: fresh.accessToken,
+      expiresAt: fresh.expiresAt?.getTime() ?? null,
+    });
+    audit("oauth.token_refreshed", { userId, detail: { provider: source.id } });
+    return fresh.accessToken;
+  }
+
+  return {
+    /** The providers offered, in configuration order. */
+    list: () => [...providers.values()].map(({ id, displayName }) => ({ id, displayName })),
+
+    displayName: (id: string) => providers.get(id)?.displayName ?? id,
+
+    /** Starts a sign-in (or a link, for a signed-in user): returns the provider's URL and the browser's handle. */
+    async start(providerId: string, options: { returnTo: string | null; linkUserId?: string }) {
+      const source = provider(providerId);
+      const flow = {
+        state: arctic.generateState(),
+        codeVerifier: arctic.generateCodeVerifier(),
+        nonce: generateToken(),
+      };
+      let url: URL;
+      try {
+        url = await source.authorizationUrl(flow);
+      } catch (error) {
+        throw new OAuthError(
+          502,
+          `${source.displayName} cannot be reached right now: ${(error as Error).message}.`,
+        );
+      }
+      const handle = generateToken();
+      await db.delete(oauthFlows).where(lt(oauthFlows.expiresAt, now()));
+      await db.insert(oauthFlows).values({
+        id: hashToken(handle),
+        provider: source.id,
+        ...flow,
+        returnTo: options.returnTo,
+        linkUserId: options.linkUserId ?? null,
+        expiresAt: new Date(clock.now() + FLOW_TTL_MS),
+      });
+      return { url, handle, formPost: source.formPost };
+    },
+
+    /**
+     * The provider sent the browser back. The flow is used up first, whatever
+     * happens next, so a callback can never be replayed.
+     */
+    async finish(
+      providerId: string,
+      handle: string | undefined,
+      params: { code?: string; state?: string; error?: string; errorDescription?: string },
+      current: { userId: string | null },
+      meta: ClientMeta,
+    ): Promise<{ signedIn?: SignedIn; linked?: true; returnTo: string | null }> {
+      const source = provider(providerId);
+      if (!isWellFormedToken(handle)) throw new OAuthError(400, STARTED_ELSEWHERE);
+      const used = await db
+        .delete(oauthFlows)
+        .where(eq(oauthFlows.id, hashToken(handle)))
+        .returning();
+      const flow = used[0];
+      if (!flow || flow.expiresAt.getTime() < clock.now() || flow.provider !== source.id)
+        throw new OAuthError(400, STARTED_ELSEWHERE);
+      if (!params.state || params.state !== flow.state)
+        throw new OAuthError(400, STARTED_ELSEWHERE);
+      if (params.error) {
+        const declined = params.error === "access_denied";
+        throw new OAuthError(
+          400,
+          declined
+            ? `You did not allow ${source.displayName} to sign you in here.`
+            : `${source.displayName} could not sign you in (${params.error}${params.errorDescription ? `: ${params.errorDescription}` : ""}).`,
+        );
+      }
+      if (!params.code)
+        throw new OAuthError(400, `${source.displayName} sent no authorization code.`);
+      let profile: ProviderProfile;
+      let tokens: ProviderTokens;
+      try {
+        tokens = await source.exchange(params.code, flow.codeVerifier);
+        profile = await source.profile(tokens, flow.nonce);
+      } catch (error) {
+        if (!(error instanceof ProviderError)) throw error;
+        audit("oauth.failed", {
+          ip: meta.ip,
+          detail: { provider: source.id, reason: error.message },
+        });
+        throw new OAuthError(
+          error.kind === "unreachable" ? 502 : 400,
+          `${source.displayName} could not sign you in: ${error.message}.`,
+        );
+      }
+      const sealed = await sealTokens(tokens, null);
+      if (flow.linkUserId) {
+        if (current.userId !== flow.linkUserId) throw new OAuthError(400, STARTED_ELSEWHERE);
+        await linkTo(flow.linkUserId, source, profile, sealed);
+        return { linked: true, returnTo: flow.returnTo };
+      }
+      const { user } = await userForLogin(source, profile, sealed);
+      if (user.disabledAt) throw new OAuthError(403, "This account is disabled.");
+      const method = `oauth:${source.id}`;
+      const { token, session } = await sessions.create(user.id, method, meta);
+      audit("user.login", { userId: user.id, ip: meta.ip, detail: { method } });
+      return {
+        signedIn: { user: toSessionUser(user), token, sessionId: session.id },
+        returnTo: flow.returnTo,
+      };
+    },
+
+    async identities(userId: string): Promise<IdentitySummary[]> {
+      const rows = await db
+        .select()
+        .from(oauthIdentities)
+        .where(eq(oauthIdentities.userId, userId))
+        .orderBy(oauthIdentities.createdAt);
+      return rows.map((row) => ({
+        id: row.id,
+        provider: row.provider,
+        providerName: providers.get(row.provider)?.displayName ?? row.provider,
+        email: row.email,
+        name: row.name,
+        createdAt: row.createdAt.toISOString(),
+        lastLoginAt: row.lastLoginAt?.toISOString() ?? null,
+      }));
+    },
+
+    /** Unlinks a provider; the last way to sign in cannot be removed. */
+    async unlink(userId: string, identityId: string): Promise<void> {
+      const [owned, others, password] = await Promise.all([
+        db
+          .select()
+          .from(oauthIdentities)
+          .where(and(eq(oauthIdentities.id, identityId), eq(oauthIdentities.userId, userId))),
+        db
+          .select({ id: oauthIdentities.id })
+          .from(oauthIdentities)
+          .where(eq(oauthIdentities.userId, userId)),
+        db
+          .select({ userId: passwordCredentials.userId })
+          .from(passwordCredentials)
+          .where(eq(passwordCredentials.userId, userId)),
+      ]);
+      const identity = owned[0];
+      if (!identity) throw new ServiceError("not_found", "No such linked account.");
+      if (others.length <= 1 && password.length === 0)
+        throw new ServiceError(
+          "conflict",
+          "This is your only way to sign in. Set a password (“Forgot your password?”) or link another provider first.",
+        );
+      await db.delete(oauthIdentities).where(eq(oauthIdentities.id, identityId));
+      tokenCache.delete(`${userId}:${identity.provider}`);
+      audit("oauth.unlinked", { userId, detail: { provider: identity.provider } });
+    },
+
+    /** The user's live access token from a provider, refreshed when it is about to expire. */
+    async upstreamToken(userId: string, providerId: string): Promise<string> {
+      const key = `${userId}:${providerId}`;
+      const cached = tokenCache.get(key);
+      if (cached && live(cached.expiresAt)) return cached.token;
+      const pending = refreshing.get(key);
+      if (pending) return pending;
+      const work = (async () => {
+        const source = provider(providerId);
+        const row = await readIdentity(userId, providerId);
+        if (!row?.accessToken)
+          throw new UpstreamTokenError(
+            "not_linked",
+            `sign in with ${source.displayName} (or link it on your account page) to use this`,
+          );
+        const access = await vault.open(row.accessToken);
+        const expiresAt = row.tokenExpiresAt?.getTime() ?? null;
+        if (access && live(expiresAt)) {
+          tokenCache.set(key, { token: access, expiresAt });
+          return access;
+        }
+        return refreshToken(userId, source, row);
+      })();
+      refreshing.set(key, work);
+      try {
+        return await work;
+      } finally {
+        refreshing.delete(key);
+      }
+    },
+  };
+}
+
+export type OAuthService = ReturnType<typeof createOAuthService>;
