@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { count, eq } from "drizzle-orm";
 import type { DatabaseHandle } from "../../src/db/client.ts";
-import { oauthFlows, oauthIdentities, sessions, users } from "../../src/db/schema.ts";
+import { oauthFlows, oauthIdentities, users } from "../../src/db/schema.ts";
 import { backends } from "../helpers/backends.ts";
 import { CookieBrowser } from "../helpers/cookie-browser.ts";
 import {
