@@ -1,6 +1,7 @@
-// A person's journey in headless Chromium through real nginx: open a
+// A person's journeys in headless Chromium through real nginx: open a
 // protected page, land on the login page, register, come back to the page
-// showing the identity the application received, sign out.
+// showing the identity the application received, sign out; sign in with an
+// OpenID Connect provider; reset a forgotten password from the email.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { type Browser, chromium } from "playwright-core";
@@ -13,7 +14,9 @@ import {
   uniqueEmail,
 } from "../helpers/gatehouse.ts";
 import { startNginx } from "../helpers/nginx.ts";
+import { type RunningOidcProvider, startOidcProvider } from "../helpers/oidc-provider.ts";
 import { freePort } from "../helpers/ports.ts";
+import { linkTo, type RunningSmtp, startSmtp } from "../helpers/smtp.ts";
 
 let database: DatabaseHandle;
 let gatehouse: RunningGatehouse;
@@ -21,12 +24,23 @@ let app: Awaited<ReturnType<typeof startEchoApp>>;
 let nginx: Awaited<ReturnType<typeof startNginx>>;
 let browser: Browser;
 let base: string;
+let idp: RunningOidcProvider;
+let smtp: RunningSmtp;
 
 before(async () => {
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
   database = await openDatabase({ kind: "pglite" });
-  gatehouse = await startGatehouse(database, { PUBLIC_URL: base });
+  [idp, smtp] = await Promise.all([
+    startOidcProvider({ redirectUris: [`${base}/auth/oauth/idp/callback`] }),
+    startSmtp(),
+  ]);
+  gatehouse = await startGatehouse(database, {
+    PUBLIC_URL: base,
+    SMTP_URL: smtp.url,
+    OAUTH_PROVIDERS: `[{ id: idp, type: oidc, issuer: "${idp.issuer}", client_id: ${idp.clientId}, client_secret_env: IDP_SECRET, display_name: "Test IdP" }]`,
+    IDP_SECRET: idp.clientSecret,
+  });
   app = await startEchoApp();
   nginx = await startNginx({ gatehousePort: gatehouse.port, appPort: app.port, port });
   browser = await chromium.launch({
@@ -49,6 +63,8 @@ after(async () => {
   await app?.stop();
   await gatehouse?.stop();
   await database?.close();
+  await idp?.stop();
+  await smtp?.stop();
 });
 
 test("open a protected page, register, come back signed in, sign out", async () => {
@@ -79,5 +95,61 @@ test("open a protected page, register, come back signed in, sign out", async () 
 
   await page.goto(`${base}/projects/42`);
   assert.equal(new URL(page.url()).pathname, "/auth/login", "signed out: back to the login page");
+  await page.close();
+});
+
+test("sign in with an OpenID Connect provider from the login page", async () => {
+  const page = await browser.newPage();
+  const email = uniqueEmail("idp-browser");
+  idp.nextUser({ sub: `browser-${email}`, email, email_verified: true, name: "Grace Hopper" });
+
+  await page.goto(`${base}/reports/q3`);
+  assert.equal(new URL(page.url()).pathname, "/auth/login");
+  await page.getByRole("link", { name: "Sign in with Test IdP" }).click();
+  await page.waitForURL(`${base}/reports/q3`);
+
+  const echoed = JSON.parse(((await page.locator("body").textContent()) ?? "").trim());
+  assert.equal(echoed.headers["x-auth-method"], "oauth:idp");
+  assert.equal(echoed.headers["x-auth-email"], email);
+  assert.equal(echoed.headers["x-auth-email-verified"], "true");
+  assert.equal(echoed.headers["x-auth-name"], "Grace Hopper");
+
+  await page.goto(`${base}/auth/account`);
+  assert.match(await page.content(), /Test IdP/);
+  await page.close();
+});
+
+test("forgot the password: ask for a link, follow it from the email, choose a new one, sign in", async () => {
+  const email = uniqueEmail("reset-browser");
+  const setup = await browser.newPage();
+  await setup.goto(`${base}/auth/register`);
+  await setup.getByLabel("Email").fill(email);
+  await setup.getByLabel("Password").fill(GOOD_PASSWORD);
+  await setup.getByRole("button", { name: "Create account" }).click();
+  await setup.waitForLoadState();
+  await setup.context().clearCookies();
+  await setup.close();
+  await smtp.next(email); // the verification message
+
+  const page = await browser.newPage();
+  await page.goto(`${base}/auth/login`);
+  await page.getByRole("link", { name: "Forgot your password?" }).click();
+  await page.getByLabel("Email").fill(email);
+  await page.getByRole("button", { name: "Send me a link" }).click();
+  await page.getByRole("heading", { name: "Check your email" }).waitFor();
+
+  const link = linkTo(await smtp.next(email), "/auth/reset-password");
+  await page.goto(link.href);
+  const newPassword = "a brand new and uncommon passphrase 11";
+  await page.getByLabel("New password").fill(newPassword);
+  await page.getByRole("button", { name: "Set the new password" }).click();
+  await page.getByText("Sign in with the new password").waitFor();
+
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(newPassword);
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
+  await page.waitForURL(`${base}/`);
+  const echoed = JSON.parse(((await page.locator("body").textContent()) ?? "").trim());
+  assert.equal(echoed.headers["x-auth-email"], email);
   await page.close();
 });
