@@ -16,6 +16,8 @@ export type ProxyOptions = {
   authCache?: boolean;
   /** Several gatehouse replicas instead of gatehousePort (nginx only). */
   gatehousePorts?: number[];
+  /** Changes to the shipped server block that a README recipe asks for (nginx only). */
+  editSite?: (text: string) => string;
 };
 
 /** Uncomments the lines of a shipped file that belong to its optional auth cache. */
@@ -84,9 +86,10 @@ export async function startNginx(options: ProxyOptions) {
     .replace("server 127.0.0.1:3000;", `server 127.0.0.1:${options.appPort};`)
     .replace("listen 80;", `listen 127.0.0.1:${options.port};`)
     .replace("/etc/nginx/snippets/gatehouse-auth.conf", "{dir}/gatehouse-auth.conf");
+  const edited = options.editSite ? options.editSite(site) : site;
   return runNginx({
     port: options.port,
-    files: { "gatehouse-auth.conf": snippet, "site.conf": site },
+    files: { "gatehouse-auth.conf": snippet, "site.conf": edited },
     http: `${cachePath}\ninclude {dir}/site.conf;`,
   });
 }

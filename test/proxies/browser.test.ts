@@ -18,6 +18,25 @@ import { type RunningOidcProvider, startOidcProvider } from "../helpers/oidc-pro
 import { freePort } from "../helpers/ports.ts";
 import { linkTo, type RunningSmtp, startSmtp } from "../helpers/smtp.ts";
 
+/**
+ * The README's recipe for upstream tokens: `location /` copied as
+ * `location /api/`, plus the two lines that copy Authorization.
+ */
+function withUpstreamTokenLocation(site: string): string {
+  const start = site.indexOf("    location / {");
+  const end = site.indexOf("\n    }\n", start) + "\n    }\n".length;
+  const api = site
+    .slice(start, end)
+    .replace("location / {", "location /api/ {")
+    .replace(
+      "        proxy_pass http://app;",
+      `        auth_request_set $gatehouse_upstream_authorization $upstream_http_authorization;
+        proxy_set_header Authorization $gatehouse_upstream_authorization;
+        proxy_pass http://app;`,
+    );
+  return `${site.slice(0, end)}\n${api}${site.slice(end)}`;
+}
+
 let database: DatabaseHandle;
 let gatehouse: RunningGatehouse;
 let app: Awaited<ReturnType<typeof startEchoApp>>;
@@ -40,9 +59,15 @@ before(async () => {
     SMTP_URL: smtp.url,
     OAUTH_PROVIDERS: `[{ id: idp, type: oidc, issuer: "${idp.issuer}", client_id: ${idp.clientId}, client_secret_env: IDP_SECRET, display_name: "Test IdP" }]`,
     IDP_SECRET: idp.clientSecret,
+    RULES: "[{ path: /api/**, upstream_token: { provider: idp } }]",
   });
   app = await startEchoApp();
-  nginx = await startNginx({ gatehousePort: gatehouse.port, appPort: app.port, port });
+  nginx = await startNginx({
+    gatehousePort: gatehouse.port,
+    appPort: app.port,
+    port,
+    editSite: withUpstreamTokenLocation,
+  });
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
     args: [
@@ -116,6 +141,20 @@ test("sign in with an OpenID Connect provider from the login page", async () => 
 
   await page.goto(`${base}/auth/account`);
   assert.match(await page.content(), /Test IdP/);
+
+  // The API location receives the provider's access token, which works at the provider.
+  await page.goto(`${base}/api/me`);
+  const api = JSON.parse(((await page.locator("body").textContent()) ?? "").trim());
+  assert.match(api.headers.authorization, /^Bearer \S+$/);
+  assert.equal(api.headers["x-auth-email"], email);
+  const userinfo = await fetch(`${idp.issuer}/me`, {
+    headers: { authorization: api.headers.authorization },
+  });
+  assert.equal((await userinfo.json()).sub, `browser-${email}`);
+  // Elsewhere, no token is passed.
+  await page.goto(`${base}/reports/q3`);
+  const plain = JSON.parse(((await page.locator("body").textContent()) ?? "").trim());
+  assert.equal(plain.headers.authorization, undefined);
   await page.close();
 });
 
