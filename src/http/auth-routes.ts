@@ -106,6 +106,12 @@ export function authRoutes(deps: AuthRouteDeps) {
     ...(config.cookie_domain ? { domain: config.cookie_domain } : {}),
   };
 
+  /** The answer to a request whose outcome arrives by email: the same whatever the address. */
+  const checkYourEmail = (message: string) =>
+    messagePage(page, "Check your email", message, {
+      href: `${prefix}/login`,
+      text: "Back to sign in",
+    });
   const redirectTarget = (rd: unknown) => validateRedirectTarget(rd, hostPolicy);
   const rdFrom = (c: Context<AppEnv>, data?: Record<string, unknown>) =>
     redirectTarget(c.req.query("rd") ?? data?.rd);
@@ -237,12 +243,7 @@ export function authRoutes(deps: AuthRouteDeps) {
         if (form) {
           if (signedIn) return c.redirect(target, 303);
           return c.html(
-            messagePage(
-              page,
-              "Check your email",
-              "If this address can be registered, we have sent it the next step.",
-              { href: `${prefix}/login`, text: "Back to sign in" },
-            ),
+            checkYourEmail("If this address can be registered, we have sent it the next step."),
           );
         }
         // The same answer for a new and an existing address.
@@ -337,11 +338,8 @@ export function authRoutes(deps: AuthRouteDeps) {
         await emailFlows.requestPasswordReset(data.email, meta(c));
         if (!form) return c.json({ status: "ok" }, 202);
         return c.html(
-          messagePage(
-            page,
-            "Check your email",
+          checkYourEmail(
             "If an account uses this address, we have sent it a link to choose a new password.",
-            { href: `${prefix}/login`, text: "Back to sign in" },
           ),
         );
       },

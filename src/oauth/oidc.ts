@@ -4,23 +4,14 @@
 // (this client), `azp` when there are several audiences, `exp` and `iat`
 // within a small tolerance, and the `nonce` this browser's flow sent.
 import { createRemoteJWKSet, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from "jose";
+import { ASYMMETRIC_ALGORITHMS } from "../bearer/issuer-config.ts";
 import type { Clock } from "../sessions/service.ts";
 
 const FETCH_TIMEOUT_MS = 5_000;
 const RETRY_DISCOVERY_MS = 30_000;
 
-export const ID_TOKEN_ALGORITHMS = [
-  "RS256",
-  "RS384",
-  "RS512",
-  "PS256",
-  "PS384",
-  "PS512",
-  "ES256",
-  "ES384",
-  "ES512",
-  "EdDSA",
-];
+/** Never none, never HS*: the same allow-list as for trusted issuers' bearer tokens. */
+const ID_TOKEN_ALGORITHMS = [...ASYMMETRIC_ALGORITHMS];
 
 export type DiscoveryDocument = {
   issuer: string;

@@ -150,7 +150,7 @@ test("sign in with an OpenID Connect provider from the login page", async () => 
   const userinfo = await fetch(`${idp.issuer}/me`, {
     headers: { authorization: api.headers.authorization },
   });
-  assert.equal((await userinfo.json()).sub, `browser-${email}`);
+  assert.equal(((await userinfo.json()) as { sub: string }).sub, `browser-${email}`);
   // Elsewhere, no token is passed.
   await page.goto(`${base}/reports/q3`);
   const plain = JSON.parse(((await page.locator("body").textContent()) ?? "").trim());
