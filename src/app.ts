@@ -175,6 +175,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
       buildProvider(provider, {
         redirectUri: `${config.public_url.origin}${config.auth_prefix}/oauth/${provider.id}/callback`,
         clock,
+        timeoutMs: config.oauth_timeout * 1000,
       }),
     ),
     vault,

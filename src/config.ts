@@ -162,6 +162,8 @@ const settingsSchema = z
     rules: z.array(accessRuleSchema).default([]),
     trusted_issuers: z.array(trustedIssuerSchema).default([]),
     oauth_providers: z.array(oauthProviderSchema).default([]),
+    /** How long a provider may take to answer a sign-in's calls before it ends on an error page. */
+    oauth_timeout: duration("10s"),
     /** Keys (base64url, 32 bytes) that encrypt provider tokens at rest; the first encrypts, all decrypt. */
     token_encryption_keys: list().pipe(
       z.array(

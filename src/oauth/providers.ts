@@ -13,6 +13,7 @@ import type { Clock } from "../sessions/service.ts";
 import { type OidcIssuer, oidcIssuer, ProviderError } from "./oidc.ts";
 import type { OAuthProviderConfig, OAuthProviderType } from "./provider-config.ts";
 
+/** How long a provider's API calls may take; the flow's whole exchange is bounded by OAUTH_TIMEOUT. */
 const FETCH_TIMEOUT_MS = 10_000;
 
 export type ProviderProfile = {
@@ -63,12 +64,12 @@ const DISPLAY_NAMES: Record<OAuthProviderType, string> = {
 const OIDC_SCOPES = ["openid", "email", "profile"];
 
 /** Turns whatever arctic or fetch threw into a ProviderError with a message a person can read. */
-export async function fromProvider<T>(work: () => Promise<T>): Promise<T> {
+export async function fromProvider<T>(work: () => Promise<T>, timeoutMs: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(
       () => reject(new ProviderError("the provider did not answer in time")),
-      FETCH_TIMEOUT_MS,
+      timeoutMs,
     );
   });
   try {
@@ -315,9 +316,10 @@ function pemToPkcs8(pem: string): Uint8Array {
 
 export function buildProvider(
   config: OAuthProviderConfig,
-  options: { redirectUri: string; clock: Clock },
+  options: { redirectUri: string; clock: Clock; timeoutMs?: number },
 ): Provider {
   const { clock, redirectUri } = options;
+  const call = <T>(work: () => Promise<T>) => fromProvider(work, options.timeoutMs ?? 10_000);
   const scopes = config.scopes ?? defaultScopes(config.type);
   const base = {
     id: config.id,
@@ -332,7 +334,7 @@ export function buildProvider(
     return {
       ...base,
       async authorizationUrl(flow) {
-        const meta = await fromProvider(() => issuer.discover());
+        const meta = await call(() => issuer.discover());
         const url = client.createAuthorizationURLWithPKCE(
           meta.authorization_endpoint,
           flow.state,
@@ -344,16 +346,16 @@ export function buildProvider(
         return url;
       },
       exchange: (code, verifier) =>
-        fromProvider(async () => {
+        call(async () => {
           const meta = await issuer.discover();
           return toTokens(
             await client.validateAuthorizationCode(meta.token_endpoint, code, verifier),
             clock,
           );
         }),
-      profile: (tokens, nonce) => oidcProfile(issuer, tokens, nonce),
+      profile: (tokens, nonce) => oidcProfile(issuer, tokens, nonce, call),
       refresh: (refreshToken) =>
-        fromProvider(async () => {
+        call(async () => {
           const meta = await issuer.discover();
           return toTokens(
             await client.refreshAccessToken(meta.token_endpoint, refreshToken, []),
@@ -366,7 +368,7 @@ export function buildProvider(
   const client = arcticClient(config, redirectUri);
   const refresh = client.refresh
     ? (refreshToken: string) =>
-        fromProvider(async () =>
+        call(async () =>
           toTokens(
             await (client.refresh as NonNullable<typeof client.refresh>)(refreshToken, scopes),
             clock,
@@ -374,7 +376,7 @@ export function buildProvider(
         )
     : null;
   const exchange = (code: string, verifier: string) =>
-    fromProvider(async () => toTokens(await client.exchange(code, verifier), clock));
+    call(async () => toTokens(await client.exchange(code, verifier), clock));
 
   if (config.type === "github" || config.type === "discord") {
     const read = config.type === "github" ? githubProfile : discordProfile;
@@ -382,7 +384,7 @@ export function buildProvider(
       ...base,
       authorizationUrl: async (flow) => client.url(flow.state, flow.codeVerifier, scopes),
       exchange,
-      profile: (tokens) => fromProvider(() => read(tokens.accessToken)),
+      profile: (tokens) => call(() => read(tokens.accessToken)),
       refresh,
     };
   }
@@ -401,7 +403,7 @@ export function buildProvider(
     },
     exchange,
     async profile(tokens, nonce) {
-      const profile = await oidcProfile(issuer, tokens, nonce);
+      const profile = await oidcProfile(issuer, tokens, nonce, call);
       // Entra's email claim is not verified by Microsoft: it never links accounts.
       return config.type === "microsoft-entra-id" ? { ...profile, emailVerified: false } : profile;
     },
@@ -413,6 +415,7 @@ async function oidcProfile(
   issuer: OidcIssuer,
   tokens: ProviderTokens,
   nonce: string,
+  call: <T>(work: () => Promise<T>) => Promise<T>,
 ): Promise<ProviderProfile> {
   if (!tokens.idToken)
     throw new ProviderError(
@@ -420,11 +423,11 @@ async function oidcProfile(
       "invalid",
     );
   const idToken = tokens.idToken;
-  const claims = await fromProvider(() => issuer.verifyIdToken(idToken, nonce));
+  const claims = await call(() => issuer.verifyIdToken(idToken, nonce));
   const profile = profileFromClaims(claims);
   if (profile.email) return profile;
   // Some issuers keep the address out of the ID token: ask userinfo, for the same subject only.
-  const info = await fromProvider(() => issuer.userinfo(tokens.accessToken)).catch(() => null);
+  const info = await call(() => issuer.userinfo(tokens.accessToken)).catch(() => null);
   if (!info || String(info.sub) !== profile.subject) return profile;
   const extra = profileFromClaims(info);
   return {

@@ -5,7 +5,7 @@
 // this process's HTTP client (global fetch, which arctic and jose use) at it.
 import { createHash, randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type Server } from "node:http";
-import { exportJWK, generateKeyPair, SignJWT } from "jose";
+import { exportJWK, generateKeyPair, importSPKI, jwtVerify, SignJWT } from "jose";
 import { closeServer } from "./http.ts";
 import { freePort } from "./ports.ts";
 
@@ -16,7 +16,14 @@ export const FAKE_HOSTS = [
   "oauth2.googleapis.com",
   "www.googleapis.com",
   "discord.com",
+  "appleid.apple.com",
 ];
+
+/** Hosts whose token endpoint also returns an ID token, and that token's issuer. */
+const ID_TOKEN_ISSUERS: Record<string, string> = {
+  "oauth2.googleapis.com": "https://accounts.google.com",
+  "appleid.apple.com": "https://appleid.apple.com",
+};
 
 export type FakeUser = {
   id: string;
@@ -32,6 +39,10 @@ type Grant = { user: FakeUser; clientId: string; challenge: string | null; nonce
 export type FakeProviders = {
   url: string;
   clients: Map<string, string>;
+  /** Apple's clients authenticate with an ES256 JWT signed by this key (a PEM public key). */
+  appleClients: Map<string, string>;
+  /** While true, token requests are never answered. */
+  hang: boolean;
   /** What the user approving the authorization URL would send back: a code for that request. */
   approve(authorizationUrl: URL, user: FakeUser): string;
   tokenRequests: number;
@@ -47,11 +58,28 @@ async function readBody(req: IncomingMessage): Promise<string> {
 export async function startFakeProviders(): Promise<FakeProviders> {
   const port = await freePort();
   const clients = new Map<string, string>();
+  const appleClients = new Map<string, string>();
+  const state = { hang: false };
   const grants = new Map<string, Grant>();
   const accessTokens = new Map<string, FakeUser>();
   const { publicKey, privateKey } = await generateKeyPair("RS256");
   const jwk = { ...(await exportJWK(publicKey)), kid: "google-test", alg: "RS256", use: "sig" };
   let tokenRequests = 0;
+
+  /** A shared secret, or for Apple an ES256 JWT from the team's key, issued for Apple, naming the client. */
+  async function clientAuthenticated(clientId: string, secret: string | null): Promise<boolean> {
+    const applePem = appleClients.get(clientId);
+    if (!applePem) return clients.get(clientId) === secret;
+    try {
+      const { payload } = await jwtVerify(secret ?? "", await importSPKI(applePem, "ES256"), {
+        audience: "https://appleid.apple.com",
+        subject: clientId,
+      });
+      return typeof payload.iss === "string";
+    } catch {
+      return false;
+    }
+  }
 
   const server: Server = createServer(async (req, res) => {
     const url = new URL(req.url ?? "/", "http://fake");
@@ -69,6 +97,7 @@ export async function startFakeProviders(): Promise<FakeProviders> {
       (path.endsWith("/token") || path === "/login/oauth/access_token")
     ) {
       tokenRequests += 1;
+      if (state.hang) return; // never answered: the client must give up by itself
       const form = new URLSearchParams(await readBody(req));
       let clientId = form.get("client_id");
       let secret = form.get("client_secret");
@@ -78,7 +107,7 @@ export async function startFakeProviders(): Promise<FakeProviders> {
           string,
           string,
         ];
-      if (!clientId || clients.get(clientId) !== secret)
+      if (!clientId || !(await clientAuthenticated(clientId, secret)))
         return send(401, { error: "invalid_client" });
       const grant = grants.get(form.get("code") ?? "");
       grants.delete(form.get("code") ?? "");
@@ -98,16 +127,19 @@ export async function startFakeProviders(): Promise<FakeProviders> {
         token_type: "Bearer",
         expires_in: 3600,
       };
-      if (host === "oauth2.googleapis.com") {
+      const idTokenIssuer = ID_TOKEN_ISSUERS[host ?? ""];
+      if (idTokenIssuer) {
         body.id_token = await new SignJWT({
           email: grant.user.email,
-          email_verified: grant.user.verified,
+          // Apple sends the flag as a string.
+          email_verified:
+            host === "appleid.apple.com" ? String(grant.user.verified) : grant.user.verified,
           name: grant.user.name,
           picture: "https://lh3.example/photo.jpg",
           ...(grant.nonce ? { nonce: grant.nonce } : {}),
         })
           .setProtectedHeader({ alg: "RS256", kid: jwk.kid })
-          .setIssuer("https://accounts.google.com")
+          .setIssuer(idTokenIssuer)
           .setAudience(clientId)
           .setSubject(grant.user.id)
           .setIssuedAt()
@@ -123,6 +155,14 @@ export async function startFakeProviders(): Promise<FakeProviders> {
         token_endpoint: "https://oauth2.googleapis.com/token",
         jwks_uri: "https://www.googleapis.com/oauth2/v3/certs",
       });
+    if (host === "appleid.apple.com" && path === "/.well-known/openid-configuration")
+      return send(200, {
+        issuer: "https://appleid.apple.com",
+        authorization_endpoint: "https://appleid.apple.com/auth/authorize",
+        token_endpoint: "https://appleid.apple.com/auth/token",
+        jwks_uri: "https://appleid.apple.com/auth/keys",
+      });
+    if (host === "appleid.apple.com" && path === "/auth/keys") return send(200, { keys: [jwk] });
     if (host === "www.googleapis.com" && path === "/oauth2/v3/certs")
       return send(200, { keys: [jwk] });
     if (host === "api.github.com" && path === "/user") {
@@ -162,6 +202,13 @@ export async function startFakeProviders(): Promise<FakeProviders> {
   return {
     url: `http://127.0.0.1:${port}`,
     clients,
+    appleClients,
+    get hang() {
+      return state.hang;
+    },
+    set hang(value) {
+      state.hang = value;
+    },
     get tokenRequests() {
       return tokenRequests;
     },

@@ -4,6 +4,7 @@
 // how it reads the profile (GitHub's emails API, Google's signed ID token,
 // Discord's verified flag).
 import assert from "node:assert/strict";
+import { generateKeyPairSync } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { eq } from "drizzle-orm";
 import { type DatabaseHandle, openDatabase } from "../../src/db/client.ts";
@@ -29,12 +30,18 @@ describe("providers at fixed public URLs", () => {
   let database: DatabaseHandle;
   let server: RunningGatehouse;
   let base: string;
+  let apple: ReturnType<typeof generateKeyPairSync>;
 
   before(async () => {
     fake = await startFakeProviders();
     restoreFetch = routeToFake(fake);
     for (const id of ["gh-client", "google-client", "discord-client"])
       fake.clients.set(id, `${id}-secret`);
+    apple = generateKeyPairSync("ec", { namedCurve: "P-256" });
+    fake.appleClients.set(
+      "com.example.web",
+      apple.publicKey.export({ type: "spki", format: "pem" }).toString(),
+    );
     database = await openDatabase({ kind: "pglite" });
     const closed = await freePort();
     server = await startGatehouse(database, {
@@ -42,8 +49,11 @@ describe("providers at fixed public URLs", () => {
         { id: github, type: github, client_id: gh-client, client_secret_env: GH_SECRET },
         { id: google, type: google, client_id: google-client, client_secret_env: GOOGLE_SECRET },
         { id: discord, type: discord, client_id: discord-client, client_secret_env: DISCORD_SECRET },
+        { id: apple, type: apple, client_id: com.example.web, team_id: TEAM1, key_id: KEY1, private_key_env: APPLE_KEY },
         { id: down, type: oidc, issuer: "http://127.0.0.1:${closed}", client_id: x, client_secret_env: GH_SECRET, display_name: "Down IdP" }
       ]`,
+      APPLE_KEY: apple.privateKey.export({ type: "pkcs8", format: "pem" }).toString(),
+      OAUTH_TIMEOUT: "1s",
       GH_SECRET: "gh-client-secret",
       GOOGLE_SECRET: "google-client-secret",
       DISCORD_SECRET: "discord-client-secret",
@@ -58,9 +68,9 @@ describe("providers at fixed public URLs", () => {
   });
 
   /** Starts a sign-in, checks where the browser is sent, approves as `user`, and finishes it. */
-  async function signIn(provider: string, user: FakeUser, tamper?: (url: URL) => void) {
+  async function signIn(provider: string, user: FakeUser, tamper?: (url: URL) => void, at = base) {
     const browser = new CookieBrowser();
-    const start = await browser.request(`${base}/auth/oauth/${provider}`);
+    const start = await browser.request(`${at}/auth/oauth/${provider}`);
     assert.equal(start.status, 302);
     const authorization = new URL(start.headers.get("location") as string);
     const state = authorization.searchParams.get("state") as string;
@@ -68,7 +78,7 @@ describe("providers at fixed public URLs", () => {
     tamper?.(authorization);
     const code = fake.approve(authorization, user);
     const redirectUri = new URL(authorization.searchParams.get("redirect_uri") as string);
-    assert.equal(redirectUri.href, `${base}/auth/oauth/${provider}/callback`);
+    assert.equal(redirectUri.href, `${at}/auth/oauth/${provider}/callback`);
     redirectUri.search = new URLSearchParams({ code, state }).toString();
     const done = await browser.request(redirectUri);
     const cookie = browser.cookies.get("gatehouse_session");
@@ -163,6 +173,80 @@ describe("providers at fixed public URLs", () => {
     const resolved = await askResolve(base, "/", { cookie: cookie as string });
     assert.equal(resolved.headers.get("x-auth-method"), "oauth:discord");
     assert.equal(resolved.headers.get("x-auth-email-verified"), "false");
+  });
+
+  test("Apple: the answer comes back as a cross-site form POST, with a client secret signed by the team key", async () => {
+    const tim = user("apple");
+    const browser = new CookieBrowser();
+    const start = await browser.request(`${base}/auth/oauth/apple`);
+    const authorization = new URL(start.headers.get("location") as string);
+    assert.equal(
+      `${authorization.origin}${authorization.pathname}`,
+      "https://appleid.apple.com/auth/authorize",
+    );
+    assert.equal(authorization.searchParams.get("response_mode"), "form_post");
+    const code = fake.approve(authorization, tim);
+    const done = await browser.request(`${base}/auth/oauth/apple/callback`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/x-www-form-urlencoded",
+        origin: "https://appleid.apple.com",
+        "sec-fetch-site": "cross-site",
+      },
+      body: new URLSearchParams({
+        code,
+        state: authorization.searchParams.get("state") as string,
+      }).toString(),
+    });
+    assert.equal(done.status, 303);
+    const cookie = `gatehouse_session=${browser.cookies.get("gatehouse_session")}`;
+    const resolved = await askResolve(base, "/", { cookie });
+    assert.equal(resolved.headers.get("x-auth-method"), "oauth:apple");
+    assert.equal(
+      resolved.headers.get("x-auth-email-verified"),
+      "true",
+      'Apple\'s "true" string counts',
+    );
+    // Other endpoints still refuse cross-site posts.
+    const logout = await fetch(`${base}/auth/logout`, {
+      method: "POST",
+      headers: { cookie, origin: "https://appleid.apple.com" },
+    });
+    assert.equal(logout.status, 403);
+  });
+
+  test("a provider that does not answer in OAUTH_TIMEOUT ends on a readable page", async () => {
+    fake.hang = true;
+    try {
+      const started = performance.now();
+      const { done, cookie } = await signIn("github", user("slow"));
+      assert.equal(done.status, 502);
+      assert.match(await done.text(), /did not answer in time/);
+      assert.equal(cookie, null);
+      assert.ok(performance.now() - started < 5000);
+    } finally {
+      fake.hang = false;
+    }
+  });
+
+  test("with registration closed, a provider sign-in finds existing accounts but creates none", async () => {
+    const closed = await startGatehouse(database, {
+      OAUTH_PROVIDERS:
+        "[{ id: github, type: github, client_id: gh-client, client_secret_env: GH_SECRET }]",
+      GH_SECRET: "gh-client-secret",
+      REGISTRATION_ENABLED: "false",
+    });
+    try {
+      const known = user("known");
+      await signIn("github", known); // on the open server: the account exists now
+      const again = await signIn("github", known, undefined, closed.url);
+      assert.equal(again.done.status, 303);
+      const stranger = await signIn("github", user("stranger"), undefined, closed.url);
+      assert.equal(stranger.done.status, 403);
+      assert.match(await stranger.done.text(), /registration is closed/);
+    } finally {
+      await closed.stop();
+    }
   });
 
   test("a provider that cannot be reached ends on a readable page, and the login page offers every provider", async () => {
