@@ -87,12 +87,31 @@ test("the example configurations load", () => {
   ) as unknown as { data: Record<string, string> };
   const dir = mkdtempSync(join(tmpdir(), "gatehouse-deploy-"));
   writeFileSync(join(dir, "gatehouse.yaml"), configMap.data["gatehouse.yaml"] ?? "");
+  // Every variable the Deployment takes from its secret, with a plausible value.
+  const deployment = manifests("deploy/kubernetes/gatehouse.yaml").find(
+    (manifest) => manifest.kind === "Deployment",
+  ) as unknown as {
+    spec: {
+      template: { spec: { containers: { env: { name: string; valueFrom?: unknown }[] }[] } };
+    };
+  };
+  const fromSecret = (deployment.spec.template.spec.containers[0]?.env ?? [])
+    .filter((variable) => variable.valueFrom)
+    .map((variable) => variable.name);
+  const plausible: Record<string, string> = {
+    DATABASE_URL: "postgres://gatehouse@postgres/gatehouse",
+    SMTP_URL: "smtp://mailer@smtp.example.com:587",
+    CORP_CLIENT_SECRET: "s3cret",
+    TOKEN_ENCRYPTION_KEYS: "A".repeat(43),
+  };
+  assert.deepEqual(fromSecret.sort(), Object.keys(plausible).sort());
   const fromKubernetes = loadConfig({
     GATEHOUSE_CONFIG: join(dir, "gatehouse.yaml"),
-    DATABASE_URL: "postgres://gatehouse@postgres/gatehouse",
+    ...plausible,
   });
   assert.equal(fromKubernetes.public_url.href, "https://app.example.com/");
   assert.equal(fromKubernetes.session_cookie, "__Host-gatehouse_session");
+  assert.equal(fromKubernetes.oauth_providers[0]?.clientSecret, "s3cret");
 });
 
 test("the Dockerfile is valid and ships what the server runs", () => {
