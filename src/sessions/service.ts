@@ -25,6 +25,7 @@ export type SessionServiceOptions = {
 export type SessionService = ReturnType<typeof createSessionService>;
 
 const NOT_FOUND = Symbol("not found");
+const REFRESH_AGAIN_MS = 1000;
 
 export function createSessionService(options: SessionServiceOptions) {
   const { store } = options;
@@ -145,9 +146,17 @@ export function createSessionService(options: SessionServiceOptions) {
     async refreshUser(userId: string): Promise<void> {
       const ids = (await store.listForUser(userId, new Date(clock.now()))).map((s) => s.id);
       if (ids.length === 0) return;
-      await store.evict?.(ids);
-      forget(ids);
-      options.onForgotten?.(ids);
+      const drop = async () => {
+        await store.evict?.(ids);
+        forget(ids);
+        options.onForgotten?.(ids);
+      };
+      await drop();
+      // Once more a moment later: a replica whose SQL read was in flight
+      // during the change may have cached the old user again since.
+      setTimeout(() => {
+        drop().catch((error) => options.onBackgroundError?.(error));
+      }, REFRESH_AGAIN_MS).unref();
     },
 
     list(userId: string): Promise<SessionRecord[]> {

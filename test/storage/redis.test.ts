@@ -96,6 +96,27 @@ describe("the Redis session cache", () => {
     assert.equal(await direct.get("gatehouse:session:s1"), "deleted");
   });
 
+  test("a user change evicts the cached copy, so the next read sees SQL's", async () => {
+    const before = session("s3");
+    const inner = staleStore(before);
+    const store = redisCachedSessionStore(inner, shared, options);
+    assert.equal((await store.findWithUser("s3"))?.user.emailVerified, false);
+    await sleep(20);
+    before.user.emailVerified = true; // verified in SQL
+    assert.equal(
+      (await store.findWithUser("s3"))?.user.emailVerified,
+      false,
+      "Redis still has the old copy",
+    );
+    await store.evict?.(["s3"]);
+    assert.equal((await store.findWithUser("s3"))?.user.emailVerified, true);
+    assert.notEqual(
+      await direct.get("gatehouse:session:s3"),
+      "deleted",
+      "evicting is not deleting",
+    );
+  });
+
   test("a deletion during an outage is written when Redis is back", async () => {
     const inner = staleStore(session("s2"));
     const store = redisCachedSessionStore(inner, shared, options);
