@@ -76,11 +76,14 @@ export function addOAuthRoutes(app: Hono<AppEnv>, helpers: OAuthRouteHelpers): v
   });
 
   const callback = async (c: Context<AppEnv>) => {
-    const form = c.req.method === "POST" ? await c.req.parseBody() : {};
-    const param = (name: string) => {
-      const value = c.req.query(name) ?? form[name];
-      return typeof value === "string" ? value : undefined;
-    };
+    // Apple's form_post answer is urlencoded; any other body carries nothing.
+    const urlencoded = (c.req.header("content-type") ?? "").startsWith(
+      "application/x-www-form-urlencoded",
+    );
+    const form = new URLSearchParams(
+      c.req.method === "POST" && urlencoded ? await c.req.text() : "",
+    );
+    const param = (name: string) => c.req.query(name) ?? form.get(name) ?? undefined;
     const handle = getCookie(c, flowCookie);
     deleteCookie(c, flowCookie, baseCookie);
     try {

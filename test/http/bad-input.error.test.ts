@@ -38,7 +38,13 @@ function rawStatus(port: number, request: string): Promise<string> {
   });
 }
 
-describeOnEachBackend("bad input", {}, (stack) => {
+const PROVIDER_ENV = {
+  OAUTH_PROVIDERS:
+    '[{ id: idp, type: oidc, issuer: "http://127.0.0.1:9", client_id: x, client_secret_env: IDP_SECRET }]',
+  IDP_SECRET: "s",
+};
+
+describeOnEachBackend("bad input", PROVIDER_ENV, (stack) => {
   let cookie: string;
   before(async () => {
     cookie = await register(stack.server.url, uniqueEmail());
@@ -184,6 +190,59 @@ describeOnEachBackend("bad input", {}, (stack) => {
       const body = await bodyOf(response);
       assert.equal(body.error.code, code, `${path} ${String(init.body).slice(0, 60)}`);
       assert.equal(typeof body.error.message, "string");
+    }
+    assert.deepEqual(await rowCounts(stack.database), before);
+  });
+
+  test("email links and provider callbacks: strange input is a 4xx that changes nothing", async () => {
+    const before = await rowCounts(stack.database);
+    const json = (body: unknown) => ({
+      method: "POST",
+      headers: { "content-type": "application/json", cookie },
+      body: JSON.stringify(body),
+    });
+    const cases: [string, RequestInit, number][] = [
+      ["/auth/verify-email", json({ token: ["a", "b"] }), 400],
+      ["/auth/verify-email", json({ token: { $ne: null } }), 400],
+      ["/auth/verify-email", json({ token: "x".repeat(10_000) }), 400],
+      ["/auth/reset-password", json({ token: 42, password: [] }), 400],
+      ["/auth/reset-password", json({}), 400],
+      ["/auth/forgot-password", json({ email: ["a@example.test", "b@example.test"] }), 400],
+      ["/auth/forgot-password", json({ email: "a@example.test\r\nBcc: x@example.test" }), 400],
+      ["/auth/password", json({ currentPassword: {}, newPassword: GOOD_PASSWORD }), 400],
+      ["/auth/password", { method: "POST", headers: { cookie }, body: "x" }, 415],
+      [
+        "/auth/oauth/idp/callback",
+        {
+          method: "POST",
+          headers: { "content-type": "multipart/form-data" },
+          body: "--nothing\r\n",
+        },
+        400,
+      ],
+      [
+        "/auth/oauth/idp/callback",
+        {
+          method: "POST",
+          headers: { "content-type": "application/x-www-form-urlencoded" },
+          body: "code=a&code=b&state=%ZZ",
+        },
+        400,
+      ],
+      ["/auth/oauth/idp/callback?code=a&state=b&error=%ZZ", { method: "GET" }, 400],
+      ["/auth/oauth/..%2F..%2Fetc/callback?code=a", { method: "GET" }, 404],
+      ["/auth/identities/not-an-id", { method: "DELETE", headers: { cookie } }, 404],
+    ];
+    for (const [path, init, status] of cases) {
+      const response = await fetch(`${stack.server.url}${path}`, init);
+      assert.equal(
+        response.status,
+        status,
+        `${init.method} ${path} ${String(init.body).slice(0, 40)}`,
+      );
+    }
+    for (const path of ["/auth/verify-email?token=%ZZ", "/auth/reset-password?token[]=a"]) {
+      assert.equal((await fetch(`${stack.server.url}${path}`)).status, 400, path);
     }
     assert.deepEqual(await rowCounts(stack.database), before);
   });
