@@ -26,7 +26,7 @@ import { createMetrics, type Metrics } from "./metrics.ts";
 import { buildProvider } from "./oauth/providers.ts";
 import { createOAuthService, type OAuthService } from "./oauth/service.ts";
 import { loadTokenVault } from "./oauth/token-vault.ts";
-import type { SharedRedis } from "./redis/client.ts";
+import { redisLock, type SharedRedis } from "./redis/client.ts";
 import { redisCachedSessionStore } from "./sessions/redis-cache.ts";
 import {
   type Clock,
@@ -183,6 +183,8 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     audit,
     clock,
     registrationEnabled: config.registration_enabled,
+    refreshTimeoutMs: config.oauth_timeout * 1000,
+    ...(redis ? { refreshLock: redisLock(redis) } : {}),
   });
   const jwts = createJwtVerifier({
     issuers: config.trusted_issuers,

@@ -58,6 +58,15 @@ type IdentityRow = typeof oauthIdentities.$inferSelect;
 const STARTED_ELSEWHERE =
   "This sign-in was not started in this browser, was already used, or took too long. Please start again.";
 
+/** A lock shared by the replicas (Redis), so that one of them refreshes a user's token. */
+export type RefreshLock = {
+  /** True when this caller holds the lock for `ms`; false when another does. Throws when it cannot tell. */
+  acquire(key: string, ms: number): Promise<boolean>;
+  release(key: string): Promise<void>;
+};
+
+const LOCK_WAIT_STEP_MS = 50;
+
 export function createOAuthService(deps: {
   db: Database;
   providers: Provider[];
@@ -66,6 +75,10 @@ export function createOAuthService(deps: {
   audit: Audit;
   clock: Clock;
   registrationEnabled: boolean;
+  /** Without it (no Redis), replicas may refresh the same token at once; the loser takes the winner's. */
+  refreshLock?: RefreshLock;
+  /** How long a refresh may take: the lock is held at most this long. */
+  refreshTimeoutMs?: number;
 }) {
   const { db, vault, sessions, audit, clock } = deps;
   const providers = new Map(deps.providers.map((provider) => [provider.id, provider]));
@@ -277,6 +290,51 @@ export function createOAuthService(deps: {
     return fresh.accessToken;
   }
 
+  async function liveToken(
+    row: IdentityRow,
+  ): Promise<{ token: string; expiresAt: number | null } | null> {
+    const token = row.accessToken ? await vault.open(row.accessToken) : null;
+    const expiresAt = row.tokenExpiresAt?.getTime() ?? null;
+    return token && live(expiresAt) ? { token, expiresAt } : null;
+  }
+
+  /**
+   * Refreshes under the replicas' lock when there is one: the replica that
+   * gets it asks the provider, the others wait for the token it stores.
+   */
+  async function refreshOnce(userId: string, source: Provider, row: IdentityRow): Promise<string> {
+    const lock = deps.refreshLock;
+    const holdMs = (deps.refreshTimeoutMs ?? 10_000) + 5_000;
+    const lockKey = `oauth-refresh:${row.id}`;
+    let held = false;
+    try {
+      held = lock ? await lock.acquire(lockKey, holdMs) : false;
+    } catch {
+      return refreshToken(userId, source, row); // the lock cannot answer: refresh here
+    }
+    if (lock && !held) {
+      for (let waited = 0; waited < holdMs; waited += LOCK_WAIT_STEP_MS) {
+        await new Promise((resolve) => setTimeout(resolve, LOCK_WAIT_STEP_MS));
+        const again = await readIdentity(userId, source.id);
+        const stored = again && (await liveToken(again));
+        if (stored) {
+          tokenCache.set(`${userId}:${source.id}`, stored);
+          return stored.token;
+        }
+      }
+      return refreshToken(userId, source, (await readIdentity(userId, source.id)) ?? row);
+    }
+    try {
+      // Another replica may have finished just before the lock was ours.
+      const latest = (await readIdentity(userId, source.id)) ?? row;
+      const stored = await liveToken(latest);
+      if (stored) return stored.token;
+      return await refreshToken(userId, source, latest);
+    } finally {
+      if (held) await lock?.release(lockKey).catch(() => {});
+    }
+  }
+
   return {
     /** The providers offered, in configuration order. */
     list: () => [...providers.values()].map(({ id, displayName }) => ({ id, displayName })),
@@ -439,13 +497,12 @@ export function createOAuthService(deps: {
             "not_linked",
             `sign in with ${source.displayName} (or link it on your account page) to use this`,
           );
-        const access = await vault.open(row.accessToken);
-        const expiresAt = row.tokenExpiresAt?.getTime() ?? null;
-        if (access && live(expiresAt)) {
-          tokenCache.set(key, { token: access, expiresAt });
-          return access;
+        const stored = await liveToken(row);
+        if (stored) {
+          tokenCache.set(key, stored);
+          return stored.token;
         }
-        return refreshToken(userId, source, row);
+        return refreshOnce(userId, source, row);
       })();
       refreshing.set(key, work);
       try {

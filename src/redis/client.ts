@@ -110,3 +110,26 @@ export function connectRedis(config: Config, logger: Logger): SharedRedis | null
     },
   };
 }
+
+/** Deletes the key only while it still holds this caller's value. */
+const RELEASE_SCRIPT =
+  "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
+
+/** A lock shared by the replicas: SET NX with an expiry, released only by its holder. */
+export function redisLock(redis: SharedRedis) {
+  const mine = new Map<string, string>();
+  return {
+    async acquire(key: string, ms: number): Promise<boolean> {
+      if (!redis.isReady()) throw new Error("redis is not connected");
+      const value = crypto.randomUUID();
+      const ok = await redis.client.set(`${redis.keyPrefix}${key}`, value, "PX", ms, "NX");
+      if (ok === "OK") mine.set(key, value);
+      return ok === "OK";
+    },
+    async release(key: string): Promise<void> {
+      const value = mine.get(key);
+      mine.delete(key);
+      if (value) await redis.client.eval(RELEASE_SCRIPT, 1, `${redis.keyPrefix}${key}`, value);
+    },
+  };
+}

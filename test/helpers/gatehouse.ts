@@ -7,6 +7,7 @@ import { createGatehouse, type Gatehouse } from "../../src/app.ts";
 import { loadConfig } from "../../src/config.ts";
 import type { DatabaseHandle } from "../../src/db/client.ts";
 import { createLogger } from "../../src/logger.ts";
+import type { SharedRedis } from "../../src/redis/client.ts";
 import { startServer } from "../../src/server.ts";
 import type { Clock } from "../../src/sessions/service.ts";
 import { closeServer } from "./http.ts";
@@ -22,7 +23,7 @@ export type RunningGatehouse = {
 export async function startGatehouse(
   database: DatabaseHandle,
   env: Record<string, string> = {},
-  options: { clock?: Clock; port?: number } = {},
+  options: { clock?: Clock; port?: number; redis?: SharedRedis } = {},
 ): Promise<RunningGatehouse> {
   const port = options.port ?? (await freePort());
   const config = loadConfig({
@@ -37,6 +38,7 @@ export async function startGatehouse(
     database,
     logger: createLogger(config.log_level),
     ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.redis ? { redis: options.redis } : {}),
   });
   const { server, port: actualPort } = await startServer(gatehouse, { port, host: "127.0.0.1" });
   return {
