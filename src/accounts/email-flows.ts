@@ -6,7 +6,6 @@
 // the work that depends on it happens after the answer.
 import { eq } from "drizzle-orm";
 import type { RateLimiterAbstract } from "rate-limiter-flexible";
-import { RateLimiterRes } from "rate-limiter-flexible";
 import type { Database } from "../db/client.ts";
 import { passwordCredentials, users } from "../db/schema.ts";
 import type { Mailer } from "../email/mailer.ts";
@@ -15,7 +14,7 @@ import { ServiceError } from "../errors.ts";
 import type { Clock, SessionService } from "../sessions/service.ts";
 import type { SessionUser } from "../sessions/store.ts";
 import type { Audit } from "./audit.ts";
-import { clientKey } from "./login-throttle.ts";
+import { clientKey, take } from "./login-throttle.ts";
 import type { PasswordHasher } from "./passwords.ts";
 import {
   type AccountNotifications,
@@ -67,17 +66,6 @@ export function describeDuration(seconds: number): string {
     }
   }
   return `${Math.max(1, Math.round(seconds / 60))} minutes`;
-}
-
-/** True when the limiter had a point left for the key (and took it). */
-async function take(limiter: RateLimiterAbstract, key: string): Promise<true | number> {
-  try {
-    await limiter.consume(key);
-    return true;
-  } catch (error) {
-    if (error instanceof RateLimiterRes) return Math.ceil(error.msBeforeNext / 1000);
-    throw error;
-  }
 }
 
 export function createEmailFlows(deps: EmailFlowDeps) {

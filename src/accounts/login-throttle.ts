@@ -33,6 +33,17 @@ export function clientKey(ip: string | null): string {
   }
 }
 
+/** Takes a point: true when one was left, else the seconds until one is. */
+export async function take(limiter: RateLimiterAbstract, key: string): Promise<true | number> {
+  try {
+    await limiter.consume(key);
+    return true;
+  } catch (error) {
+    if (error instanceof RateLimiterRes) return Math.ceil(error.msBeforeNext / 1000);
+    throw error;
+  }
+}
+
 export function createLoginThrottle(limiters: {
   perAccount: RateLimiterAbstract;
   perIp: RateLimiterAbstract;
@@ -41,13 +52,6 @@ export function createLoginThrottle(limiters: {
     const res = await limiter.get(key);
     if (!res || res.remainingPoints > 0) return 0;
     return Math.ceil(res.msBeforeNext / 1000);
-  };
-  const consume = async (limiter: RateLimiterAbstract, key: string) => {
-    try {
-      await limiter.consume(key);
-    } catch (error) {
-      if (!(error instanceof RateLimiterRes)) throw error;
-    }
   };
   return {
     async retryAfter(account, ip) {
@@ -58,10 +62,7 @@ export function createLoginThrottle(limiters: {
       return Math.max(a, b);
     },
     async recordFailure(account, ip) {
-      await Promise.all([
-        consume(limiters.perAccount, account),
-        consume(limiters.perIp, clientKey(ip)),
-      ]);
+      await Promise.all([take(limiters.perAccount, account), take(limiters.perIp, clientKey(ip))]);
     },
     async recordSuccess(account) {
       await limiters.perAccount.delete(account);

@@ -16,6 +16,7 @@ import {
   jwtVerify,
 } from "jose";
 import { LRUCache } from "lru-cache";
+import { fetchDiscovery } from "../oauth/oidc.ts";
 import type { Identity } from "../resolve/decide.ts";
 import type { Clock } from "../sessions/service.ts";
 import type { TrustedIssuer } from "./issuer-config.ts";
@@ -66,18 +67,6 @@ export function createJwtVerifier(options: {
     max: options.cacheMax ?? 50_000,
   });
 
-  async function discoverJwksUrl(config: TrustedIssuer): Promise<URL> {
-    const url = `${config.issuer.replace(/\/$/, "")}/.well-known/openid-configuration`;
-    const response = await fetch(url, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
-    if (!response.ok) throw new Error(`discovery at ${url} answered ${response.status}`);
-    const document = (await response.json()) as { issuer?: unknown; jwks_uri?: unknown };
-    if (document.issuer !== config.issuer)
-      throw new Error(`discovery at ${url} names another issuer`);
-    if (typeof document.jwks_uri !== "string")
-      throw new Error(`discovery at ${url} has no jwks_uri`);
-    return new URL(document.jwks_uri);
-  }
-
   async function keysOf(state: IssuerState): Promise<JWTVerifyGetKey> {
     if (state.keys) return state.keys;
     const cooldownMs = state.config.jwks_cooldown * 1000;
@@ -86,7 +75,14 @@ export function createJwtVerifier(options: {
     try {
       const url = state.config.jwks_url
         ? new URL(state.config.jwks_url)
-        : await discoverJwksUrl(state.config);
+        : new URL(
+            (
+              await fetchDiscovery(state.config.issuer, {
+                timeoutMs: FETCH_TIMEOUT_MS,
+                required: ["jwks_uri"],
+              })
+            ).jwks_uri,
+          );
       state.keys = createRemoteJWKSet(url, {
         timeoutDuration: FETCH_TIMEOUT_MS,
         cooldownDuration: cooldownMs,

@@ -108,6 +108,12 @@ export function resolveRoutes(deps: ResolveDeps) {
     });
   }
 
+  /** The store or provider cannot answer: neither yes nor no, try again in a second. */
+  function unavailable(c: Context<AppEnv>, message: string) {
+    metrics.resolves.inc({ outcome: "unavailable" });
+    return json(c, 503, "unavailable", message, { "retry-after": "1" });
+  }
+
   async function allow(
     original: OriginalRequest,
     identity: Identity | null,
@@ -204,10 +210,7 @@ export function resolveRoutes(deps: ResolveDeps) {
       if (!(error instanceof StoreUnavailable)) throw error;
       // A public resource can still be served anonymously; anything else fails closed.
       if (requirement.access === "public") return answer(c, original, { outcome: "anonymous" });
-      metrics.resolves.inc({ outcome: "unavailable" });
-      return json(c, 503, "unavailable", "cannot check credentials right now", {
-        "retry-after": "1",
-      });
+      return unavailable(c, "cannot check credentials right now");
     }
     if (credential.kind === "invalid") {
       metrics.resolves.inc({ outcome: "invalid_credential" });
@@ -244,16 +247,12 @@ export function resolveRoutes(deps: ResolveDeps) {
     } catch (error) {
       if (!(error instanceof UpstreamTokenError)) {
         deps.logError(error, "upstream token");
-        metrics.resolves.inc({ outcome: "unavailable" });
-        return json(c, 503, "unavailable", "cannot read the provider token right now", {
-          "retry-after": "1",
-        });
+        return unavailable(c, "cannot read the provider token right now");
       }
       if (error.reason === "not_linked")
         return answer(c, original, { outcome: "forbidden", reason: error.message });
       if (error.reason === "expired") return answer(c, original, { outcome: "unauthenticated" });
-      metrics.resolves.inc({ outcome: "unavailable" });
-      return json(c, 503, "unavailable", error.message, { "retry-after": "1" });
+      return unavailable(c, error.message);
     }
   }
   return app;

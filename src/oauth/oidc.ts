@@ -14,7 +14,8 @@ const RETRY_DISCOVERY_MS = 30_000;
 const ID_TOKEN_ALGORITHMS = [...ASYMMETRIC_ALGORITHMS];
 
 export type DiscoveryDocument = {
-  issuer: string;
+  /** Absent only where `anyIssuer` allowed it. */
+  issuer?: string;
   authorization_endpoint: string;
   token_endpoint: string;
   jwks_uri: string;
@@ -42,31 +43,42 @@ export type OidcIssuer = {
   userinfo(accessToken: string): Promise<Record<string, unknown> | null>;
 };
 
+/**
+ * Reads an issuer's discovery document and checks it names that issuer (unless
+ * `anyIssuer`: multi-tenant issuers) and has every `required` endpoint.
+ */
+export async function fetchDiscovery<K extends keyof DiscoveryDocument>(
+  issuer: string,
+  options: { timeoutMs: number; required: readonly K[]; anyIssuer?: boolean },
+): Promise<Partial<DiscoveryDocument> & Pick<DiscoveryDocument, K>> {
+  const url = `${issuer.replace(/\/$/, "")}/.well-known/openid-configuration`;
+  const response = await fetch(url, { signal: AbortSignal.timeout(options.timeoutMs) });
+  if (!response.ok) throw new Error(`discovery at ${url} answered ${response.status}`);
+  const body = (await response.json()) as Partial<DiscoveryDocument>;
+  if (!options.anyIssuer && body.issuer !== issuer)
+    throw new Error(`discovery at ${url} names the issuer ${body.issuer}`);
+  for (const field of options.required)
+    if (typeof body[field] !== "string") throw new Error(`discovery at ${url} has no ${field}`);
+  return body as Partial<DiscoveryDocument> & Pick<DiscoveryDocument, K>;
+}
+
 export function oidcIssuer(options: {
   issuer: string;
   clientId: string;
   clock: Clock;
-  /** Where discovery is read when it is not under the issuer (Entra's multi-tenant endpoints). */
-  discoveryUrl?: string;
   /** Replaces the exact `iss` comparison (Entra's multi-tenant issuers carry the tenant). */
   issuerMatches?: (iss: string, payload: JWTPayload) => boolean;
 }): OidcIssuer {
-  const discoveryUrl =
-    options.discoveryUrl ?? `${options.issuer.replace(/\/$/, "")}/.well-known/openid-configuration`;
   let document: Promise<DiscoveryDocument> | undefined;
   let failedAt = 0;
   let keys: JWTVerifyGetKey | undefined;
 
-  async function fetchDocument(): Promise<DiscoveryDocument> {
-    const response = await fetch(discoveryUrl, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
-    if (!response.ok) throw new Error(`discovery at ${discoveryUrl} answered ${response.status}`);
-    const body = (await response.json()) as Partial<DiscoveryDocument>;
-    const issuerOk = options.issuerMatches ? true : body.issuer === options.issuer;
-    if (!issuerOk) throw new Error(`discovery at ${discoveryUrl} names the issuer ${body.issuer}`);
-    for (const field of ["authorization_endpoint", "token_endpoint", "jwks_uri"] as const)
-      if (typeof body[field] !== "string") throw new Error(`discovery has no ${field}`);
-    return body as DiscoveryDocument;
-  }
+  const fetchDocument = (): Promise<DiscoveryDocument> =>
+    fetchDiscovery(options.issuer, {
+      timeoutMs: FETCH_TIMEOUT_MS,
+      required: ["authorization_endpoint", "token_endpoint", "jwks_uri"],
+      anyIssuer: options.issuerMatches !== undefined,
+    });
 
   const issuer: OidcIssuer = {
     discover() {

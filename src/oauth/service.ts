@@ -144,7 +144,7 @@ export function createOAuthService(deps: {
     source: Provider,
     profile: ProviderProfile,
     sealed: Awaited<ReturnType<typeof sealTokens>>,
-  ): Promise<{ user: typeof users.$inferSelect; created: boolean }> {
+  ): Promise<typeof users.$inferSelect> {
     const known = await findIdentity(source.id, profile.subject);
     if (known) {
       await db
@@ -160,7 +160,7 @@ export function createOAuthService(deps: {
         })
         .where(eq(oauthIdentities.id, known.identity.id));
       tokenCache.delete(`${known.user.id}:${source.id}`);
-      return { user: known.user, created: false };
+      return known.user;
     }
     if (!profile.email)
       throw new OAuthError(
@@ -181,7 +181,7 @@ export function createOAuthService(deps: {
         userId: existing.id,
         detail: { provider: source.id, by: "verified_email" },
       });
-      return { user: existing, created: false };
+      return existing;
     }
     if (!deps.registrationEnabled)
       throw new OAuthError(403, "There is no account for you here, and registration is closed.");
@@ -202,7 +202,7 @@ export function createOAuthService(deps: {
         `An account with the address ${email} was just created. Please sign in again.`,
       );
     audit("user.registered", { userId: id, detail: { method: `oauth:${source.id}` } });
-    return { user: created, created: true };
+    return created;
   }
 
   async function linkTo(
@@ -255,26 +255,21 @@ export function createOAuthService(deps: {
   async function refreshToken(userId: string, source: Provider, row: IdentityRow): Promise<string> {
     const sealedRefresh = row.refreshToken;
     const token = sealedRefresh ? await vault.open(sealedRefresh) : null;
-    if (!token || !source.refresh)
-      throw new UpstreamTokenError(
+    const expired = () =>
+      new UpstreamTokenError(
         "expired",
         `Your ${source.displayName} sign-in has expired. Sign in with it again.`,
       );
+    if (!token || !source.refresh) throw expired();
     let fresh: ProviderTokens;
     try {
       fresh = await source.refresh(token);
     } catch (error) {
       // Another replica may have used the refresh token first: take what it stored.
       const again = await readIdentity(userId, source.id);
-      if (again && again.refreshToken !== sealedRefresh && again.accessToken) {
-        const access = await vault.open(again.accessToken);
-        if (access && live(again.tokenExpiresAt?.getTime() ?? null)) return access;
-      }
-      if (error instanceof ProviderError && error.kind === "refused")
-        throw new UpstreamTokenError(
-          "expired",
-          `Your ${source.displayName} sign-in has expired. Sign in with it again.`,
-        );
+      const theirs = again && again.refreshToken !== sealedRefresh && (await liveToken(again));
+      if (theirs) return theirs.token;
+      if (error instanceof ProviderError && error.kind === "refused") throw expired();
       throw new UpstreamTokenError(
         "unavailable",
         `${source.displayName} cannot be reached to renew your token.`,
@@ -338,8 +333,6 @@ export function createOAuthService(deps: {
   return {
     /** The providers offered, in configuration order. */
     list: () => [...providers.values()].map(({ id, displayName }) => ({ id, displayName })),
-
-    displayName: (id: string) => providers.get(id)?.displayName ?? id,
 
     /** Starts a sign-in (or a link, for a signed-in user): returns the provider's URL and the browser's handle. */
     async start(providerId: string, options: { returnTo: string | null; linkUserId?: string }) {
@@ -426,7 +419,7 @@ export function createOAuthService(deps: {
         await linkTo(flow.linkUserId, source, profile, sealed);
         return { linked: true, returnTo: flow.returnTo };
       }
-      const { user } = await userForLogin(source, profile, sealed);
+      const user = await userForLogin(source, profile, sealed);
       if (user.disabledAt) throw new OAuthError(403, "This account is disabled.");
       const method = `oauth:${source.id}`;
       const { token, session } = await sessions.create(user.id, method, meta);

@@ -60,6 +60,10 @@ export function redisCachedSessionStore(
     });
   });
 
+  async function evict(ids: string[]): Promise<void> {
+    if (redis.isReady()) await redis.client.del(...ids.map(key)).catch(() => {});
+  }
+
   return {
     ...inner,
     async findWithUser(id) {
@@ -84,11 +88,9 @@ export function redisCachedSessionStore(
     async touch(id, idleExpiresAt) {
       await inner.touch(id, idleExpiresAt);
       // The next read takes the new idle expiry from SQL.
-      if (redis.isReady()) await redis.client.del(key(id)).catch(() => {});
+      await evict([id]);
     },
-    async evict(ids) {
-      if (redis.isReady()) await redis.client.del(...ids.map(key)).catch(() => {});
-    },
+    evict,
     async delete(id) {
       await inner.delete(id);
       await bury([id]);
