@@ -139,6 +139,28 @@ export function createOAuthService(deps: {
     });
   }
 
+  /** A sign-in with an identity seen before: its profile and tokens as the provider now has them. */
+  async function updateIdentity(
+    identity: IdentityRow,
+    profile: ProviderProfile,
+    sealed: Awaited<ReturnType<typeof sealTokens>>,
+  ) {
+    await db
+      .update(oauthIdentities)
+      .set({
+        email: profile.email,
+        emailVerified: profile.emailVerified,
+        name: profile.name,
+        avatarUrl: profile.avatarUrl,
+        ...sealed,
+        // No refresh token this time: the one kept still works.
+        refreshToken: sealed.refreshToken ?? identity.refreshToken,
+        lastLoginAt: now(),
+      })
+      .where(eq(oauthIdentities.id, identity.id));
+    tokenCache.delete(`${identity.userId}:${identity.provider}`);
+  }
+
   /** Signs in with an identity seen before, or creates or links one under the rules. */
   async function userForLogin(
     source: Provider,
@@ -147,19 +169,7 @@ export function createOAuthService(deps: {
   ): Promise<typeof users.$inferSelect> {
     const known = await findIdentity(source.id, profile.subject);
     if (known) {
-      await db
-        .update(oauthIdentities)
-        .set({
-          email: profile.email,
-          emailVerified: profile.emailVerified,
-          name: profile.name,
-          avatarUrl: profile.avatarUrl,
-          ...sealed,
-          refreshToken: sealed.refreshToken ?? known.identity.refreshToken,
-          lastLoginAt: now(),
-        })
-        .where(eq(oauthIdentities.id, known.identity.id));
-      tokenCache.delete(`${known.user.id}:${source.id}`);
+      await updateIdentity(known.identity, profile, sealed);
       return known.user;
     }
     if (!profile.email)
@@ -218,10 +228,7 @@ export function createOAuthService(deps: {
         `This ${source.displayName} account is linked to another account already.`,
       );
     if (known) {
-      await db
-        .update(oauthIdentities)
-        .set({ ...sealed, lastLoginAt: now() })
-        .where(eq(oauthIdentities.id, known.identity.id));
+      await updateIdentity(known.identity, profile, sealed);
     } else {
       try {
         await insertIdentity(db, userId, source.id, profile, sealed);
