@@ -53,14 +53,11 @@ const hostPort = z
   .string()
   .regex(/^(\[[0-9a-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/i, "must be host:port");
 
-const DEFAULT_TRUSTED_PROXIES = [
-  "127.0.0.0/8",
-  "::1/128",
-  "10.0.0.0/8",
-  "172.16.0.0/12",
-  "192.168.0.0/16",
-  "fc00::/7",
-];
+// Loopback only: a proxy on another machine is named by the deployment. A
+// private range would let any client on the LAN, a VPN or in the cluster
+// write its own X-Forwarded-* headers and choose the address that per-IP
+// limits and the audit log see.
+const DEFAULT_TRUSTED_PROXIES = ["127.0.0.0/8", "::1/128"];
 
 const settingsSchema = z
   .object({
@@ -232,6 +229,23 @@ export type Config = Omit<
   session_cookie: string;
   login_url: string;
 };
+
+/**
+ * Settings that are valid but probably not meant: printed by check-config and
+ * logged at start.
+ */
+export function configWarnings(config: Config): string[] {
+  const warnings: string[] = [];
+  for (const [range, bits] of config.trusted_proxies) {
+    const loopback = range.range() === "loopback";
+    const broad = range.kind() === "ipv4" ? bits < 16 : bits < 64;
+    if (broad && !loopback)
+      warnings.push(
+        `TRUSTED_PROXIES: ${range.toString()}/${bits} is a broad range; every client in it can choose its own address and forwarded URL. Name your proxies' addresses or their narrowest range.`,
+      );
+  }
+  return warnings;
+}
 
 /** Reads the environment (and the YAML file it names), validates everything, and throws ConfigError listing every problem. */
 export function loadConfig(env: Record<string, string | undefined>): Config {

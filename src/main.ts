@@ -1,7 +1,7 @@
 // Starts gatehouse: load and validate config, open the database (applying
 // migrations), build the app, serve, and shut down gracefully on SIGTERM.
 import { createGatehouse } from "./app.ts";
-import { ConfigError, loadConfig } from "./config.ts";
+import { ConfigError, configWarnings, loadConfig } from "./config.ts";
 import { DataDirInUse, openDatabase } from "./db/client.ts";
 import { loadTemplates } from "./email/templates.ts";
 import { createLogger } from "./logger.ts";
@@ -20,11 +20,14 @@ async function main(argv: string[]): Promise<void> {
     }
     throw error;
   }
+  const warnings = configWarnings(config);
   if (argv.includes("--check-config")) {
+    for (const warning of warnings) console.error(`warning: ${warning}`);
     console.log("configuration is valid");
     return;
   }
   const logger = createLogger(config.log_level);
+  for (const warning of warnings) logger.warn(warning);
   let database: Awaited<ReturnType<typeof openDatabase>>;
   try {
     database = await openDatabase(

@@ -9,7 +9,12 @@ import type { AssertionSigner } from "../keys/assertions.ts";
 import type { Metrics } from "../metrics.ts";
 import { UpstreamTokenError } from "../oauth/service.ts";
 import { type Decision, decide, type Identity } from "../resolve/decide.ts";
-import { type OriginalRequest, readOriginalRequest } from "../resolve/original-request.ts";
+import {
+  isBrowserNavigation,
+  type OriginalRequest,
+  readOriginalRequest,
+  returnTarget,
+} from "../resolve/original-request.ts";
 import { findRequirement, type IdentityClaim, type UpstreamToken } from "../resolve/rules.ts";
 import { isTrustedPeer } from "../security/trusted-proxies.ts";
 import type { SessionService } from "../sessions/service.ts";
@@ -144,26 +149,22 @@ export function resolveRoutes(deps: ResolveDeps) {
   ): string | Promise<string> {
     switch (claim) {
       case "user-id":
-        return identity.userId;
+        return encodeHeaderValue(identity.userId);
       case "email":
-        return identity.email;
+        return encodeHeaderValue(identity.email);
       case "email-verified":
         return String(identity.emailVerified);
       case "name":
         return encodeHeaderValue(identity.name);
       case "roles":
-        return identity.roles.join(",");
+        return identity.roles.map(encodeListItem).join(",");
       case "method":
-        return identity.method;
+        return encodeHeaderValue(identity.method);
       case "authenticated-at":
         return identity.authenticatedAt.toISOString();
       case "jwt":
         return signer.sign(identity, original.host);
     }
-  }
-
-  function loginLocation(original: OriginalRequest): string {
-    return `${config.login_url}?rd=${encodeURIComponent(original.returnTo)}`;
   }
 
   async function answer(c: Context<AppEnv>, original: OriginalRequest, decision: Decision) {
@@ -176,8 +177,11 @@ export function resolveRoutes(deps: ResolveDeps) {
       case "forbidden":
         return json(c, 403, "forbidden", decision.reason);
       case "unauthenticated": {
-        const location = loginLocation(original);
-        const wantsRedirect = c.req.query("redirect") === "true" && original.isBrowserNavigation;
+        const header = (name: string) => c.req.header(name);
+        const trusted = isTrustedPeer(peerAddress(c), config.trusted_proxies);
+        const location = `${config.login_url}?rd=${encodeURIComponent(returnTarget(original, header, trusted))}`;
+        const wantsRedirect =
+          c.req.query("redirect") === "true" && isBrowserNavigation(original, header);
         if (wantsRedirect)
           return new Response(null, {
             status: 302,
@@ -191,17 +195,29 @@ export function resolveRoutes(deps: ResolveDeps) {
   const app = new Hono<AppEnv>();
   app.all("/_resolve", async (c) => {
     const trusted = isTrustedPeer(peerAddress(c), config.trusted_proxies);
+    const own = new URL(c.req.url);
     const original = readOriginalRequest({
       trusted,
       header: (name) => c.req.header(name),
       method: c.req.method,
-      ownUrl: new URL(c.req.url),
+      ownUri: `${own.pathname}${own.search}`,
+      ownHost: own.host,
+      ownProto: own.protocol === "https:" ? "https" : "http",
     });
     if ("error" in original) {
       metrics.resolves.inc({ outcome: "invalid" });
       return json(c, 403, "invalid_request", original.error);
     }
     const requirement = findRequirement(config.rules, original, config.default_access);
+    if (original.encodedSlashes && !requirement.allowEncodedSlashes) {
+      metrics.resolves.inc({ outcome: "invalid" });
+      return json(
+        c,
+        403,
+        "invalid_request",
+        "the original path contains an encoded / or \\ (%2F, %5C), which this rule does not allow",
+      );
+    }
     if (requirement.access === "deny") return answer(c, original, decide(requirement, null));
     let credential: Credential;
     try {
@@ -258,7 +274,21 @@ export function resolveRoutes(deps: ResolveDeps) {
   return app;
 }
 
-/** Header values are ASCII: names with other characters are sent percent-encoded (RFC 8187 style, without the charset prefix). */
+// Printable ASCII without `%`, not starting or ending with a space: sent as it is.
+const PLAIN_VALUE = /^(?:[\x21-\x24\x26-\x7e](?:[\x20-\x24\x26-\x7e]*[\x21-\x24\x26-\x7e])?)?$/;
+const PLAIN_LIST_ITEM = /^[\x21-\x24\x26-\x2b\x2d-\x7e]*$/;
+
+/**
+ * Identity header values are ASCII, whatever an account or a token holds:
+ * anything else is sent percent-encoded as UTF-8 (`encodeURIComponent`), and
+ * so is any value holding a `%`, so `decodeURIComponent` gives every value
+ * back exactly and two different values never arrive as the same string.
+ */
 export function encodeHeaderValue(value: string): string {
-  return /^[\x20-\x7e]*$/.test(value) ? value : encodeURIComponent(value);
+  return PLAIN_VALUE.test(value) ? value : encodeURIComponent(value);
+}
+
+/** An item of a comma-separated header (roles): a comma inside it is encoded too. */
+function encodeListItem(value: string): string {
+  return PLAIN_LIST_ITEM.test(value) ? value : encodeURIComponent(value);
 }

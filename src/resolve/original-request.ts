@@ -2,29 +2,36 @@
 // proxy sends: X-Forwarded-Method/Proto/Host/Uri (Traefik, Caddy),
 // X-Original-URL and X-Original-Method (ingress-nginx), X-Original-URI (the
 // shipped nginx config). They are believed only from trusted proxies.
-import { normalizePath } from "./path.ts";
+// Invariant: what the rules judge is what the application will receive; a
+// request that cannot be read as one unambiguous request is an error, never a
+// guess. The common case is read with a few string operations; the WHATWG URL
+// parser is used only for hosts that are not plain ASCII names.
+import { readPath } from "./path.ts";
 
 export type OriginalRequest = {
   method: string;
   /** Lower-cased, trailing dot removed, port kept when not the default. */
   host: string;
-  /** Normalised once: what access rules are matched against. */
+  /** What access rules are matched against (see readPath). */
   path: string;
-  /** The absolute original URL. */
+  /** The raw path holds an encoded `/` or `\`: refused unless the matching rule opts in. */
+  encodedSlashes: boolean;
+  /** The absolute original URL (scheme, host, raw path and query). */
   url: string;
-  /** Where the login page returns the browser: X-Auth-Request-Redirect when a trusted proxy set one, else `url`. */
-  returnTo: string;
-  /** True for a top-level browser navigation (may be answered with a redirect). */
-  isBrowserNavigation: boolean;
 };
 
 export type ResolveHeaders = (name: string) => string | undefined;
 
 const METHOD_PATTERN = /^[A-Z]{1,16}$/;
+const PLAIN_HOST = /^([a-z0-9_-]+(?:\.[a-z0-9_-]+)*)\.?(?::(\d{1,5}))?$/;
+const IPV6_HOST = /^(\[[0-9a-f:.]+\])(?::(\d{1,5}))?$/;
+const ABSOLUTE_URL = /^([a-z][a-z0-9+.-]*):\/\/([^/?#\\]*)(.*)$/is;
+const MAX_URL_LENGTH = 8192;
 
 function first(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
-  const item = value.split(",")[0]?.trim();
+  const comma = value.indexOf(",");
+  const item = (comma === -1 ? value : value.slice(0, comma)).trim();
   return item ? item : undefined;
 }
 
@@ -36,79 +43,114 @@ export function readOriginalRequest(input: {
   trusted: boolean;
   header: ResolveHeaders;
   method: string;
-  /** The URL gatehouse itself was asked on (used when the peer is not trusted). */
-  ownUrl: URL;
+  /** The path and query gatehouse itself was asked on (used when the peer is not trusted). */
+  ownUri: string;
+  /** The Host gatehouse itself was asked on. */
+  ownHost: string;
+  ownProto: "http" | "https";
 }): OriginalRequest | { error: string } {
   const { header } = input;
-  let method = input.method.toUpperCase();
-  let rawUrl: string;
-  if (input.trusted) {
-    const originalUrl = header("x-original-url");
-    // The method is read from the same family of headers as the URL: under
-    // ingress-nginx a client's own X-Forwarded-Method reaches gatehouse and
-    // must not decide which method the rules see.
-    const methodHeader =
-      originalUrl !== undefined
-        ? header("x-original-method")
-        : header("x-forwarded-uri") !== undefined
-          ? header("x-forwarded-method")
-          : (header("x-original-method") ?? header("x-forwarded-method"));
-    method = (methodHeader ?? method).trim().toUpperCase();
-    if (originalUrl !== undefined) {
-      rawUrl = originalUrl.trim();
-    } else {
-      const proto = (
-        first(header("x-forwarded-proto")) ?? input.ownUrl.protocol.slice(0, -1)
-      ).toLowerCase();
-      const host = first(header("x-forwarded-host")) ?? header("host") ?? input.ownUrl.host;
-      const uri = header("x-forwarded-uri") ?? header("x-original-uri") ?? "/";
-      if (proto !== "http" && proto !== "https")
-        return { error: "X-Forwarded-Proto must be http or https" };
-      if (!uri.startsWith("/")) return { error: "the original URI must start with /" };
-      if (/[/\\?#@]/.test(host)) return { error: "the original host is not a host" };
-      rawUrl = `${proto}://${host}${uri}`;
-    }
-  } else {
-    rawUrl = input.ownUrl.href;
+  if (!input.trusted) return build(input.method, input.ownProto, input.ownHost, input.ownUri);
+  const originalUrl = header("x-original-url");
+  // The method is read from the same family of headers as the URL: under
+  // ingress-nginx a client's own X-Forwarded-Method reaches gatehouse and
+  // must not decide which method the rules see.
+  const methodHeader =
+    originalUrl !== undefined
+      ? header("x-original-method")
+      : header("x-forwarded-uri") !== undefined
+        ? header("x-forwarded-method")
+        : (header("x-original-method") ?? header("x-forwarded-method"));
+  const method = methodHeader?.trim() ?? input.method;
+  if (originalUrl !== undefined) {
+    const parts = ABSOLUTE_URL.exec(originalUrl.trim());
+    if (!parts) return { error: "the original URL is not a URL" };
+    const rest = parts[3] as string;
+    const uri = rest === "" ? "/" : rest.startsWith("?") ? `/${rest}` : rest;
+    return build(method, (parts[1] as string).toLowerCase(), parts[2] as string, uri);
   }
+  const proto = (first(header("x-forwarded-proto")) ?? input.ownProto).toLowerCase();
+  const forwardedHost = header("x-forwarded-host");
+  if (forwardedHost?.includes(","))
+    return { error: "X-Forwarded-Host must name one host, not a list" };
+  const host = forwardedHost?.trim() || header("host") || input.ownHost;
+  const uri = header("x-forwarded-uri") ?? header("x-original-uri") ?? "/";
+  return build(method, proto, host, uri);
+}
+
+function build(
+  rawMethod: string,
+  proto: string,
+  rawHost: string,
+  uri: string,
+): OriginalRequest | { error: string } {
+  const method = rawMethod.toUpperCase();
   if (!METHOD_PATTERN.test(method)) return { error: "the original method is not an HTTP method" };
-  if (rawUrl.length > 8192) return { error: "the original URL is too long" };
-  let url: URL;
-  try {
-    url = new URL(rawUrl);
-  } catch {
-    return { error: "the original URL is not a URL" };
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:")
+  if (proto !== "http" && proto !== "https")
     return { error: "the original URL must be http or https" };
-  // The raw path, before the URL parser resolves anything: rules see it normalised our way.
-  const afterAuthority = rawUrl.slice(rawUrl.indexOf("//") + 2);
-  const slash = afterAuthority.search(/[/\\?#]/);
-  const rawPath = slash === -1 ? "/" : afterAuthority.slice(slash).split(/[?#]/)[0] || "/";
-  const path = normalizePath(rawPath);
-  if (path === undefined) return { error: "the original path cannot be read safely" };
-  const accept = header("accept") ?? "";
+  if (uri.length > MAX_URL_LENGTH) return { error: "the original URL is too long" };
+  if (uri.charCodeAt(0) !== 47) return { error: "the original URI must start with /" };
+  const host = readHost(rawHost, proto);
+  if (host === undefined) return { error: "the original host is not a host" };
+  const end = uri.search(/[?#]/);
+  const reading = readPath(end === -1 ? uri : uri.slice(0, end));
+  if ("error" in reading) return reading;
   return {
     method,
-    host: url.host.replace(/\.(?=:|$)/, ""),
-    path,
-    url: url.href,
-    returnTo: (input.trusted && returnTarget(header("x-auth-request-redirect"), url)) || url.href,
-    isBrowserNavigation:
-      (method === "GET" || method === "HEAD") &&
-      accept.includes("text/html") &&
-      (header("x-requested-with") ?? "").toLowerCase() !== "xmlhttprequest" &&
-      (header("sec-fetch-mode") ?? "navigate") === "navigate",
+    host,
+    path: reading.path,
+    encodedSlashes: reading.encodedSlashes,
+    url: `${proto}://${host}${uri}`,
   };
 }
 
-/** X-Auth-Request-Redirect (ingress-nginx: the request URI, or the auth-request-redirect annotation), made absolute. */
-function returnTarget(value: string | undefined, original: URL): string | undefined {
-  if (!value?.trim()) return undefined;
+/** Lower-cased, trailing dot and default port removed; undefined when it is not a host. */
+function readHost(raw: string, proto: string): string | undefined {
+  const lower = raw.toLowerCase();
+  const parts = PLAIN_HOST.exec(lower) ?? IPV6_HOST.exec(lower) ?? parseHost(raw, proto);
+  if (!parts) return undefined;
+  const name = parts[1] as string;
+  const port = parts[2];
+  if (port === undefined) return name;
+  const number = Number(port);
+  if (number > 65535) return undefined;
+  const defaultPort = proto === "https" ? 443 : 80;
+  return number === defaultPort ? name : `${name}:${number}`;
+}
+
+/** An internationalised name: the URL parser turns it into its ASCII (punycode) form. */
+function parseHost(raw: string, proto: string): RegExpExecArray | null {
+  if (raw === "" || /[/\\?#@\s]/.test(raw)) return null;
   try {
-    const target = new URL(value.trim(), original);
-    return target.protocol === "http:" || target.protocol === "https:" ? target.href : undefined;
+    const url = new URL(`${proto}://${raw}/`);
+    return PLAIN_HOST.exec(url.host) ?? IPV6_HOST.exec(url.host);
   } catch {
-    return undefined;
+    return null;
   }
+}
+
+/** Where the login page returns the browser: X-Auth-Request-Redirect when a trusted proxy set one (ingress-nginx), else the original URL. */
+export function returnTarget(
+  original: OriginalRequest,
+  header: ResolveHeaders,
+  trusted: boolean,
+): string {
+  const value = trusted ? header("x-auth-request-redirect")?.trim() : undefined;
+  if (!value) return original.url;
+  try {
+    const target = new URL(value, original.url);
+    return target.protocol === "http:" || target.protocol === "https:" ? target.href : original.url;
+  } catch {
+    return original.url;
+  }
+}
+
+/** True for a top-level browser navigation (may be answered with a redirect). */
+export function isBrowserNavigation(original: OriginalRequest, header: ResolveHeaders): boolean {
+  return (
+    (original.method === "GET" || original.method === "HEAD") &&
+    (header("accept") ?? "").includes("text/html") &&
+    (header("x-requested-with") ?? "").toLowerCase() !== "xmlhttprequest" &&
+    (header("sec-fetch-mode") ?? "navigate") === "navigate"
+  );
 }

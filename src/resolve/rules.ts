@@ -1,5 +1,9 @@
-// Ordered access rules, matched on the original host, normalised path and
-// method. The first matching rule wins; no match means the configured default.
+// Ordered access rules, matched on the original host, path (as readPath reads
+// it) and method. The first matching rule wins; no match means the configured
+// default. Paths match case-insensitively unless a rule says otherwise, since
+// many backends (Express's default router, IIS, case-insensitive file
+// systems) serve `/ADMIN` as `/admin`; a rule naming GET covers HEAD, which
+// every server answers like GET.
 import { z } from "zod";
 import type { OriginalRequest } from "./original-request.ts";
 
@@ -49,6 +53,10 @@ export const accessRuleSchema = z
     access: z.enum(["public", "authenticated", "deny"]).optional(),
     roles: z.array(z.string().min(1)).min(1).optional(),
     require_verified_email: z.boolean().default(false),
+    /** Match the path patterns case-sensitively (default: case-insensitively). */
+    case_sensitive: z.boolean().default(false),
+    /** Accept paths holding an encoded `/` or `\` (`%2F`, `%5C`), refused by default. */
+    allow_encoded_slashes: z.boolean().default(false),
     /** Which kinds of credential may reach it; all when absent. */
     credentials: z.array(z.enum(CREDENTIAL_KINDS)).min(1).optional(),
     /** Pass the user's access token from this OAuth provider upstream. */
@@ -99,23 +107,30 @@ type RuleInput = {
   access?: "public" | "authenticated" | "deny";
   roles?: string[];
   require_verified_email: boolean;
+  case_sensitive: boolean;
+  allow_encoded_slashes: boolean;
   credentials?: CredentialKind[];
   upstream_token?: UpstreamToken;
 };
 
 export type UpstreamToken = { provider: string; header: string };
 
+type RequirementBase = {
+  /** The rule accepts paths with encoded separators (allow_encoded_slashes). */
+  allowEncodedSlashes?: true;
+};
+
 export type Requirement =
-  | { access: "public" }
-  | { access: "deny" }
-  | {
+  | (RequirementBase & { access: "public" })
+  | (RequirementBase & { access: "deny" })
+  | (RequirementBase & {
       access: "authenticated";
       roles: string[];
       requireVerifiedEmail: boolean;
       /** null: every kind of credential. */
       credentials: ReadonlySet<CredentialKind> | null;
       upstreamToken?: UpstreamToken;
-    };
+    });
 
 export type AccessRule = {
   hosts: ((host: string) => boolean) | null;
@@ -132,7 +147,7 @@ function escapeRegExp(text: string): string {
  * Compiles path patterns: `/exact`, `/prefix/**` (the prefix itself and
  * everything below it), `*` (any characters within one segment).
  */
-export function compilePathPatterns(patterns: string[]): RegExp {
+export function compilePathPatterns(patterns: string[], caseSensitive = false): RegExp {
   const parts = patterns.map((pattern) => {
     let body = pattern;
     let tail = "";
@@ -146,7 +161,7 @@ export function compilePathPatterns(patterns: string[]): RegExp {
       .join(".*");
     return `${source}${tail}`;
   });
-  return new RegExp(`^(?:${parts.join("|")})$`);
+  return new RegExp(`^(?:${parts.join("|")})$`, caseSensitive ? "" : "i");
 }
 
 export function compileHostPatterns(patterns: string[]): (host: string) => boolean {
@@ -160,20 +175,24 @@ export function compileHostPatterns(patterns: string[]): (host: string) => boole
 
 function compileRule(rule: RuleInput): AccessRule {
   const access = rule.access ?? "authenticated";
+  const base: RequirementBase = rule.allow_encoded_slashes ? { allowEncodedSlashes: true } : {};
   const requirement: Requirement =
     access === "authenticated"
       ? {
+          ...base,
           access,
           roles: rule.roles ?? [],
           requireVerifiedEmail: rule.require_verified_email,
           credentials: rule.credentials ? new Set(rule.credentials) : null,
           ...(rule.upstream_token ? { upstreamToken: rule.upstream_token } : {}),
         }
-      : { access };
+      : { ...base, access };
+  const methods = rule.methods ? new Set(rule.methods) : null;
+  if (methods?.has("GET")) methods.add("HEAD");
   return {
     hosts: rule.host ? compileHostPatterns(rule.host) : null,
-    paths: rule.path ? compilePathPatterns(rule.path) : null,
-    methods: rule.methods ? new Set(rule.methods) : null,
+    paths: rule.path ? compilePathPatterns(rule.path, rule.case_sensitive) : null,
+    methods,
     requirement,
   };
 }

@@ -1,6 +1,7 @@
 // The client's address: the socket peer, or, when the peer is a trusted
-// proxy, the nearest untrusted address in X-Forwarded-For (read from the right,
-// so a client cannot forge its way past the proxy's own entry).
+// proxy, the right-most X-Forwarded-For hop that is not a trusted proxy (read
+// from the right, so a client cannot forge its way past the proxy's own
+// entry). A hop the client wrote itself is never taken.
 import { type Cidr, isTrustedPeer } from "./trusted-proxies.ts";
 
 export function clientAddress(
@@ -19,7 +20,9 @@ export function clientAddress(
     if (!isTrustedPeer(hop, trusted))
       return /^[0-9a-fA-F:.]+$/.test(hop) ? stripMappedPrefix(hop) : stripMappedPrefix(peer);
   }
-  return stripMappedPrefix(hops[0] ?? peer);
+  // Every hop is a trusted address: the right-most was written by the peer
+  // itself; anything left of it may have been written by the client.
+  return stripMappedPrefix(hops[hops.length - 1] ?? peer);
 }
 
 function stripMappedPrefix(address: string): string {

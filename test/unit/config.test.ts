@@ -3,7 +3,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { ConfigError, loadConfig } from "../../src/config.ts";
+import { ConfigError, configWarnings, loadConfig } from "../../src/config.ts";
+import { isTrustedPeer } from "../../src/security/trusted-proxies.ts";
 
 test("defaults run on the embedded database with development cookies", () => {
   const config = loadConfig({});
@@ -117,4 +118,20 @@ test("trusted issuers cannot allow none or HMAC, and need an audience", () => {
   assert.match(problems({ ...base, audiences: [] }), /at least one audience/);
   assert.match(problems({ ...base, issuer: "ftp://idp" }), /http or https/);
   assert.match(problems({ ...base, jwks: "typo" }), /jwks/);
+});
+
+test("only loopback proxies are trusted by default; broad ranges are warned about", () => {
+  const config = loadConfig({});
+  for (const address of ["127.0.0.1", "::1", "::ffff:127.0.0.1"])
+    assert.equal(isTrustedPeer(address, config.trusted_proxies), true, address);
+  // A client on the LAN, a VPN or in the cluster does not choose its own address.
+  for (const address of ["10.0.0.5", "172.16.3.4", "192.168.1.20", "fd00::1"])
+    assert.equal(isTrustedPeer(address, config.trusted_proxies), false, address);
+  assert.deepEqual(configWarnings(config), []);
+  const broad = configWarnings(
+    loadConfig({ TRUSTED_PROXIES: "10.0.0.0/8,10.244.1.0/24,fc00::/7,::1" }),
+  );
+  assert.equal(broad.length, 2);
+  assert.match(broad[0] ?? "", /TRUSTED_PROXIES: 10\.0\.0\.0\/8 is a broad range/);
+  assert.match(broad[1] ?? "", /fc00::\/7/);
 });

@@ -1,31 +1,42 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { readOriginalRequest } from "../../src/resolve/original-request.ts";
+import {
+  isBrowserNavigation,
+  readOriginalRequest,
+  returnTarget,
+} from "../../src/resolve/original-request.ts";
 import { clientAddress } from "../../src/security/client-address.ts";
 import { isTrustedPeer, parseCidrList } from "../../src/security/trusted-proxies.ts";
 
-const own = new URL("http://gatehouse.internal:4180/_resolve");
 const read = (headers: Record<string, string>, trusted = true, method = "GET") =>
-  readOriginalRequest({ trusted, header: (name) => headers[name], method, ownUrl: own });
+  readOriginalRequest({
+    trusted,
+    header: (name) => headers[name],
+    method,
+    ownUri: "/_resolve",
+    ownHost: "gatehouse.internal:4180",
+    ownProto: "http",
+  });
+const returnTo = (headers: Record<string, string>, trusted = true) => {
+  const original = read(headers, trusted);
+  assert.ok(!("error" in original));
+  return returnTarget(original, (name) => headers[name], trusted);
+};
 
 test("each proxy's headers describe the original request", () => {
   const traefik = read({
     "x-forwarded-method": "POST",
     "x-forwarded-proto": "https",
     "x-forwarded-host": "App.Example.com.",
-    "x-forwarded-uri": "/api/../admin?q=1",
+    "x-forwarded-uri": "/api/Admin?q=1#x",
   });
-  assert.deepEqual(
-    { ...traefik, isBrowserNavigation: undefined },
-    {
-      method: "POST",
-      host: "app.example.com",
-      path: "/admin",
-      url: "https://app.example.com./admin?q=1",
-      returnTo: "https://app.example.com./admin?q=1",
-      isBrowserNavigation: undefined,
-    },
-  );
+  assert.deepEqual(traefik, {
+    method: "POST",
+    host: "app.example.com",
+    path: "/api/Admin",
+    encodedSlashes: false,
+    url: "https://app.example.com/api/Admin?q=1#x",
+  });
   const ingress = read({
     "x-original-url": "https://shop.example.com:8443/cart?x=1",
     "x-original-method": "DELETE",
@@ -36,13 +47,28 @@ test("each proxy's headers describe the original request", () => {
   assert.equal(ingress.method, "DELETE");
   assert.equal(ingress.path, "/cart");
   const nginx = read({
-    "x-original-uri": "/docs//x",
-    "x-forwarded-proto": "http",
-    host: "site.example.com",
+    "x-original-uri": "/docs/x?a=/../admin",
+    "x-forwarded-proto": "https",
+    host: "site.example.com:443",
   });
   assert.ok(!("error" in nginx));
-  assert.equal(nginx.url, "http://site.example.com/docs//x");
+  assert.equal(nginx.url, "https://site.example.com/docs/x?a=/../admin");
   assert.equal(nginx.path, "/docs/x");
+  assert.equal(nginx.host, "site.example.com");
+  const idn = read({ "x-forwarded-host": "BÜCHER.example", "x-forwarded-uri": "/" });
+  assert.ok(!("error" in idn));
+  assert.equal(idn.host, "xn--bcher-kva.example");
+  const ipv6 = read({ "x-original-url": "http://[::1]:8080/x" });
+  assert.ok(!("error" in ipv6));
+  assert.equal(ipv6.host, "[::1]:8080");
+});
+
+test("the query string and fragment never decide a rule", () => {
+  for (const uri of ["/public?/admin", "/public#/admin", "/public?x=/../admin"]) {
+    const result = read({ "x-forwarded-host": "a.example.com", "x-forwarded-uri": uri });
+    assert.ok(!("error" in result), uri);
+    assert.equal(result.path, "/public", uri);
+  }
 });
 
 test("the method comes from the same proxy's headers as the URL", () => {
@@ -77,18 +103,19 @@ test("the method comes from the same proxy's headers as the URL", () => {
 
 test("X-Auth-Request-Redirect sets the return target, resolved against the original URL", () => {
   const base = { "x-original-url": "https://shop.example.com/cart?x=1" };
-  const relative = read({ ...base, "x-auth-request-redirect": "/checkout?step=2" });
-  assert.ok(!("error" in relative));
-  assert.equal(relative.returnTo, "https://shop.example.com/checkout?step=2");
-  const absent = read(base);
-  assert.ok(!("error" in absent));
-  assert.equal(absent.returnTo, "https://shop.example.com/cart?x=1");
-  const hostile = read({ ...base, "x-auth-request-redirect": "javascript:alert(1)" });
-  assert.ok(!("error" in hostile));
-  assert.equal(hostile.returnTo, "https://shop.example.com/cart?x=1");
-  const untrusted = read({ "x-auth-request-redirect": "/elsewhere" }, false);
-  assert.ok(!("error" in untrusted));
-  assert.equal(untrusted.returnTo, untrusted.url);
+  assert.equal(
+    returnTo({ ...base, "x-auth-request-redirect": "/checkout?step=2" }),
+    "https://shop.example.com/checkout?step=2",
+  );
+  assert.equal(returnTo(base), "https://shop.example.com/cart?x=1");
+  assert.equal(
+    returnTo({ ...base, "x-auth-request-redirect": "javascript:alert(1)" }),
+    "https://shop.example.com/cart?x=1",
+  );
+  assert.equal(
+    returnTo({ "x-auth-request-redirect": "/elsewhere" }, false),
+    "http://gatehouse.internal:4180/_resolve",
+  );
 });
 
 test("forwarded headers from an untrusted peer are ignored", () => {
@@ -112,6 +139,14 @@ test("unreadable forwarded requests are errors, never guesses", () => {
     { "x-forwarded-host": "a.example.com", "x-forwarded-uri": "/%zz" },
     { "x-forwarded-method": "GET /x", "x-forwarded-host": "a.example.com", "x-forwarded-uri": "/" },
     { "x-forwarded-host": "a.example.com", "x-forwarded-uri": `/${"a".repeat(9000)}` },
+    // A list of hosts: gatehouse would judge one while the application reads another.
+    { "x-forwarded-host": "public.example.com, admin.example.com", "x-forwarded-uri": "/" },
+    { "x-forwarded-host": "a.example.com:99999", "x-forwarded-uri": "/" },
+    { "x-forwarded-host": "a.example.com\\x", "x-forwarded-uri": "/" },
+    { "x-forwarded-host": "user@a.example.com", "x-forwarded-uri": "/" },
+    { "x-original-url": "https://a.example.com\\admin" },
+    { "x-original-url": "https://a.example.com/admin/../public" },
+    { "x-forwarded-host": "a.example.com", "x-forwarded-uri": "/admin/%2e%2e/public/x" },
   ];
   for (const headers of bad)
     assert.ok("error" in read(headers), JSON.stringify(headers).slice(0, 100));
@@ -120,8 +155,9 @@ test("unreadable forwarded requests are errors, never guesses", () => {
 test("browser navigations are told apart from API calls", () => {
   const base = { "x-forwarded-host": "a.example.com", "x-forwarded-uri": "/" };
   const nav = (extra: Record<string, string>, method = "GET") => {
-    const r = read({ ...base, ...extra, "x-forwarded-method": method });
-    return !("error" in r) && r.isBrowserNavigation;
+    const headers: Record<string, string> = { ...base, ...extra, "x-forwarded-method": method };
+    const r = read(headers);
+    return !("error" in r) && isBrowserNavigation(r, (name) => headers[name]);
   };
   assert.equal(nav({ accept: "text/html,application/xhtml+xml" }), true);
   assert.equal(nav({ accept: "application/json" }), false);
@@ -143,4 +179,8 @@ test("trusted proxy ranges and client addresses", () => {
   assert.equal(clientAddress("127.0.0.1", "1.1.1.1, 203.0.113.9", ranges), "203.0.113.9");
   assert.equal(clientAddress("198.51.100.7", "203.0.113.9", ranges), "198.51.100.7");
   assert.equal(clientAddress("::ffff:198.51.100.7", undefined, ranges), "198.51.100.7");
+  // Every hop trusted: the peer's own entry, never one the client could have written.
+  assert.equal(clientAddress("127.0.0.1", "10.6.6.6, 127.0.0.1", ranges), "127.0.0.1");
+  // A LAN client that is not a trusted proxy cannot choose its address.
+  assert.equal(clientAddress("192.168.1.9", "203.0.113.99", ranges), "192.168.1.9");
 });

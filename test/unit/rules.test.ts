@@ -2,31 +2,55 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { z } from "zod";
 import { decide } from "../../src/resolve/decide.ts";
-import { normalizePath } from "../../src/resolve/path.ts";
+import { readPath } from "../../src/resolve/path.ts";
 import { accessRuleSchema, type CredentialKind, findRequirement } from "../../src/resolve/rules.ts";
 
-test("paths are normalised once, the way a permissive backend reads them", () => {
-  const cases: [string, string | undefined][] = [
+test("paths are read as the application will see them; anything ambiguous is refused", () => {
+  const cases: [string, string | { error: RegExp }, boolean?][] = [
     ["/", "/"],
     ["/a/b", "/a/b"],
     ["/a/b/", "/a/b/"],
-    ["//admin", "/admin"],
-    ["/public/../admin", "/admin"],
-    ["/public/%2e%2e/admin", "/admin"],
-    ["/public/%2E%2E%2Fadmin", "/admin"],
-    ["/public%2F..%2F..%2Fadmin", "/admin"],
-    ["/public\\..\\admin", "/admin"],
-    ["/./admin/./x", "/admin/x"],
-    ["/../../admin", "/admin"],
-    ["/admin%2fsecret", "/admin/secret"],
     ["/caf%C3%A9", "/café"],
-    ["/a%00b", undefined],
-    ["/a%0d%0ab", undefined],
-    ["/bad%zz", undefined],
-    ["/bad%", undefined],
-    ["relative", undefined],
+    ["/a%20b/c", "/a b/c"],
+    // `;` parameters are removed before matching (Tomcat, Jetty and Spring strip them).
+    ["/admin;x=1/y", "/admin/y"],
+    ["/admin%3bx/y", "/admin/y"],
+    ["/admin/;jsessionid=1", "/admin/"],
+    // Encoded separators are kept as part of the segment and flagged.
+    ["/api/files/a%2fb", "/api/files/a%2Fb", true],
+    ["/api/files/a%5Cb", "/api/files/a%5Cb", true],
+    // Everything below could mean something else to the application: refused.
+    ["//admin", { error: /empty segment/ }],
+    ["/docs//x", { error: /empty segment/ }],
+    ["/public/../admin", { error: /dot segment/ }],
+    ["/admin/../public/x", { error: /dot segment/ }],
+    ["/./admin", { error: /dot segment/ }],
+    ["/admin/.", { error: /dot segment/ }],
+    ["/admin/..", { error: /dot segment/ }],
+    ["/admin/%2e%2e/public/x", { error: /encoded dot/ }],
+    ["/admin/.%2e/public/x", { error: /encoded dot/ }],
+    ["/admin/%2E./public/x", { error: /encoded dot/ }],
+    ["/admin/..%2fpublic/x", { error: /dot segment/ }],
+    ["/admin%2f..%2fpublic", { error: /dot segment/ }],
+    ["/admin/..\\public/x", { error: /backslash/ }],
+    ["/admin\\x", { error: /backslash/ }],
+    ["/public/..;/admin", { error: /dot segment/ }],
+    ["/public/;/admin", { error: /empty segment/ }],
+    ["/public/%252e%252e/admin", { error: /double-encoded/ }],
+    ["/public/%252fadmin", { error: /double-encoded/ }],
+    ["/a%00b", { error: /control/ }],
+    ["/a%0d%0ab", { error: /control/ }],
+    ["/bad%zz", { error: /percent-encoding/ }],
+    ["/bad%", { error: /percent-encoding/ }],
+    ["relative", { error: /start with/ }],
+    ["", { error: /start with/ }],
   ];
-  for (const [input, expected] of cases) assert.equal(normalizePath(input), expected, input);
+  for (const [input, expected, encodedSlashes = false] of cases) {
+    const reading = readPath(input);
+    if (typeof expected === "string")
+      assert.deepEqual(reading, { path: expected, encodedSlashes }, input);
+    else assert.match("error" in reading ? reading.error : "(read)", expected.error, input);
+  }
 });
 
 const rules = z.array(accessRuleSchema).parse([
@@ -58,6 +82,12 @@ test("the first matching rule wins; unmatched requests get the default", () => {
     [{ host: "a.internal.example.com", path: "/" }, "deny"],
     [{ host: "internal.example.com", path: "/" }, "authenticated"],
     [{ path: "/blocked" }, "deny"],
+    // Paths match case-insensitively: Express and IIS serve /API as /api.
+    [{ method: "POST", path: "/API/items" }, "roles:writer,admin"],
+    [{ path: "/Blocked" }, "deny"],
+    [{ path: "/PUBLIC/x" }, "public"],
+    // Hosts arrive lower-cased from readOriginalRequest; the rules compare them so.
+    [{ host: "admin.example.com", path: "/X" }, "roles:admin"],
   ];
   for (const [request, expected] of cases) {
     const requirement = findRequirement(
@@ -79,6 +109,21 @@ test("the first matching rule wins; unmatched requests get the default", () => {
             : "authenticated";
     assert.equal(summary, expected, JSON.stringify(request));
   }
+});
+
+test("a rule naming GET covers HEAD; case-sensitive rules opt out", () => {
+  const [getOnly, exact] = z.array(accessRuleSchema).parse([
+    { path: "/reports/**", methods: ["GET"], roles: ["auditor"] },
+    { path: "/CaseMatters", access: "deny", case_sensitive: true },
+  ]);
+  const request = (method: string, path: string) => ({ method, host: "a.example.com", path });
+  const match = (rule: typeof getOnly, method: string, path: string) =>
+    findRequirement([rule as NonNullable<typeof rule>], request(method, path), "public").access;
+  assert.equal(match(getOnly, "GET", "/reports/x"), "authenticated");
+  assert.equal(match(getOnly, "HEAD", "/reports/x"), "authenticated");
+  assert.equal(match(getOnly, "POST", "/reports/x"), "public");
+  assert.equal(match(exact, "GET", "/CaseMatters"), "deny");
+  assert.equal(match(exact, "GET", "/casematters"), "public");
 });
 
 test("invalid rules are refused with a reason", () => {
