@@ -89,6 +89,27 @@ describe("bearer JWTs from trusted issuers", () => {
     assert.equal((await ask(typed)).status, 200, "typ where configured");
   });
 
+  test("claims that are not ASCII reach the application percent-encoded, never a 500", async () => {
+    const token = await main.sign({
+      ...good,
+      sub: "сервис-7 😀",
+      email: "josé@example.test",
+      name: "Zoë",
+      groups: ["ünï", "a,b"],
+      tid: "äcme\u200b",
+    });
+    const response = await ask(token);
+    assert.equal(response.status, 200);
+    for (const name of ["x-auth-user-id", "x-auth-email", "x-auth-roles", "x-auth-tenant"])
+      assert.match(response.headers.get(name) ?? "", /^[\x21-\x7e]+$/, `${name} is ASCII`);
+    assert.equal(decodeURIComponent(response.headers.get("x-auth-user-id") ?? ""), "сервис-7 😀");
+    assert.equal(
+      decodeURIComponent(response.headers.get("x-auth-email") ?? ""),
+      "josé@example.test",
+    );
+    assert.equal(decodeURIComponent(response.headers.get("x-auth-tenant") ?? ""), "äcme\u200b");
+  });
+
   test("hostile tokens are each a 401, never a 500", async () => {
     const now = Math.floor(Date.now() / 1000);
     const rsa = main.keys()[0];
