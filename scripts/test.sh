@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(postgresql redis-server nginx libnginx-mod-http-set-misc caddy chromium)
+packages=(postgresql redis-server nginx libnginx-mod-http-set-misc libnginx-mod-http-headers-more-filter caddy chromium)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
