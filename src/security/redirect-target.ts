@@ -1,25 +1,50 @@
 // Where a browser may be sent after login (`rd`) and which origins may post
-// to gatehouse: hosts are checked once, on the WHATWG-parsed URL, against
-// PUBLIC_URL's host and ALLOWED_REDIRECT_HOSTS. Anything else is refused.
+// to gatehouse: checked once, on the WHATWG-parsed URL, by scheme, host and
+// port against PUBLIC_URL's origin and ALLOWED_REDIRECT_HOSTS. Anything else
+// is refused.
 import { hasControlCharacters } from "./text.ts";
 
 export type HostPolicy = {
   publicUrl: URL;
-  /** Exact hosts ("app.example.com", "app.example.com:8443") or suffix rules ("*.example.com"). */
+  /**
+   * Exact hosts ("app.example.com"), hosts with a port ("app.example.com:8443")
+   * or suffix rules ("*.example.com", "*.example.com:8443"). Without a port,
+   * only the scheme's default port (443, or 80 on an http deployment) is allowed.
+   */
   allowedHosts: string[];
 };
 
 const MAX_TARGET_LENGTH = 4096;
 
-export function isAllowedHost(url: URL, policy: HostPolicy): boolean {
+const defaultPort = (protocol: string) => (protocol === "https:" ? "443" : "80");
+
+/** https always; plain http only when PUBLIC_URL itself is http (a development or internal deployment). */
+function isAllowedScheme(url: URL, policy: HostPolicy): boolean {
+  if (url.protocol === "https:") return true;
+  return url.protocol === "http:" && policy.publicUrl.protocol === "http:";
+}
+
+/** The same origin as PUBLIC_URL, or a host (and port) of ALLOWED_REDIRECT_HOSTS, on an allowed scheme. */
+export function isAllowedOrigin(url: URL, policy: HostPolicy): boolean {
+  if (!isAllowedScheme(url, policy)) return false;
   const hostname = url.hostname.replace(/\.$/, "");
-  if (hostname === policy.publicUrl.hostname) return true;
+  const port = url.port || defaultPort(url.protocol);
+  const own = policy.publicUrl;
+  if (
+    url.protocol === own.protocol &&
+    hostname === own.hostname &&
+    port === (own.port || defaultPort(own.protocol))
+  )
+    return true;
   return policy.allowedHosts.some((pattern) => {
-    if (pattern.startsWith("*."))
-      return hostname.endsWith(pattern.slice(1)) && hostname.length > pattern.length - 1;
-    return pattern.includes(":")
-      ? `${hostname}:${url.port || (url.protocol === "https:" ? "443" : "80")}` === pattern
-      : hostname === pattern;
+    const colon = pattern.lastIndexOf(":");
+    const patternHost = colon === -1 ? pattern : pattern.slice(0, colon);
+    const patternPort =
+      colon === -1 ? defaultPort(url.protocol) : String(Number(pattern.slice(colon + 1)));
+    if (port !== patternPort) return false;
+    if (patternHost.startsWith("*."))
+      return hostname.endsWith(patternHost.slice(1)) && hostname.length > patternHost.length - 1;
+    return hostname === patternHost;
   });
 }
 
@@ -35,10 +60,8 @@ export function validateRedirectTarget(input: unknown, policy: HostPolicy): stri
   } catch {
     return undefined;
   }
-  if (url.protocol !== "https:" && url.protocol !== "http:") return undefined;
-  if (policy.publicUrl.protocol === "https:" && url.protocol !== "https:") return undefined;
   if (url.username || url.password) return undefined;
-  if (!isAllowedHost(url, policy)) return undefined;
+  if (!isAllowedOrigin(url, policy)) return undefined;
   return url.href;
 }
 
@@ -57,9 +80,7 @@ export function isCrossSiteRequest(
   if (headers.origin === undefined) return false;
   if (headers.origin === "null") return true;
   try {
-    const origin = new URL(headers.origin);
-    if (origin.protocol !== "https:" && origin.protocol !== "http:") return true;
-    return !isAllowedHost(origin, policy);
+    return !isAllowedOrigin(new URL(headers.origin), policy);
   } catch {
     return true;
   }

@@ -4,7 +4,12 @@ import { isCrossSiteRequest, validateRedirectTarget } from "../../src/security/r
 
 const policy = {
   publicUrl: new URL("https://auth.example.com"),
-  allowedHosts: ["app.example.com", "*.apps.example.com", "admin.example.com:8443"],
+  allowedHosts: [
+    "app.example.com",
+    "*.apps.example.com",
+    "admin.example.com:8443",
+    "*.ports.example.com:9443",
+  ],
 };
 
 test("allowed targets come back as absolute URLs", () => {
@@ -16,6 +21,9 @@ test("allowed targets come back as absolute URLs", () => {
     ["https://one.apps.example.com/x", "https://one.apps.example.com/x"],
     ["https://deep.one.apps.example.com/", "https://deep.one.apps.example.com/"],
     ["https://admin.example.com:8443/", "https://admin.example.com:8443/"],
+    ["https://auth.example.com:443/x", "https://auth.example.com/x"],
+    ["https://app.example.com:443/", "https://app.example.com/"],
+    ["https://one.ports.example.com:9443/", "https://one.ports.example.com:9443/"],
     ["/%2F%2Fevil.com", "https://auth.example.com/%2F%2Fevil.com"],
     // Scheme-relative without slashes resolves onto our own host.
     ["https:evil.com", "https://auth.example.com/evil.com"],
@@ -47,6 +55,15 @@ test("classic open-redirect bypasses are refused", () => {
     "https://xapps.example.com/",
     "https://admin.example.com/",
     "https://admin.example.com:9443/",
+    // Scheme, host and port, not the host name alone.
+    "https://auth.example.com:9999/x",
+    "https://auth.example.com:80/x",
+    "https://app.example.com:8443/",
+    "https://one.apps.example.com:8443/",
+    "https://one.ports.example.com/",
+    "https://ports.example.com:9443/",
+    "http://app.example.com/",
+    "http://admin.example.com:8443/",
     "http://auth.example.com/",
     "javascript:alert(1)",
     "JaVaScRiPt:alert(1)",
@@ -71,10 +88,21 @@ test("classic open-redirect bypasses are refused", () => {
   }
 });
 
-test("an http public URL allows http targets on its host", () => {
-  const local = { publicUrl: new URL("http://127.0.0.1:8080"), allowedHosts: [] };
-  assert.equal(validateRedirectTarget("http://127.0.0.1:9000/x", local), "http://127.0.0.1:9000/x");
-  assert.equal(validateRedirectTarget("http://127.0.0.2/x", local), undefined);
+test("an http deployment allows http, and https, on exactly its own origin and allowed hosts", () => {
+  const local = { publicUrl: new URL("http://127.0.0.1:8080"), allowedHosts: ["app.test"] };
+  const cases: [string, string | undefined][] = [
+    ["http://127.0.0.1:8080/x", "http://127.0.0.1:8080/x"],
+    ["/x", "http://127.0.0.1:8080/x"],
+    ["http://127.0.0.1:9000/x", undefined],
+    ["http://127.0.0.1/x", undefined],
+    ["https://127.0.0.1:8080/x", undefined],
+    ["http://127.0.0.2:8080/x", undefined],
+    ["http://app.test/x", "http://app.test/x"],
+    ["https://app.test/x", "https://app.test/x"],
+    ["http://app.test:8080/x", undefined],
+  ];
+  for (const [input, expected] of cases)
+    assert.equal(validateRedirectTarget(input, local), expected, input);
 });
 
 test("cross-site requests are recognised from Origin and Sec-Fetch-Site", () => {
@@ -91,6 +119,15 @@ test("cross-site requests are recognised from Origin and Sec-Fetch-Site", () => 
     [{ origin: "null", secFetchSite: "same-origin" }, false],
     [{ origin: "not a url" }, true],
     [{ origin: "chrome-extension://abc" }, true],
+    // Scheme, host and port: another port or plain http of the same host is another origin.
+    [{ origin: "https://auth.example.com:9999" }, true],
+    [{ origin: "http://auth.example.com" }, true],
+    [{ origin: "http://app.example.com" }, true],
+    [{ origin: "https://app.example.com:8443" }, true],
+    [{ origin: "https://app.example.com:9999", secFetchSite: "same-site" }, true],
+    [{ origin: "https://admin.example.com:8443" }, false],
+    [{ origin: "https://admin.example.com" }, true],
+    [{ origin: "https://x.apps.example.com" }, false],
   ];
   for (const [headers, expected] of cases)
     assert.equal(isCrossSiteRequest(headers, policy), expected, JSON.stringify(headers));
