@@ -7,10 +7,12 @@ import { createEmailFlows, type EmailFlows } from "./accounts/email-flows.ts";
 import { type LoginThrottle, loginThrottle, rateLimiter } from "./accounts/login-throttle.ts";
 import { createPasswordHasher } from "./accounts/passwords.ts";
 import { type AccountService, createAccountService } from "./accounts/service.ts";
-import { API_KEY_PREFIX } from "./api-keys/format.ts";
 import { type ApiKeyService, createApiKeyService } from "./api-keys/service.ts";
-import { createJwtVerifier, looksLikeJwt } from "./bearer/jwt-verifier.ts";
+import { createJwtVerifier } from "./bearer/jwt-verifier.ts";
 import type { Config } from "./config.ts";
+import { apiKeyStrategy } from "./credentials/api-key.ts";
+import { sessionCookieStrategy } from "./credentials/session-cookie.ts";
+import { trustedJwtStrategy } from "./credentials/trusted-jwt.ts";
 import type { DatabaseHandle } from "./db/client.ts";
 import { createMailer, type Mailer } from "./email/mailer.ts";
 import { loadTemplates } from "./email/templates.ts";
@@ -18,15 +20,16 @@ import { emailTokenStore } from "./email/tokens.ts";
 import { authRoutes } from "./http/auth-routes.ts";
 import type { AppEnv } from "./http/context.ts";
 import { errorBody, errorResponse, toServiceError } from "./http/errors.ts";
-import { resolveRoutes } from "./http/resolve-route.ts";
+import { createResolveHandler, type ResolveHandler } from "./http/resolve-handler.ts";
 import { createAssertionSigner } from "./keys/assertions.ts";
 import { type KeyRing, loadKeyRing } from "./keys/signing-keys.ts";
 import type { Logger } from "./logger.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
 import { buildProvider } from "./oauth/providers.ts";
-import { createOAuthService, type OAuthService } from "./oauth/service.ts";
+import { createOAuthService, type OAuthService, UpstreamTokenError } from "./oauth/service.ts";
 import { loadTokenVault } from "./oauth/token-vault.ts";
 import { redisLock, type SharedRedis } from "./redis/client.ts";
+import type { UpstreamTokenResult } from "./resolve/decide.ts";
 import { redisCachedSessionStore } from "./sessions/redis-cache.ts";
 import {
   type Clock,
@@ -37,7 +40,10 @@ import {
 import { sqlSessionStore } from "./sessions/store.ts";
 
 export type Gatehouse = {
+  /** Everything but /_resolve. */
   app: Hono<AppEnv>;
+  /** /_resolve, served on node:http without the framework (server.ts routes it). */
+  resolve: ResolveHandler;
   config: Config;
   database: DatabaseHandle;
   sessions: SessionService;
@@ -70,7 +76,7 @@ export type GatehouseOptions = {
 
 /** The pub/sub channel on which replicas tell each other what to forget. */
 const REVOKED_CHANNEL = "revoked";
-type RevokedMessage = { sessions?: string[]; apiKeys?: string[] };
+type RevokedMessage = { sessions?: string[]; apiKeys?: string[]; providerTokens?: string[] };
 
 export async function createGatehouse(options: GatehouseOptions): Promise<Gatehouse> {
   const { config, database, logger } = options;
@@ -125,10 +131,26 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
         points: 3,
         duration: hour,
       }),
-      perAddress: rateLimiter(redis, { keyPrefix: "mail_address", points: 3, duration: hour }),
+      resetsPerAddress: rateLimiter(redis, {
+        keyPrefix: "mail_address",
+        points: 3,
+        duration: hour,
+      }),
+      // One "already registered" notice per address and hour, on a budget of its own.
+      noticesPerAddress: rateLimiter(redis, {
+        keyPrefix: "mail_notice",
+        points: 1,
+        duration: hour,
+      }),
       perIp: rateLimiter(redis, { keyPrefix: "mail_ip", points: 30, duration: hour }),
     },
     linkBase: `${config.public_url.origin}${config.auth_prefix}`,
+    // Called after startup, once the key and provider services below exist.
+    dropCached: {
+      apiKeys: (hashes) => apiKeys.dropped(hashes),
+      providerTokens: (userId, providerIds) => oauth.dropTokens(userId, providerIds),
+    },
+    providerName: (id) => oauth.list().find((provider) => provider.id === id)?.displayName ?? id,
     verificationTtlSeconds: config.email_verification_ttl,
     resetTtlSeconds: config.password_reset_ttl,
     logError,
@@ -164,6 +186,8 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
       const message = JSON.parse(text) as RevokedMessage;
       if (Array.isArray(message.sessions)) sessions.forget(message.sessions.map(String));
       for (const hash of message.apiKeys ?? []) apiKeys.forget(String(hash));
+      if (Array.isArray(message.providerTokens))
+        oauth.forgetTokens(message.providerTokens.map(String));
     } catch (error) {
       logError(error, "revocation message");
     }
@@ -184,6 +208,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     clock,
     registrationEnabled: config.registration_enabled,
     refreshTimeoutMs: config.oauth_timeout * 1000,
+    onTokensForgotten: (keys) => publishRevoked({ providerTokens: keys }),
     ...(redis ? { refreshLock: redisLock(redis) } : {}),
   });
   const jwts = createJwtVerifier({
@@ -191,11 +216,6 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     clock,
     onResult: (result) => metrics.bearerTokens.inc({ result }),
   });
-  const bearer = async (token: string) => {
-    if (token.startsWith(API_KEY_PREFIX)) return apiKeys.resolve(token);
-    if (looksLikeJwt(token)) return jwts.verify(token);
-    return null;
-  };
 
   let keys: KeyRing = await loadKeyRing(database.db);
   const reloadKeys = async () => {
@@ -214,22 +234,33 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
   });
 
   const draining = { value: false };
+  const resolve = createResolveHandler({
+    config,
+    // Tried in this order; a bearer token is never answered by the cookie.
+    strategies: [
+      apiKeyStrategy(apiKeys),
+      trustedJwtStrategy(jwts),
+      sessionCookieStrategy(sessions, config.session_cookie),
+    ],
+    signer,
+    metrics,
+    clock,
+    upstreamToken: (userId, provider) =>
+      oauth.upstreamToken(userId, provider).then(
+        (value): UpstreamTokenResult => ({ kind: "token", value }),
+        (error): UpstreamTokenResult => {
+          if (!(error instanceof UpstreamTokenError)) {
+            logError(error, "upstream token");
+            return { kind: "unavailable", message: "cannot read the provider token right now" };
+          }
+          return error.reason === "expired"
+            ? { kind: "expired" }
+            : { kind: error.reason, message: error.message };
+        },
+      ),
+    logError,
+  });
   const app = new Hono<AppEnv>();
-  // Before the request-id middleware: /_resolve is the hot path and answers
-  // with plain header records (no Headers object is built); its errors carry
-  // the proxy's X-Request-ID instead.
-  app.route(
-    "/",
-    resolveRoutes({
-      config,
-      sessions,
-      signer,
-      metrics,
-      bearer,
-      logError,
-      upstreamToken: (userId, provider) => oauth.upstreamToken(userId, provider),
-    }),
-  );
   app.use("*", requestId());
   app.route(
     config.auth_prefix,
@@ -266,6 +297,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
 
   return {
     app,
+    resolve,
     config,
     database,
     sessions,

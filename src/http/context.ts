@@ -22,20 +22,4 @@ export function clientMeta(c: Context<AppEnv>, trusted: Cidr[]): ClientMeta {
   };
 }
 
-/** Every value of a cookie in the Cookie header (browsers may send duplicates across paths and domains). */
-export function cookieValues(header: string | undefined, name: string): string[] {
-  if (!header) return [];
-  const values: string[] = [];
-  for (const part of header.split(";")) {
-    const eq = part.indexOf("=");
-    if (eq === -1 || part.slice(0, eq).trim() !== name) continue;
-    values.push(
-      part
-        .slice(eq + 1)
-        .trim()
-        .replace(/^"(.*)"$/, "$1"),
-    );
-    if (values.length >= 4) break;
-  }
-  return values;
-}
+export { cookieValues } from "../sessions/cookie-header.ts";

@@ -9,8 +9,14 @@ import type { Identity } from "../resolve/decide.ts";
 import type { Clock } from "../sessions/service.ts";
 import type { KeyRing } from "./signing-keys.ts";
 
+export type Assertion = {
+  jwt: string;
+  /** Until when it may be handed out again: while more than half its life is left. */
+  reuseUntil: number;
+};
+
 export type AssertionSigner = {
-  sign(identity: Identity, audience: string): Promise<string>;
+  sign(identity: Identity, audience: string): Promise<Assertion>;
 };
 
 export function createAssertionSigner(options: {
@@ -20,7 +26,7 @@ export function createAssertionSigner(options: {
   clock: Clock;
   cacheMax?: number;
 }): AssertionSigner {
-  const cache = new LRUCache<string, { jwt: string; reuseUntil: number }>({
+  const cache = new LRUCache<string, Assertion>({
     max: options.cacheMax ?? 50_000,
   });
   return {
@@ -39,7 +45,7 @@ export function createAssertionSigner(options: {
       ].join("\n");
       const now = options.clock.now();
       const hit = cache.get(key);
-      if (hit && hit.reuseUntil > now) return hit.jwt;
+      if (hit && hit.reuseUntil > now) return hit;
       const issuedAt = Math.floor(now / 1000);
       const jwt = await new SignJWT({
         email: identity.email,
@@ -56,8 +62,9 @@ export function createAssertionSigner(options: {
         .setIssuedAt(issuedAt)
         .setExpirationTime(issuedAt + options.ttlSeconds)
         .sign(current.privateKey);
-      cache.set(key, { jwt, reuseUntil: now + (options.ttlSeconds * 1000) / 2 });
-      return jwt;
+      const assertion = { jwt, reuseUntil: now + (options.ttlSeconds * 1000) / 2 };
+      cache.set(key, assertion);
+      return assertion;
     },
   };
 }

@@ -3,8 +3,10 @@
 // most requests, and sliding renewal writes only when a session is past half
 // its idle window.
 import { LRUCache } from "lru-cache";
-import type { ResolvedSession, SessionRecord, SessionStore } from "./store.ts";
+import type { ResolvedSession, SessionGuard, SessionRecord, SessionStore } from "./store.ts";
 import { generateToken, hashToken, isWellFormedToken } from "./tokens.ts";
+
+export type { SessionGuard } from "./store.ts";
 
 export type Clock = { now(): number };
 export const systemClock: Clock = { now: () => Date.now() };
@@ -26,6 +28,7 @@ export type SessionService = ReturnType<typeof createSessionService>;
 
 const NOT_FOUND = Symbol("not found");
 const REFRESH_AGAIN_MS = 1000;
+const NULL_SESSION: Promise<null> = Promise.resolve(null);
 
 export function createSessionService(options: SessionServiceOptions) {
   const { store } = options;
@@ -59,8 +62,57 @@ export function createSessionService(options: SessionServiceOptions) {
       .finally(() => renewing.delete(session.id));
   }
 
+  /** A warm session is answered from memory without a promise of its own. */
+  function validateId(id: string): Promise<ResolvedSession | null> {
+    const now = clock.now();
+    const cached = cache?.get(id);
+    if (cached === NOT_FOUND) return NULL_SESSION;
+    if (cached) {
+      if (!isLive(cached.session, now)) {
+        cache?.delete(id);
+        return NULL_SESSION;
+      }
+      renewIfDue(cached, now);
+      return Promise.resolve(cached);
+    }
+    return load(id, now);
+  }
+
+  async function load(id: string, now: number): Promise<ResolvedSession | null> {
+    const resolved = await store.findWithUser(id);
+    if (!resolved || !isLive(resolved.session, now)) {
+      cache?.set(id, NOT_FOUND);
+      if (resolved) store.delete(id).catch((error) => options.onBackgroundError?.(error));
+      return null;
+    }
+    renewIfDue(resolved, now);
+    cache?.set(id, resolved);
+    return resolved;
+  }
+
   function forget(ids: string[]): void {
     for (const id of ids) cache?.delete(id);
+  }
+
+  function newSession(
+    userId: string,
+    method: string,
+    meta: { ip?: string | null; userAgent?: string | null },
+  ): { token: string; session: SessionRecord } {
+    const token = generateToken();
+    const now = clock.now();
+    const session: SessionRecord = {
+      id: hashToken(token),
+      userId,
+      method,
+      authenticatedAt: new Date(now),
+      idleExpiresAt: new Date(Math.min(now + idleMs, now + maxAgeMs)),
+      expiresAt: new Date(now + maxAgeMs),
+      ip: meta.ip ?? null,
+      userAgent: meta.userAgent?.slice(0, 512) ?? null,
+      createdAt: new Date(now),
+    };
+    return { token, session };
   }
 
   const service = {
@@ -70,56 +122,44 @@ export function createSessionService(options: SessionServiceOptions) {
       method: string,
       meta: { ip?: string | null; userAgent?: string | null } = {},
     ): Promise<{ token: string; session: SessionRecord }> {
-      const token = generateToken();
-      const now = clock.now();
-      const session: SessionRecord = {
-        id: hashToken(token),
-        userId,
-        method,
-        authenticatedAt: new Date(now),
-        idleExpiresAt: new Date(Math.min(now + idleMs, now + maxAgeMs)),
-        expiresAt: new Date(now + maxAgeMs),
-        ip: meta.ip ?? null,
-        userAgent: meta.userAgent?.slice(0, 512) ?? null,
-        createdAt: new Date(now),
-      };
-      await store.create(session);
-      return { token, session };
+      const fresh = newSession(userId, method, meta);
+      await store.create(fresh.session);
+      return fresh;
+    },
+
+    /**
+     * Creates a session only while what it was made with is still the
+     * account's (the password just verified, the provider identity): null
+     * when a reset or a first proof of the address changed it meanwhile.
+     */
+    async createIf(
+      guard: SessionGuard,
+      userId: string,
+      method: string,
+      meta: { ip?: string | null; userAgent?: string | null } = {},
+    ): Promise<{ token: string; session: SessionRecord } | null> {
+      const fresh = newSession(userId, method, meta);
+      return (await store.createIf(fresh.session, guard)) ? fresh : null;
     },
 
     /**
      * The live session for a cookie token, or null. Throws only when the
      * store cannot answer: the caller must then fail closed.
      */
-    async validate(token: string | undefined): Promise<ResolvedSession | null> {
-      if (!isWellFormedToken(token)) return null;
-      const id = hashToken(token);
-      const now = clock.now();
-      const cached = cache?.get(id);
-      if (cached === NOT_FOUND) return null;
-      if (cached) {
-        if (!isLive(cached.session, now)) {
-          cache?.delete(id);
-          return null;
-        }
-        renewIfDue(cached, now);
-        return cached;
-      }
-      const resolved = await store.findWithUser(id);
-      if (!resolved || !isLive(resolved.session, now)) {
-        cache?.set(id, NOT_FOUND);
-        if (resolved) store.delete(id).catch((error) => options.onBackgroundError?.(error));
-        return null;
-      }
-      renewIfDue(resolved, now);
-      cache?.set(id, resolved);
-      return resolved;
+    validate(token: string | undefined): Promise<ResolvedSession | null> {
+      if (!isWellFormedToken(token)) return Promise.resolve(null);
+      return validateId(hashToken(token));
     },
 
     /** The first live session among a cookie's values (browsers may send duplicates across domains). */
     async validateAny(tokens: string[]): Promise<ResolvedSession | null> {
-      for (const token of tokens) {
-        const resolved = await service.validate(token);
+      return service.validateIds(tokens.filter(isWellFormedToken).map(hashToken));
+    },
+
+    /** As validateAny, for tokens already hashed (the resolver remembers the hashes per Cookie header). */
+    async validateIds(ids: string[]): Promise<ResolvedSession | null> {
+      for (const id of ids) {
+        const resolved = await validateId(id);
         if (resolved) return resolved;
       }
       return null;
@@ -129,6 +169,18 @@ export function createSessionService(options: SessionServiceOptions) {
       await store.delete(id);
       forget([id]);
       options.onForgotten?.([id]);
+    },
+
+    /**
+     * Sessions a caller already deleted in SQL, inside its own transaction:
+     * every copy goes too (Redis, with a tombstone; this replica's memory;
+     * every other replica's).
+     */
+    async dropped(ids: string[]): Promise<void> {
+      if (ids.length === 0) return;
+      await Promise.all(ids.map((id) => store.delete(id)));
+      forget(ids);
+      options.onForgotten?.(ids);
     },
 
     /** Revokes every session of a user (but one, to keep the caller signed in). */

@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { z } from "zod";
-import { decide } from "../../src/resolve/decide.ts";
 import { readPath } from "../../src/resolve/path.ts";
-import { accessRuleSchema, type CredentialKind, findRequirement } from "../../src/resolve/rules.ts";
+import { accessRuleSchema, findRequirement } from "../../src/resolve/rules.ts";
 
 test("paths are read as the application will see them; anything ambiguous is refused", () => {
   const cases: [string, string | { error: RegExp }, boolean?][] = [
@@ -141,50 +140,4 @@ test("invalid rules are refused with a reason", () => {
   ];
   for (const rule of bad)
     assert.equal(accessRuleSchema.safeParse(rule).success, false, JSON.stringify(rule));
-});
-
-const user = {
-  userId: "u1",
-  email: "a@example.com",
-  emailVerified: false,
-  name: "",
-  roles: ["reader"],
-  method: "password",
-  authenticatedAt: new Date(),
-};
-
-test("decisions: no identity never yields allow, and requirements are all checked", () => {
-  const auth = (
-    roles: string[] = [],
-    requireVerifiedEmail = false,
-    credentials: CredentialKind[] | null = null,
-  ) =>
-    ({
-      access: "authenticated",
-      roles,
-      requireVerifiedEmail,
-      credentials: credentials && new Set(credentials),
-    }) as const;
-  assert.equal(decide(auth(), null).outcome, "unauthenticated");
-  assert.equal(decide(auth(), user).outcome, "allow");
-  assert.equal(decide(auth(["admin"]), user).outcome, "forbidden");
-  assert.equal(decide(auth(["admin", "reader"]), user).outcome, "allow");
-  assert.equal(decide(auth([], true), user).outcome, "forbidden");
-  assert.equal(decide(auth([], true), { ...user, emailVerified: true }).outcome, "allow");
-  assert.equal(decide({ access: "public" }, null).outcome, "anonymous");
-  assert.equal(decide({ access: "public" }, user).outcome, "allow");
-  assert.equal(decide({ access: "deny" }, user).outcome, "forbidden");
-  assert.equal(decide({ access: "deny" }, null).outcome, "forbidden");
-  const sessionsOnly = auth([], false, ["session"]);
-  assert.equal(decide(sessionsOnly, user).outcome, "allow");
-  const byKey = decide(sessionsOnly, { ...user, method: "api-key" });
-  assert.equal(byKey.outcome, "forbidden");
-  assert.match(
-    byKey.outcome === "forbidden" ? byKey.reason : "",
-    /an API key is not accepted here/,
-  );
-  assert.equal(decide(sessionsOnly, { ...user, method: "jwt" }).outcome, "forbidden");
-  assert.equal(decide(sessionsOnly, { ...user, method: "oauth:github" }).outcome, "allow");
-  assert.equal(decide(auth([], false, ["api-key", "jwt"]), user).outcome, "forbidden");
-  assert.equal(decide(sessionsOnly, null).outcome, "unauthenticated");
 });

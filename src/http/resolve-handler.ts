@@ -1,0 +1,325 @@
+// /_resolve, the proxy's auth subrequest, served straight on node:http: no
+// Fetch Request or Response is built, headers are read from `req.headers`
+// and written once with `res.writeHead`. It reads the original request and
+// the credential, asks resolve/decide for the outcome, and renders it:
+// 200 with identity headers, 401 (with the login URL in Location), 302 for a
+// browser navigation that asked for one, 403, or 503.
+// Invariant: an error never results in a 2xx with identity; anything thrown
+// here is a 503.
+//
+// What makes the warm path cheap: the original request and its rule are
+// remembered per raw forwarded headers, the session hashes per raw Cookie
+// header (credentials/session-cookie.ts), and the answer's header block per
+// identity and host while its x-auth-jwt has more than half its life left.
+// The identity objects come from the session, API key and JWT caches, so a
+// revoked or changed session drops its answers with it.
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
+import { LRUCache } from "lru-cache";
+import type { Config } from "../config.ts";
+import { type CredentialStrategy, readCredential } from "../credentials/strategy.ts";
+import type { AssertionSigner } from "../keys/assertions.ts";
+import type { Metrics } from "../metrics.ts";
+import {
+  type CredentialResult,
+  decide,
+  decideUpstream,
+  type Identity,
+  needsCredential,
+  type Outcome,
+  type UpstreamTokenResult,
+} from "../resolve/decide.ts";
+import {
+  isBrowserNavigation,
+  type OriginalRequest,
+  readOriginalRequest,
+  returnTarget,
+} from "../resolve/original-request.ts";
+import { findRequirement, type IdentityClaim, type Requirement } from "../resolve/rules.ts";
+import { isTrustedPeer } from "../security/trusted-proxies.ts";
+import type { Clock } from "../sessions/service.ts";
+
+export type ResolveDeps = {
+  config: Config;
+  strategies: readonly CredentialStrategy[];
+  signer: AssertionSigner;
+  metrics: Metrics;
+  clock: Clock;
+  /** The user's access token from a sign-in provider, for rules with upstream_token. */
+  upstreamToken: (userId: string, provider: string) => Promise<UpstreamTokenResult>;
+  logError: (error: unknown, context: string) => void;
+};
+
+type Target = { request: OriginalRequest | { error: string }; requirement: Requirement };
+type CachedAnswer = { headers: string[]; reuseUntil: number };
+
+const NOT_READ: CredentialResult = { kind: "none" };
+/** Forwarded headers longer than this are read every time rather than remembered. */
+const MAX_REMEMBERED_KEY = 2048;
+const MAX_HOSTS_PER_IDENTITY = 16;
+const OUTCOME_LABELS: Record<Outcome["kind"], string> = {
+  allow: "allow",
+  anonymous: "anonymous",
+  unauthenticated: "unauthenticated",
+  forbidden: "forbidden",
+  invalid_request: "invalid",
+  invalid_credential: "invalid_credential",
+  unavailable: "unavailable",
+};
+
+export type ResolveHandler = (req: IncomingMessage, res: ServerResponse) => void;
+
+export function createResolveHandler(deps: ResolveDeps): ResolveHandler {
+  const { config, metrics, clock, signer } = deps;
+  const prefix = config.header_prefix;
+  // Shared caches (nginx's proxy_cache, ingress-nginx's auth cache) are the
+  // audience: "private" would forbid them. Vary keeps each credential's answer apart.
+  const cacheControl =
+    config.auth_cache_seconds > 0 ? `max-age=${config.auth_cache_seconds}` : "no-store";
+  const claimHeaders = config.identity_headers.map((claim) => `${prefix}${claim}`);
+  const anonymousHeaders = [
+    ...commonHeaders("true"),
+    ...claimHeaders.flatMap((name) => [name, ""]),
+  ];
+  const counters = Object.fromEntries(
+    Object.entries(OUTCOME_LABELS).map(([kind, outcome]) => [
+      kind,
+      metrics.resolves.labels({ outcome }),
+    ]),
+  ) as Record<Outcome["kind"], { inc(): void }>;
+  const targets = new LRUCache<string, Target>({ max: 10_000 });
+  const answers = new WeakMap<Identity, Map<string, CachedAnswer>>();
+  const onCredentialError = (error: unknown, strategy: string) => {
+    if (strategy === "session") metrics.storeErrors.inc({ store: "sessions" });
+    deps.logError(error, `${strategy} credential`);
+  };
+
+  function commonHeaders(anonymous: "true" | "false"): string[] {
+    return [
+      "content-length",
+      "0",
+      "cache-control",
+      cacheControl,
+      "vary",
+      "Cookie, Authorization",
+      `${prefix}anonymous`,
+      anonymous,
+    ];
+  }
+
+  /** The original request and its rule, remembered per raw forwarded headers. */
+  function targetOf(req: IncomingMessage, trusted: boolean): Target {
+    const h = req.headers;
+    const key = trusted
+      ? `${req.method}\n${field(h["x-original-url"])}\n${field(h["x-original-method"])}\n${field(h["x-forwarded-uri"])}\n${field(h["x-forwarded-method"])}\n${field(h["x-forwarded-proto"])}\n${field(h["x-forwarded-host"])}\n${field(h.host)}\n${field(h["x-original-uri"])}`
+      : `untrusted\n${req.method}\n${field(h.host)}\n${req.url}`;
+    const remembered = targets.get(key);
+    if (remembered) return remembered;
+    const own = req.url ?? "/";
+    const request = readOriginalRequest({
+      trusted,
+      header: (name) => headerValue(h, name),
+      method: req.method ?? "GET",
+      ownUri: own,
+      ownHost: h.host ?? "localhost",
+      ownProto: "http",
+    });
+    const requirement =
+      "error" in request
+        ? ({ access: "deny" } as const)
+        : findRequirement(config.rules, request, config.default_access);
+    const target = { request, requirement };
+    if (key.length <= MAX_REMEMBERED_KEY) targets.set(key, target);
+    return target;
+  }
+
+  async function allowHeaders(identity: Identity, host: string): Promise<string[]> {
+    const now = clock.now();
+    let perHost = answers.get(identity);
+    const hit = perHost?.get(host);
+    if (hit && hit.reuseUntil > now) return hit.headers;
+    const headers = commonHeaders("false");
+    // Reused while the x-auth-jwt inside has more than half its life left.
+    let reuseUntil = now + (config.assertion_ttl * 1000) / 2;
+    for (const claim of config.identity_headers) {
+      if (claim === "jwt") {
+        const assertion = await signer.sign(identity, host);
+        reuseUntil = assertion.reuseUntil;
+        headers.push(`${prefix}jwt`, assertion.jwt);
+      } else headers.push(`${prefix}${claim}`, claimValue(claim, identity));
+    }
+    for (const [name, value] of Object.entries(identity.extraHeaders ?? {})) {
+      const header = `${prefix}${name}`;
+      // A trusted issuer's extra claims never replace an identity header.
+      if (header !== `${prefix}anonymous` && !claimHeaders.includes(header))
+        headers.push(header, encodeHeaderValue(value));
+    }
+    if (!perHost || perHost.size >= MAX_HOSTS_PER_IDENTITY) {
+      perHost = new Map();
+      answers.set(identity, perHost);
+    }
+    perHost.set(host, { headers, reuseUntil });
+    return headers;
+  }
+
+  function claimValue(claim: Exclude<IdentityClaim, "jwt">, identity: Identity): string {
+    switch (claim) {
+      case "user-id":
+        return encodeHeaderValue(identity.userId);
+      case "email":
+        return encodeHeaderValue(identity.email);
+      case "email-verified":
+        return String(identity.emailVerified);
+      case "name":
+        return encodeHeaderValue(identity.name);
+      case "roles":
+        return identity.roles.map(encodeListItem).join(",");
+      case "method":
+        return encodeHeaderValue(identity.method);
+      case "authenticated-at":
+        return identity.authenticatedAt.toISOString();
+    }
+  }
+  function error(
+    req: IncomingMessage,
+    status: 401 | 403 | 503,
+    code: string,
+    message: string,
+    extra: string[] = [],
+  ): [number, string[], string] {
+    const body = JSON.stringify({
+      error: { code, message, requestId: headerValue(req.headers, "x-request-id") ?? null },
+    });
+    const headers = [
+      "content-type",
+      "application/json",
+      "content-length",
+      String(Buffer.byteLength(body)),
+      "cache-control",
+      status === 503 ? "no-store" : cacheControl,
+      "vary",
+      "Cookie, Authorization",
+      ...extra,
+    ];
+    return [status, headers, body];
+  }
+
+  function loginAnswer(
+    req: IncomingMessage,
+    request: OriginalRequest,
+    trusted: boolean,
+  ): [number, string[], string] {
+    const header = (name: string) => headerValue(req.headers, name);
+    const location = `${config.login_url}?rd=${encodeURIComponent(returnTarget(request, header, trusted))}`;
+    const query = req.url?.indexOf("?") ?? -1;
+    const wantsRedirect =
+      query !== -1 &&
+      new URLSearchParams(req.url?.slice(query + 1)).get("redirect") === "true" &&
+      isBrowserNavigation(request, header);
+    if (wantsRedirect)
+      return [302, ["location", location, "content-length", "0", "cache-control", "no-store"], ""];
+    return error(req, 401, "unauthenticated", "sign in to continue", ["location", location]);
+  }
+
+  async function render(
+    req: IncomingMessage,
+    target: Target,
+    outcome: Outcome,
+    trusted: boolean,
+    upstream: string[],
+  ): Promise<[number, string[], string]> {
+    switch (outcome.kind) {
+      case "allow": {
+        const host = (target.request as OriginalRequest).host;
+        const headers = await allowHeaders(outcome.identity, host);
+        // A provider token is never kept in a shared auth cache.
+        if (upstream.length === 0) return [200, headers, ""];
+        const withToken = [...headers, ...upstream];
+        withToken[withToken.indexOf("cache-control") + 1] = "no-store";
+        return [200, withToken, ""];
+      }
+      case "anonymous":
+        return [200, anonymousHeaders, ""];
+      case "unauthenticated":
+        return loginAnswer(req, target.request as OriginalRequest, trusted);
+      case "forbidden":
+        return error(req, 403, "forbidden", outcome.reason);
+      case "invalid_request":
+        return error(req, 403, "invalid_request", outcome.reason);
+      case "invalid_credential":
+        return error(req, 401, "invalid_token", outcome.reason, [
+          "www-authenticate",
+          'Bearer error="invalid_token"',
+        ]);
+      case "unavailable":
+        return error(req, 503, "unavailable", outcome.reason, ["retry-after", "1"]);
+    }
+  }
+
+  async function answer(req: IncomingMessage): Promise<[number, string[], string]> {
+    const trusted = isTrustedPeer(req.socket.remoteAddress, config.trusted_proxies);
+    const target = targetOf(req, trusted);
+    const credential =
+      "error" in target.request || !needsCredential(target.requirement)
+        ? NOT_READ
+        : await readCredential(
+            deps.strategies,
+            { authorization: req.headers.authorization, cookie: req.headers.cookie },
+            onCredentialError,
+          );
+    let outcome = decide({ ...target, credential });
+    const upstream: string[] = [];
+    if (outcome.kind === "allow" && outcome.upstreamToken) {
+      const wanted = outcome.upstreamToken;
+      const result = await deps.upstreamToken(outcome.identity.userId, wanted.provider);
+      if (result.kind === "token")
+        upstream.push(
+          wanted.header,
+          wanted.header === "authorization" ? `Bearer ${result.value}` : result.value,
+        );
+      outcome = decideUpstream(outcome, result);
+    }
+    counters[outcome.kind].inc();
+    return render(req, target, outcome, trusted, upstream);
+  }
+
+  return function handleResolve(req: IncomingMessage, res: ServerResponse): void {
+    answer(req)
+      .catch((thrown): [number, string[], string] => {
+        deps.logError(thrown, "resolve");
+        counters.unavailable.inc();
+        return error(req, 503, "unavailable", "cannot decide right now", ["retry-after", "1"]);
+      })
+      .then(([status, headers, body]) => {
+        res.writeHead(status, headers);
+        res.end(body);
+      });
+  };
+}
+
+function field(value: string | string[] | undefined): string {
+  return value === undefined ? "-" : `+${value}`;
+}
+
+function headerValue(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+// Printable ASCII without `%`, not starting or ending with a space: sent as it is.
+const PLAIN_VALUE = /^(?:[\x21-\x24\x26-\x7e](?:[\x20-\x24\x26-\x7e]*[\x21-\x24\x26-\x7e])?)?$/;
+const PLAIN_LIST_ITEM = /^[\x21-\x24\x26-\x2b\x2d-\x7e]*$/;
+
+/**
+ * Identity header values are ASCII, whatever an account or a token holds:
+ * anything else is sent percent-encoded as UTF-8 (`encodeURIComponent`), and
+ * so is any value holding a `%`, so `decodeURIComponent` gives every value
+ * back exactly and two different values never arrive as the same string.
+ */
+export function encodeHeaderValue(value: string): string {
+  return PLAIN_VALUE.test(value) ? value : encodeURIComponent(value);
+}
+
+/** An item of a comma-separated header (roles): a comma inside it is encoded too. */
+function encodeListItem(value: string): string {
+  return PLAIN_LIST_ITEM.test(value) ? value : encodeURIComponent(value);
+}

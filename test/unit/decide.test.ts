@@ -1,0 +1,205 @@
+// The /_resolve policy as a table: one row per answer the README documents,
+// on the pure decision function, with no server.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { z } from "zod";
+import {
+  type CredentialResult,
+  decide,
+  decideUpstream,
+  type Identity,
+  type Outcome,
+} from "../../src/resolve/decide.ts";
+import type { OriginalRequest } from "../../src/resolve/original-request.ts";
+import { accessRuleSchema, findRequirement } from "../../src/resolve/rules.ts";
+
+const rules = z.array(accessRuleSchema).parse([
+  { path: "/public/**", access: "public" },
+  { path: "/files/**", access: "public", allow_encoded_slashes: true },
+  { path: "/admin/**", roles: ["admin"] },
+  { path: "/billing/**", access: "authenticated", require_verified_email: true },
+  { path: "/settings/**", credentials: ["session"] },
+  { path: "/machines/**", credentials: ["api-key", "jwt"] },
+  { path: "/repos/**", upstream_token: { provider: "github" } },
+  { path: "/blocked/**", access: "deny" },
+]);
+
+const user: Identity = {
+  userId: "u1",
+  email: "a@example.com",
+  emailVerified: false,
+  name: "",
+  roles: ["reader"],
+  method: "password",
+  authenticatedAt: new Date(0),
+};
+const as = (changes: Partial<Identity>): CredentialResult => ({
+  kind: "identity",
+  identity: { ...user, ...changes },
+});
+const SESSION = as({});
+const NONE: CredentialResult = { kind: "none" };
+const INVALID: CredentialResult = { kind: "invalid", message: "the bearer token is not valid" };
+const DOWN: CredentialResult = { kind: "unavailable" };
+
+const request = (path: string, encodedSlashes = false): OriginalRequest => ({
+  method: "GET",
+  host: "app.example.com",
+  path,
+  encodedSlashes,
+  url: `https://app.example.com${path}`,
+});
+
+type Row = [
+  what: string,
+  request: OriginalRequest | { error: string },
+  credential: CredentialResult,
+  expected: Outcome["kind"],
+  reason?: RegExp,
+];
+
+const rows: Row[] = [
+  // 200 with identity
+  ["a session on the default rule", request("/x"), SESSION, "allow"],
+  ["a session with the role", request("/admin/x"), as({ roles: ["admin"] }), "allow"],
+  ["any of several roles", request("/admin/x"), as({ roles: ["reader", "admin"] }), "allow"],
+  ["a verified address", request("/billing/x"), as({ emailVerified: true }), "allow"],
+  [
+    "a provider sign-in is a session",
+    request("/settings/x"),
+    as({ method: "oauth:github" }),
+    "allow",
+  ],
+  [
+    "an API key where machines are accepted",
+    request("/machines/x"),
+    as({ method: "api-key" }),
+    "allow",
+  ],
+  ["identity on a public rule", request("/public/x"), SESSION, "allow"],
+  ["an encoded slash where the rule allows it", request("/files/a%2Fb", true), SESSION, "allow"],
+  // 200 anonymous
+  ["nobody on a public rule", request("/public/x"), NONE, "anonymous"],
+  ["a store that cannot answer, on a public rule", request("/public/x"), DOWN, "anonymous"],
+  // 401 unauthenticated (with the login location)
+  ["nobody on the default rule", request("/x"), NONE, "unauthenticated"],
+  ["nobody on a roles rule", request("/admin/x"), NONE, "unauthenticated"],
+  ["nobody on a sessions-only rule", request("/settings/x"), NONE, "unauthenticated"],
+  // 401 invalid_token: never a fall-back to the cookie or to anonymous
+  ["an invalid bearer token", request("/x"), INVALID, "invalid_credential", /not valid/],
+  ["an invalid bearer token on a public rule", request("/public/x"), INVALID, "invalid_credential"],
+  // 403 forbidden
+  ["a missing role", request("/admin/x"), SESSION, "forbidden", /roles is required: admin/],
+  ["an unverified address", request("/billing/x"), SESSION, "forbidden", /verified email/],
+  [
+    "an API key on a sessions-only rule",
+    request("/settings/x"),
+    as({ method: "api-key" }),
+    "forbidden",
+    /an API key is not accepted here; use a browser session/,
+  ],
+  [
+    "a JWT on a sessions-only rule",
+    request("/settings/x"),
+    as({ method: "jwt" }),
+    "forbidden",
+    /a bearer token is not accepted/,
+  ],
+  [
+    "a session on a machines-only rule",
+    request("/machines/x"),
+    SESSION,
+    "forbidden",
+    /use an API key or a bearer token/,
+  ],
+  ["a deny rule, signed in", request("/blocked/x"), SESSION, "forbidden", /denied/],
+  ["a deny rule, nobody", request("/blocked/x"), NONE, "forbidden", /denied/],
+  ["a deny rule, even with a store down", request("/blocked/x"), DOWN, "forbidden"],
+  [
+    "a JWT where a provider token is passed upstream",
+    request("/repos/x"),
+    as({ method: "jwt" }),
+    "forbidden",
+    /carries no provider token/,
+  ],
+  // 403 invalid_request
+  [
+    "an unreadable forwarded request",
+    { error: "the original path contains a dot segment (. or ..)" },
+    SESSION,
+    "invalid_request",
+    /dot segment/,
+  ],
+  [
+    "an encoded slash elsewhere",
+    request("/public/a%2Fb", true),
+    NONE,
+    "invalid_request",
+    /encoded/,
+  ],
+  // 503
+  ["a store that cannot answer", request("/x"), DOWN, "unavailable", /cannot check/],
+  ["a store that cannot answer, on a roles rule", request("/admin/x"), DOWN, "unavailable"],
+];
+
+test("every documented answer of /_resolve, from the pure decision", () => {
+  for (const [what, original, credential, expected, reason] of rows) {
+    const requirement =
+      "error" in original
+        ? findRequirement([], request("/"), "deny")
+        : findRequirement(rules, original, "authenticated");
+    const outcome = decide({ request: original, requirement, credential });
+    assert.equal(outcome.kind, expected, what);
+    if (reason) assert.match("reason" in outcome ? outcome.reason : "", reason, what);
+    if (outcome.kind === "allow" && credential.kind === "identity")
+      assert.equal(outcome.identity, credential.identity, `${what}: the credential's own identity`);
+  }
+});
+
+test("a rule that passes the provider's token upstream: the second step", () => {
+  const requirement = findRequirement(rules, request("/repos/x"), "authenticated");
+  const allowed = decide({ request: request("/repos/x"), requirement, credential: SESSION });
+  assert.equal(allowed.kind, "allow");
+  if (allowed.kind !== "allow") return;
+  assert.deepEqual(allowed.upstreamToken, { provider: "github", header: "authorization" });
+  assert.equal(decideUpstream(allowed, { kind: "token", value: "t" }), allowed);
+  assert.equal(
+    decideUpstream(allowed, { kind: "not_linked", message: "link GitHub first" }).kind,
+    "forbidden",
+  );
+  assert.equal(decideUpstream(allowed, { kind: "expired" }).kind, "unauthenticated");
+  assert.equal(
+    decideUpstream(allowed, { kind: "unavailable", message: "GitHub is down" }).kind,
+    "unavailable",
+  );
+  // No rule asks for it: no token is fetched.
+  const plain = decide({
+    request: request("/x"),
+    requirement: findRequirement(rules, request("/x"), "authenticated"),
+    credential: SESSION,
+  });
+  assert.equal(plain.kind === "allow" && plain.upstreamToken, null);
+});
+
+test("no credential that is not an identity ever yields allow, whatever the rule", () => {
+  const paths = [
+    "/x",
+    "/public/x",
+    "/files/x",
+    "/admin/x",
+    "/billing/x",
+    "/settings/x",
+    "/machines/x",
+    "/repos/x",
+    "/blocked/x",
+  ];
+  for (const path of paths)
+    for (const credential of [NONE, INVALID, DOWN]) {
+      const outcome = decide({
+        request: request(path),
+        requirement: findRequirement(rules, request(path), "authenticated"),
+        credential,
+      });
+      assert.notEqual(outcome.kind, "allow", `${path} ${credential.kind}`);
+    }
+});
