@@ -10,6 +10,8 @@ export const ERROR_STATUS = {
   unauthenticated: 401,
   invalid_credentials: 401,
   forbidden: 403,
+  email_not_verified: 403,
+  reauthentication_required: 403,
   cross_site_request: 403,
   account_disabled: 403,
   registration_closed: 403,

@@ -1,7 +1,10 @@
-// Brute-force protection for password logins: failures are counted per
+// Brute-force protection for password logins: attempts are counted per
 // account and per client address (IPv6 per /64); past the limit, attempts are
 // refused with a Retry-After until the window passes. Unknown accounts are
-// counted exactly like known ones, so the limit reveals nothing.
+// counted exactly like known ones, so the limit reveals nothing. An attempt
+// takes its point before its password is checked (one atomic step in the
+// limiter), so a burst of concurrent guesses can never be checked past the
+// limit; a right password gives the points back.
 import ipaddr from "ipaddr.js";
 import {
   type RateLimiterAbstract,
@@ -12,10 +15,15 @@ import {
 import type { SharedRedis } from "../redis/client.ts";
 
 export type LoginThrottle = {
-  /** Seconds until the next attempt is allowed, or 0. */
-  retryAfter(account: string, ip: string | null): Promise<number>;
-  recordFailure(account: string, ip: string | null): Promise<void>;
-  recordSuccess(account: string): Promise<void>;
+  /**
+   * Counts an attempt before its password is checked: true when it may go
+   * on, else the seconds until one may.
+   */
+  attempt(account: string, ip: string | null): Promise<true | number>;
+  /** The password was right: the account's count starts again, the address gets its point back. */
+  succeeded(account: string, ip: string | null): Promise<void>;
+  /** The attempt checked no password after all (the hasher was full): its points are given back. */
+  refund(account: string, ip: string | null): Promise<void>;
 };
 
 /** The address a limit is kept for: IPv4 as is, IPv6 by its /64. */
@@ -48,24 +56,35 @@ export function createLoginThrottle(limiters: {
   perAccount: RateLimiterAbstract;
   perIp: RateLimiterAbstract;
 }): LoginThrottle {
-  const remainingBlock = async (limiter: RateLimiterAbstract, key: string) => {
-    const res = await limiter.get(key);
-    if (!res || res.remainingPoints > 0) return 0;
-    return Math.ceil(res.msBeforeNext / 1000);
+  const giveBack = async (limiter: RateLimiterAbstract, key: string) => {
+    await limiter.reward(key, 1);
   };
   return {
-    async retryAfter(account, ip) {
-      const [a, b] = await Promise.all([
-        remainingBlock(limiters.perAccount, account),
-        remainingBlock(limiters.perIp, clientKey(ip)),
+    async attempt(account, ip) {
+      const address = clientKey(ip);
+      const [byAccount, byIp] = await Promise.all([
+        take(limiters.perAccount, account),
+        take(limiters.perIp, address),
       ]);
-      return Math.max(a, b);
+      if (byAccount === true && byIp === true) return true;
+      // Refused: checks nothing, so the point the other limit gave is returned.
+      await Promise.all([
+        byAccount === true ? giveBack(limiters.perAccount, account) : undefined,
+        byIp === true ? giveBack(limiters.perIp, address) : undefined,
+      ]);
+      return Math.max(byAccount === true ? 0 : byAccount, byIp === true ? 0 : byIp, 1);
     },
-    async recordFailure(account, ip) {
-      await Promise.all([take(limiters.perAccount, account), take(limiters.perIp, clientKey(ip))]);
+    async succeeded(account, ip) {
+      await Promise.all([
+        limiters.perAccount.delete(account),
+        giveBack(limiters.perIp, clientKey(ip)),
+      ]);
     },
-    async recordSuccess(account) {
-      await limiters.perAccount.delete(account);
+    async refund(account, ip) {
+      await Promise.all([
+        giveBack(limiters.perAccount, account),
+        giveBack(limiters.perIp, clientKey(ip)),
+      ]);
     },
   };
 }

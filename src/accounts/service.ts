@@ -6,10 +6,11 @@ import type { Database } from "../db/client.ts";
 import { passwordCredentials, users } from "../db/schema.ts";
 import { ServiceError } from "../errors.ts";
 import { stripControlCharacters } from "../security/text.ts";
-import type { SessionService } from "../sessions/service.ts";
+import type { SessionGuard, SessionService } from "../sessions/service.ts";
 import type { SessionUser } from "../sessions/store.ts";
 import type { Audit } from "./audit.ts";
 import { canonicalizeEmail } from "./email.ts";
+import type { Removed } from "./email-flows.ts";
 import type { LoginThrottle } from "./login-throttle.ts";
 import {
   checkNewPassword,
@@ -26,8 +27,8 @@ export type AccountNotifications = {
   registered(user: SessionUser): void;
   /** Somebody tried to register an address that has an account. */
   alreadyRegistered(email: string): void;
-  /** Ends the user's reset links and tells the address. */
-  passwordChanged(user: { id: string; email: string }): Promise<void>;
+  /** Ends the user's reset links and tells the address (and what a first proof of it removed). */
+  passwordChanged(user: { id: string; email: string }, removed?: Removed): Promise<void>;
 };
 
 export type AccountServiceDeps = {
@@ -110,10 +111,45 @@ export function createAccountService(deps: AccountServiceDeps) {
     };
   }
 
-  async function signIn(user: SessionUser, method: string, meta: ClientMeta): Promise<SignedIn> {
-    const { token, session } = await sessions.create(user.id, method, meta);
+  async function signIn(user: SessionUser, method: string, meta: ClientMeta): Promise<SignedIn>;
+  async function signIn(
+    user: SessionUser,
+    method: string,
+    meta: ClientMeta,
+    guard: SessionGuard,
+  ): Promise<SignedIn | null>;
+  async function signIn(
+    user: SessionUser,
+    method: string,
+    meta: ClientMeta,
+    guard?: SessionGuard,
+  ): Promise<SignedIn | null> {
+    const created = guard
+      ? await sessions.createIf(guard, user.id, method, meta)
+      : await sessions.create(user.id, method, meta);
+    if (!created) return null;
     audit("user.login", { userId: user.id, ip: meta.ip, detail: { method } });
-    return { user, token, sessionId: session.id };
+    return { user, token: created.token, sessionId: created.session.id };
+  }
+
+  /**
+   * Runs a password check whose point was already taken: a full hasher
+   * refuses before any lookup (a storm costs no database work; known and
+   * unknown addresses alike) and gives the point back, as it checked nothing.
+   */
+  async function checkedPassword<T>(
+    account: string,
+    meta: ClientMeta,
+    check: () => Promise<T>,
+  ): Promise<T> {
+    try {
+      if (!hasher.hasCapacity()) throw overloaded();
+      return await hashing(check);
+    } catch (error) {
+      if (error instanceof ServiceError && error.code === "overloaded")
+        await throttle.refund(account, meta.ip);
+      throw error;
+    }
   }
 
   return {
@@ -159,28 +195,41 @@ export function createAccountService(deps: AccountServiceDeps) {
     async login(input: { email: unknown; password: unknown }, meta: ClientMeta): Promise<SignedIn> {
       const email = requireEmail(input.email);
       const password = normalizePassword(input.password);
-      const wait = await throttle.retryAfter(email, meta.ip);
-      if (wait > 0) {
-        throw new ServiceError("rate_limited", "Too many failed sign-ins. Try again later.", wait);
+      // Counted before the password is checked: concurrent guesses each take
+      // their own point, so none is checked past the limit.
+      const allowed = await throttle.attempt(email, meta.ip);
+      if (allowed !== true) {
+        throw new ServiceError(
+          "rate_limited",
+          "Too many failed sign-ins. Try again later.",
+          allowed,
+        );
       }
-      // A full hasher refuses before any lookup: a storm costs no database work,
-      // and known and unknown addresses are refused alike.
-      if (!hasher.hasCapacity()) throw overloaded();
-      const found = await findByEmail(email);
-      const ok = await hashing(() => hasher.verify(found?.hash ?? undefined, password ?? ""));
-      if (!ok || !found || password === undefined) {
-        await throttle.recordFailure(email, meta.ip);
+      const found = await checkedPassword(email, meta, async () => {
+        const row = await findByEmail(email);
+        const ok = await hasher.verify(row?.hash ?? undefined, password ?? "");
+        return { ok, row };
+      });
+      const { ok } = found;
+      if (!ok || !found.row || password === undefined) {
         audit("user.login_failed", {
-          userId: found?.user.id ?? null,
+          userId: found.row?.user.id ?? null,
           ip: meta.ip,
           detail: { method: "password" },
         });
         throw new ServiceError("invalid_credentials", "Invalid email or password.");
       }
-      if (found.user.disabledAt)
-        throw new ServiceError("account_disabled", "This account is disabled.");
-      await throttle.recordSuccess(email);
-      return signIn(toSessionUser(found.user), "password", meta);
+      const { user, hash } = found.row;
+      if (user.disabledAt) throw new ServiceError("account_disabled", "This account is disabled.");
+      await throttle.succeeded(email, meta.ip);
+      // The session goes in only while the password just checked is still the
+      // account's: a reset that lands meanwhile wins, and no session made with
+      // the old password survives it.
+      const signedIn = hash
+        ? await signIn(toSessionUser(user), "password", meta, { passwordHash: hash })
+        : null;
+      if (!signedIn) throw new ServiceError("invalid_credentials", "Invalid email or password.");
+      return signedIn;
     },
 
     /** Changes the password of a signed-in user, who must give the current one. */
@@ -190,13 +239,8 @@ export function createAccountService(deps: AccountServiceDeps) {
       meta: ClientMeta,
     ): Promise<{ signedOut: number }> {
       const { user } = current;
-      const wait = await throttle.retryAfter(user.email, meta.ip);
-      if (wait > 0) {
-        throw new ServiceError("rate_limited", "Too many wrong passwords. Try again later.", wait);
-      }
       const next = requireNewPassword(input.newPassword);
       const given = normalizePassword(input.currentPassword);
-      if (!hasher.hasCapacity()) throw overloaded();
       const rows = await db
         .select({ hash: passwordCredentials.hash })
         .from(passwordCredentials)
@@ -209,12 +253,22 @@ export function createAccountService(deps: AccountServiceDeps) {
           "This account has no password yet. Use “Forgot your password?” to set one.",
         );
       }
-      const ok = await hashing(() => hasher.verify(stored, given ?? ""));
+      const allowed = await throttle.attempt(user.email, meta.ip);
+      if (allowed !== true) {
+        throw new ServiceError(
+          "rate_limited",
+          "Too many wrong passwords. Try again later.",
+          allowed,
+        );
+      }
+      const { ok } = await checkedPassword(user.email, meta, async () => ({
+        ok: await hasher.verify(stored, given ?? ""),
+      }));
       if (!ok || given === undefined) {
-        await throttle.recordFailure(user.email, meta.ip);
         audit("user.password_change_failed", { userId: user.id, ip: meta.ip });
         throw new ServiceError("wrong_password", "The current password is not correct.");
       }
+      await throttle.refund(user.email, meta.ip);
       const hash = await hashing(() => hasher.hash(next));
       await db
         .update(passwordCredentials)

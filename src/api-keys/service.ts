@@ -5,13 +5,15 @@
 import { and, desc, eq, isNull } from "drizzle-orm";
 import { LRUCache } from "lru-cache";
 import type { Database } from "../db/client.ts";
-import { apiKeys, users } from "../db/schema.ts";
+import { apiKeys, sessions, users } from "../db/schema.ts";
 import { ServiceError } from "../errors.ts";
 import type { Identity } from "../resolve/decide.ts";
 import { type Clock, systemClock } from "../sessions/service.ts";
 import { apiKeyStart, generateApiKey, hashApiKey, isWellFormedApiKey } from "./format.ts";
 
 const LAST_USED_GRANULARITY_MS = 5 * 60 * 1000;
+/** Creating or revoking a key through a session needs a sign-in at most this old. */
+export const REAUTHENTICATION_WINDOW_MS = 5 * 60 * 1000;
 const MAX_KEYS_PER_USER = 100;
 const MAX_LIFETIME_DAYS = 3650;
 
@@ -23,6 +25,9 @@ export type ApiKeySummary = {
   expiresAt: string | null;
   lastUsedAt: string | null;
 };
+
+/** The browser session a user manages keys through. */
+export type ActingSession = { id: string; authenticatedAt: Date };
 
 type Resolved = {
   keyId: string;
@@ -77,6 +82,21 @@ export function createApiKeyService(options: {
       .catch((error: unknown) => options.onBackgroundError?.(error));
   }
 
+  /** Keys are secrets that outlive the session: managing them needs a recent sign-in. */
+  function requireRecentSignIn(session: ActingSession): void {
+    if (clock.now() - session.authenticatedAt.getTime() <= REAUTHENTICATION_WINDOW_MS) return;
+    throw new ServiceError(
+      "reauthentication_required",
+      `Sign in again to manage API keys: this needs a sign-in within the last ${REAUTHENTICATION_WINDOW_MS / 60_000} minutes.`,
+    );
+  }
+
+  /** Drops revoked keys from this replica's cache and tells the other replicas. */
+  function dropped(hashes: string[]): void {
+    for (const hash of hashes) cache?.delete(hash);
+    if (hashes.length > 0) options.onRevoked?.(hashes);
+  }
+
   async function lookup(hash: string): Promise<Resolved | null> {
     const [row] = await db
       .select({ key: apiKeys, user: users })
@@ -102,10 +122,18 @@ export function createApiKeyService(options: {
   }
 
   return {
+    /**
+     * Creates a key. Through a browser session (`session`), the account's
+     * address must be verified and the sign-in recent; the key goes in only
+     * while the session still exists, in one transaction behind the user's
+     * row, so a first proof of the address (which removes keys and sessions
+     * made before it) cannot be overtaken. Without one, an operator acts.
+     */
     async create(input: {
       userId: string;
       name: string;
       expiresInDays?: number | undefined;
+      session?: ActingSession;
     }): Promise<{ key: string; apiKey: ApiKeySummary }> {
       const name = input.name.trim();
       if (name.length === 0 || name.length > 100 || /[\p{Cc}]/u.test(name))
@@ -116,26 +144,51 @@ export function createApiKeyService(options: {
           "invalid_request",
           `expiresInDays must be a whole number from 1 to ${MAX_LIFETIME_DAYS}`,
         );
-      const live = await db
-        .select({ id: apiKeys.id })
-        .from(apiKeys)
-        .where(and(eq(apiKeys.userId, input.userId), isNull(apiKeys.revokedAt)));
-      if (live.length >= MAX_KEYS_PER_USER)
-        throw new ServiceError("conflict", `at most ${MAX_KEYS_PER_USER} keys per user`);
+      const { session } = input;
       const key = generateApiKey();
       const now = clock.now();
-      const [row] = await db
-        .insert(apiKeys)
-        .values({
-          id: crypto.randomUUID(),
-          userId: input.userId,
-          name,
-          hash: hashApiKey(key),
-          start: apiKeyStart(key),
-          createdAt: new Date(now),
-          expiresAt: days === undefined ? null : new Date(now + days * 86_400_000),
-        })
-        .returning();
+      const row = await db.transaction(async (tx) => {
+        if (session) {
+          const [user] = await tx
+            .select({ emailVerified: users.emailVerified, disabledAt: users.disabledAt })
+            .from(users)
+            .where(eq(users.id, input.userId))
+            .for("share");
+          if (!user || user.disabledAt)
+            throw new ServiceError("unauthenticated", "Sign in to continue.");
+          if (!user.emailVerified)
+            throw new ServiceError(
+              "email_not_verified",
+              "Confirm your email address first: API keys can only be created once the address is confirmed. Use the link we sent you, or ask for a new one on your account page.",
+            );
+          requireRecentSignIn(session);
+          const [live] = await tx
+            .select({ id: sessions.id })
+            .from(sessions)
+            .where(and(eq(sessions.id, session.id), eq(sessions.userId, input.userId)))
+            .for("share");
+          if (!live) throw new ServiceError("unauthenticated", "Sign in to continue.");
+        }
+        const existing = await tx
+          .select({ id: apiKeys.id })
+          .from(apiKeys)
+          .where(and(eq(apiKeys.userId, input.userId), isNull(apiKeys.revokedAt)));
+        if (existing.length >= MAX_KEYS_PER_USER)
+          throw new ServiceError("conflict", `at most ${MAX_KEYS_PER_USER} keys per user`);
+        const [inserted] = await tx
+          .insert(apiKeys)
+          .values({
+            id: crypto.randomUUID(),
+            userId: input.userId,
+            name,
+            hash: hashApiKey(key),
+            start: apiKeyStart(key),
+            createdAt: new Date(now),
+            expiresAt: days === undefined ? null : new Date(now + days * 86_400_000),
+          })
+          .returning();
+        return inserted;
+      });
       if (!row) throw new Error("insert returned nothing");
       return { key, apiKey: summary(row) };
     },
@@ -149,17 +202,23 @@ export function createApiKeyService(options: {
       return rows.map(summary);
     },
 
-    /** Revokes one of the user's keys; false when there is no such live key. */
-    async revoke(userId: string, id: string): Promise<boolean> {
+    /**
+     * Revokes one of the user's keys; false when there is no such live key.
+     * Through a browser session (`session`), the sign-in must be recent.
+     */
+    async revoke(userId: string, id: string, session?: ActingSession): Promise<boolean> {
+      if (session) requireRecentSignIn(session);
       const rows = await db
         .update(apiKeys)
         .set({ revokedAt: new Date(clock.now()) })
         .where(and(eq(apiKeys.id, id), eq(apiKeys.userId, userId), isNull(apiKeys.revokedAt)))
         .returning({ hash: apiKeys.hash });
-      for (const row of rows) cache?.delete(row.hash);
-      if (rows.length > 0) options.onRevoked?.(rows.map((row) => row.hash));
+      dropped(rows.map((row) => row.hash));
       return rows.length > 0;
     },
+
+    /** Keys revoked in SQL by a caller's own transaction: every replica drops them. */
+    dropped,
 
     /** Drops a key from this process's cache (another replica revoked it). */
     forget(hash: string): void {

@@ -12,6 +12,7 @@ export const MESSAGE_KINDS = [
   "reset-password",
   "already-registered",
   "password-changed",
+  "address-confirmed",
 ] as const;
 export type MessageKind = (typeof MESSAGE_KINDS)[number];
 
@@ -73,11 +74,29 @@ Forgot your password? Reset it: {{{resetLink}}}
     txt: `Hello,
 
 the password of the {{siteName}} account for {{email}} was just changed.
+{{#removed}}
+
+{{{removed}}}
+{{/removed}}
 
 If this was not you, reset your password now: {{{resetLink}}}
 `,
     html: wrap(
-      `<p>Hello,</p><p>the password of the {{siteName}} account for {{email}} was just changed.</p><p>If this was not you, <a href="{{resetLink}}">reset your password now</a>.</p>`,
+      `<p>Hello,</p><p>the password of the {{siteName}} account for {{email}} was just changed.</p>{{#removed}}<p>{{removed}}</p>{{/removed}}<p>If this was not you, <a href="{{resetLink}}">reset your password now</a>.</p>`,
+    ),
+  },
+  "address-confirmed": {
+    subject: "Your {{siteName}} address is confirmed",
+    txt: `Hello,
+
+the address {{email}} was just confirmed for its {{siteName}} account.
+
+{{{removed}}}
+
+If you did not create this account yourself, someone else did with your address: choose a new password to take it over: {{{resetLink}}}
+`,
+    html: wrap(
+      `<p>Hello,</p><p>the address {{email}} was just confirmed for its {{siteName}} account.</p><p>{{removed}}</p><p>If you did not create this account yourself, someone else did with your address: <a href="{{resetLink}}">choose a new password</a> to take it over.</p>`,
     ),
   },
 };

@@ -294,13 +294,29 @@ export function authRoutes(deps: AuthRouteDeps) {
     handle(
       c,
       async ({ form, data }) => {
-        await emailFlows.confirmVerification(data.token, meta(c));
-        if (!form) return c.json({ status: "ok" });
+        // The browser presenting the link keeps its own session (it holds the
+        // account and the mailbox); a store that cannot say keeps nothing.
+        const presenting = await currentSession(c).catch(() => null);
+        const { removed } = await emailFlows.confirmVerification(
+          data.token,
+          meta(c),
+          presenting && {
+            sessionId: presenting.session.id,
+            userId: presenting.user.id,
+            method: presenting.session.method,
+          },
+        );
+        c.header("Cache-Control", "no-store");
+        if (!form) return c.json({ status: "ok", removed });
         return c.html(
-          messagePage(page, "Address confirmed", "Thank you: your email address is confirmed.", {
-            href: config.default_redirect,
-            text: "Continue",
-          }),
+          messagePage(
+            page,
+            "Address confirmed",
+            removed
+              ? `Thank you: your email address is confirmed. ${emailFlows.describeRemoved(removed)}`
+              : "Thank you: your email address is confirmed.",
+            { href: config.default_redirect, text: "Continue" },
+          ),
         );
       },
       (_input, error) => {
@@ -362,13 +378,16 @@ export function authRoutes(deps: AuthRouteDeps) {
     let input: Input | undefined;
     try {
       input = await readInput(c);
-      await emailFlows.resetPassword(input.data.token, input.data.password, meta(c));
+      const { removed } = await emailFlows.resetPassword(
+        input.data.token,
+        input.data.password,
+        meta(c),
+      );
       deleteCookie(c, config.session_cookie, cookieOptions);
-      if (!input.form) return c.json({ status: "ok" });
+      if (!input.form) return c.json({ status: "ok", removed });
       return c.html(
         loginPage(page, {
-          notice:
-            "Your password was changed and every session signed out. Sign in with the new password.",
+          notice: `Your password was changed and every session signed out.${removed ? ` ${emailFlows.describeRemoved(removed)}` : ""} Sign in with the new password.`,
           registrationEnabled: config.registration_enabled,
         }),
       );
@@ -508,10 +527,12 @@ export function authRoutes(deps: AuthRouteDeps) {
       input = await readInput(c);
       const { data } = input;
       const days = data.expiresInDays ?? data.expires_in_days;
+      // Needs a verified address and a recent sign-in (the service checks both).
       const created = await apiKeys.create({
         userId: resolved.user.id,
         name: typeof data.name === "string" ? data.name : "",
         expiresInDays: days === undefined || days === "" ? undefined : Number(days),
+        session: resolved.session,
       });
       c.header("Cache-Control", "no-store");
       if (input.form)
@@ -525,10 +546,17 @@ export function authRoutes(deps: AuthRouteDeps) {
     }
   });
 
+  // Revoking needs a recent sign-in too; the account page's button gets the page back with the message.
   const revokeKey = async (c: Context<AppEnv>) => {
-    const { user } = await requireSession(c);
-    if (!(await apiKeys.revoke(user.id, c.req.param("id") ?? "")))
-      throw new ServiceError("not_found", "No such API key.");
+    const resolved = await requireSession(c);
+    try {
+      if (!(await apiKeys.revoke(resolved.user.id, c.req.param("id") ?? "", resolved.session)))
+        throw new ServiceError("not_found", "No such API key.");
+    } catch (error) {
+      if (!(error instanceof ServiceError) || c.req.method === "DELETE" || wantsJson(c))
+        throw error;
+      return accountError(c, resolved, error);
+    }
     return c.req.method === "DELETE"
       ? c.json({ status: "ok" })
       : c.redirect(`${prefix}/account`, 303);

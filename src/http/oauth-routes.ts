@@ -47,9 +47,24 @@ export function addOAuthRoutes(app: Hono<AppEnv>, helpers: OAuthRouteHelpers): v
     );
   };
 
+  /** A link refused before it started: a JSON error for API clients, the page for browsers. */
+  const linkRefused = (c: Context<AppEnv>, error: OAuthError) => {
+    if (error.status === 403 && helpers.wantsJson(c))
+      throw new ServiceError("email_not_verified", error.message);
+    c.status(error.status);
+    c.header("Cache-Control", "no-store");
+    return c.html(
+      messagePage(page, "The provider was not linked", error.message, {
+        href: `${prefix}/account`,
+        text: "Back to your account",
+      }),
+    );
+  };
+
   async function begin(
     c: Context<AppEnv>,
     options: { returnTo: string | null; linkUserId?: string },
+    refused: (c: Context<AppEnv>, error: OAuthError) => Response | Promise<Response> = problemPage,
   ) {
     try {
       const { url, handle, formPost } = await oauth.start(c.req.param("provider") ?? "", options);
@@ -59,20 +74,22 @@ export function addOAuthRoutes(app: Hono<AppEnv>, helpers: OAuthRouteHelpers): v
       c.header("Cache-Control", "no-store");
       return c.redirect(url.href, 302);
     } catch (error) {
-      if (error instanceof OAuthError) return problemPage(c, error);
+      if (error instanceof OAuthError) return refused(c, error);
       throw error;
     }
   }
 
   app.get("/oauth/:provider", (c) => begin(c, { returnTo: helpers.rdFrom(c) ?? null }));
 
-  // Linking changes the account, so it is a POST (checked for CSRF like every other).
+  // Linking changes the account, so it is a POST (checked for CSRF like every
+  // other), and needs a verified address.
   app.post("/oauth/:provider/link", async (c) => {
     const { user } = await helpers.requireSession(c);
-    return begin(c, {
-      returnTo: `${config.public_url.origin}${prefix}/account`,
-      linkUserId: user.id,
-    });
+    return begin(
+      c,
+      { returnTo: `${config.public_url.origin}${prefix}/account`, linkUserId: user.id },
+      linkRefused,
+    );
   });
 
   const callback = async (c: Context<AppEnv>) => {
@@ -97,7 +114,7 @@ export function addOAuthRoutes(app: Hono<AppEnv>, helpers: OAuthRouteHelpers): v
           error: param("error"),
           errorDescription: param("error_description"),
         },
-        { userId: current?.user.id ?? null },
+        { userId: current?.user.id ?? null, sessionId: current?.session.id ?? null },
         helpers.meta(c),
       );
       if (result.signedIn) helpers.startSession(c, result.signedIn);

@@ -9,7 +9,14 @@ import { LRUCache } from "lru-cache";
 import type { Audit } from "../accounts/audit.ts";
 import type { ClientMeta, SignedIn } from "../accounts/service.ts";
 import type { Database } from "../db/client.ts";
-import { oauthFlows, oauthIdentities, passwordCredentials, users } from "../db/schema.ts";
+import { isStoreUnavailable } from "../db/errors.ts";
+import {
+  oauthFlows,
+  oauthIdentities,
+  passwordCredentials,
+  sessions as sessionRows,
+  users,
+} from "../db/schema.ts";
 import { ServiceError } from "../errors.ts";
 import type { Clock, SessionService } from "../sessions/service.ts";
 import type { SessionUser } from "../sessions/store.ts";
@@ -58,6 +65,12 @@ type IdentityRow = typeof oauthIdentities.$inferSelect;
 const STARTED_ELSEWHERE =
   "This sign-in was not started in this browser, was already used, or took too long. Please start again.";
 
+const SIGN_IN_CHANGED =
+  "This account changed while you were signing in (its address was just confirmed by its owner). Please sign in again.";
+
+const LINK_NEEDS_VERIFIED_EMAIL =
+  "Confirm your email address first: sign-in providers can only be linked once the address is confirmed. Use the link we sent you, or ask for a new one on your account page.";
+
 /** A lock shared by the replicas (Redis), so that one of them refreshes a user's token. */
 export type RefreshLock = {
   /** True when this caller holds the lock for `ms`; false when another does. Throws when it cannot tell. */
@@ -79,6 +92,8 @@ export function createOAuthService(deps: {
   refreshLock?: RefreshLock;
   /** How long a refresh may take: the lock is held at most this long. */
   refreshTimeoutMs?: number;
+  /** Called with the `userId:provider` keys of tokens dropped here, so other replicas drop them too. */
+  onTokensForgotten?: (keys: string[]) => void;
 }) {
   const { db, vault, sessions, audit, clock } = deps;
   const providers = new Map(deps.providers.map((provider) => [provider.id, provider]));
@@ -124,9 +139,10 @@ export function createOAuthService(deps: {
     providerId: string,
     profile: ProviderProfile,
     sealed: Awaited<ReturnType<typeof sealTokens>>,
-  ) {
+  ): Promise<string> {
+    const id = crypto.randomUUID();
     await tx.insert(oauthIdentities).values({
-      id: crypto.randomUUID(),
+      id,
       userId,
       provider: providerId,
       subject: profile.subject,
@@ -137,6 +153,7 @@ export function createOAuthService(deps: {
       ...sealed,
       lastLoginAt: now(),
     });
+    return id;
   }
 
   /** A sign-in with an identity seen before: its profile and tokens as the provider now has them. */
@@ -144,8 +161,9 @@ export function createOAuthService(deps: {
     identity: IdentityRow,
     profile: ProviderProfile,
     sealed: Awaited<ReturnType<typeof sealTokens>>,
+    tx: Pick<Database, "update"> = db,
   ) {
-    await db
+    await tx
       .update(oauthIdentities)
       .set({
         email: profile.email,
@@ -166,11 +184,11 @@ export function createOAuthService(deps: {
     source: Provider,
     profile: ProviderProfile,
     sealed: Awaited<ReturnType<typeof sealTokens>>,
-  ): Promise<typeof users.$inferSelect> {
+  ): Promise<{ user: typeof users.$inferSelect; identityId: string }> {
     const known = await findIdentity(source.id, profile.subject);
     if (known) {
       await updateIdentity(known.identity, profile, sealed);
-      return known.user;
+      return { user: known.user, identityId: known.identity.id };
     }
     if (!profile.email)
       throw new OAuthError(
@@ -186,12 +204,12 @@ export function createOAuthService(deps: {
           409,
           `An account with the address ${email} exists already. Sign in to it, then link ${source.displayName} from your account page.`,
         );
-      await insertIdentity(db, existing.id, source.id, profile, sealed);
+      const identityId = await insertIdentity(db, existing.id, source.id, profile, sealed);
       audit("oauth.linked", {
         userId: existing.id,
         detail: { provider: source.id, by: "verified_email" },
       });
-      return existing;
+      return { user: existing, identityId };
     }
     if (!deps.registrationEnabled)
       throw new OAuthError(403, "There is no account for you here, and registration is closed.");
@@ -203,8 +221,8 @@ export function createOAuthService(deps: {
         .onConflictDoNothing({ target: users.email })
         .returning();
       const user = rows[0];
-      if (user) await insertIdentity(tx, id, source.id, profile, sealed);
-      return user;
+      if (!user) return undefined;
+      return { user, identityId: await insertIdentity(tx, id, source.id, profile, sealed) };
     });
     if (!created)
       throw new OAuthError(
@@ -215,29 +233,47 @@ export function createOAuthService(deps: {
     return created;
   }
 
+  /**
+   * Links a provider account to a signed-in user. The account's address must
+   * be verified, and the identity goes in only while the linking session
+   * still exists, in one transaction behind the user's row: a first proof of
+   * the address (which removes identities and sessions made before it)
+   * cannot be overtaken.
+   */
   async function linkTo(
-    userId: string,
+    current: { userId: string; sessionId: string },
     source: Provider,
     profile: ProviderProfile,
     sealed: Awaited<ReturnType<typeof sealTokens>>,
   ) {
-    const known = await findIdentity(source.id, profile.subject);
-    if (known && known.user.id !== userId)
-      throw new OAuthError(
+    const { userId } = current;
+    const linkedElsewhere = () =>
+      new OAuthError(
         409,
         `This ${source.displayName} account is linked to another account already.`,
       );
-    if (known) {
-      await updateIdentity(known.identity, profile, sealed);
-    } else {
-      try {
-        await insertIdentity(db, userId, source.id, profile, sealed);
-      } catch {
-        throw new OAuthError(
-          409,
-          `This ${source.displayName} account is linked to another account already.`,
-        );
-      }
+    const known = await findIdentity(source.id, profile.subject);
+    if (known && known.user.id !== userId) throw linkedElsewhere();
+    try {
+      await db.transaction(async (tx) => {
+        const [user] = await tx
+          .select({ emailVerified: users.emailVerified })
+          .from(users)
+          .where(eq(users.id, userId))
+          .for("share");
+        if (!user?.emailVerified) throw new OAuthError(403, LINK_NEEDS_VERIFIED_EMAIL);
+        const [live] = await tx
+          .select({ id: sessionRows.id })
+          .from(sessionRows)
+          .where(and(eq(sessionRows.id, current.sessionId), eq(sessionRows.userId, userId)))
+          .for("share");
+        if (!live) throw new OAuthError(400, STARTED_ELSEWHERE);
+        if (known) await updateIdentity(known.identity, profile, sealed, tx);
+        else await insertIdentity(tx, userId, source.id, profile, sealed);
+      });
+    } catch (error) {
+      if (error instanceof OAuthError || isStoreUnavailable(error)) throw error;
+      throw linkedElsewhere(); // the same provider account, linked by someone else meanwhile
     }
     tokenCache.delete(`${userId}:${source.id}`);
     audit("oauth.linked", { userId, detail: { provider: source.id, by: "user" } });
@@ -337,13 +373,31 @@ export function createOAuthService(deps: {
     }
   }
 
+  /** Drops a user's provider tokens here and on every other replica. */
+  function dropTokens(userId: string, providerIds: string[]): void {
+    const keys = providerIds.map((id) => `${userId}:${id}`);
+    for (const key of keys) tokenCache.delete(key);
+    if (keys.length > 0) deps.onTokensForgotten?.(keys);
+  }
+
   return {
     /** The providers offered, in configuration order. */
     list: () => [...providers.values()].map(({ id, displayName }) => ({ id, displayName })),
 
-    /** Starts a sign-in (or a link, for a signed-in user): returns the provider's URL and the browser's handle. */
+    /**
+     * Starts a sign-in (or a link, for a signed-in user, whose address must be
+     * verified): returns the provider's URL and the browser's handle.
+     */
     async start(providerId: string, options: { returnTo: string | null; linkUserId?: string }) {
       const source = provider(providerId);
+      if (options.linkUserId) {
+        const [user] = await db
+          .select({ emailVerified: users.emailVerified })
+          .from(users)
+          .where(eq(users.id, options.linkUserId))
+          .limit(1);
+        if (!user?.emailVerified) throw new OAuthError(403, LINK_NEEDS_VERIFIED_EMAIL);
+      }
       const flow = {
         state: arctic.generateState(),
         codeVerifier: arctic.generateCodeVerifier(),
@@ -379,7 +433,7 @@ export function createOAuthService(deps: {
       providerId: string,
       handle: string | undefined,
       params: { code?: string; state?: string; error?: string; errorDescription?: string },
-      current: { userId: string | null },
+      current: { userId: string | null; sessionId: string | null },
       meta: ClientMeta,
     ): Promise<{ signedIn?: SignedIn; linked?: true; returnTo: string | null }> {
       const source = provider(providerId);
@@ -422,14 +476,24 @@ export function createOAuthService(deps: {
       }
       const sealed = await sealTokens(tokens, null);
       if (flow.linkUserId) {
-        if (current.userId !== flow.linkUserId) throw new OAuthError(400, STARTED_ELSEWHERE);
-        await linkTo(flow.linkUserId, source, profile, sealed);
+        if (current.userId !== flow.linkUserId || !current.sessionId)
+          throw new OAuthError(400, STARTED_ELSEWHERE);
+        await linkTo(
+          { userId: flow.linkUserId, sessionId: current.sessionId },
+          source,
+          profile,
+          sealed,
+        );
         return { linked: true, returnTo: flow.returnTo };
       }
-      const user = await userForLogin(source, profile, sealed);
+      const { user, identityId } = await userForLogin(source, profile, sealed);
       if (user.disabledAt) throw new OAuthError(403, "This account is disabled.");
       const method = `oauth:${source.id}`;
-      const { token, session } = await sessions.create(user.id, method, meta);
+      // The session goes in only while the identity is still the account's: a
+      // first proof of the address that removes it meanwhile wins.
+      const created = await sessions.createIf({ identityId }, user.id, method, meta);
+      if (!created) throw new OAuthError(409, SIGN_IN_CHANGED);
+      const { token, session } = created;
       audit("user.login", { userId: user.id, ip: meta.ip, detail: { method } });
       return {
         signedIn: { user: toSessionUser(user), token, sessionId: session.id },
@@ -478,8 +542,19 @@ export function createOAuthService(deps: {
           "This is your only way to sign in. Set a password (“Forgot your password?”) or link another provider first.",
         );
       await db.delete(oauthIdentities).where(eq(oauthIdentities.id, identityId));
-      tokenCache.delete(`${userId}:${identity.provider}`);
+      dropTokens(userId, [identity.provider]);
       audit("oauth.unlinked", { userId, detail: { provider: identity.provider } });
+    },
+
+    /**
+     * Provider tokens of identities a caller removed in SQL (a first proof of
+     * the address): this replica forgets them, and tells the others.
+     */
+    dropTokens,
+
+    /** Forgets provider tokens another replica dropped. */
+    forgetTokens(keys: string[]): void {
+      for (const key of keys) tokenCache.delete(key);
     },
 
     /** The user's live access token from a provider, refreshed when it is about to expire. */

@@ -2,7 +2,7 @@
 // Redis) sits in front of it in the session service, never instead of it.
 import { and, eq, gt, ne } from "drizzle-orm";
 import type { Database } from "../db/client.ts";
-import { sessions, users } from "../db/schema.ts";
+import { oauthIdentities, passwordCredentials, sessions, users } from "../db/schema.ts";
 
 export type SessionRecord = {
   id: string;
@@ -26,8 +26,17 @@ export type SessionUser = {
 
 export type ResolvedSession = { session: SessionRecord; user: SessionUser };
 
+/**
+ * What a new session was made with, still the account's when the row goes
+ * in: the password hash that was verified, or the provider identity. A reset
+ * or a first proof of the address that changes it meanwhile wins.
+ */
+export type SessionGuard = { passwordHash: string } | { identityId: string };
+
 export interface SessionStore {
   create(record: Omit<SessionRecord, "createdAt">): Promise<void>;
+  /** Creates the session only while the guard holds; false when it does not. */
+  createIf(record: Omit<SessionRecord, "createdAt">, guard: SessionGuard): Promise<boolean>;
   /** The session and its (enabled) user, or null. Throws when the store cannot answer. */
   findWithUser(id: string): Promise<ResolvedSession | null>;
   touch(id: string, idleExpiresAt: Date): Promise<void>;
@@ -43,6 +52,42 @@ export function sqlSessionStore(db: Database): SessionStore {
   return {
     async create(record) {
       await db.insert(sessions).values(record);
+    },
+    async createIf(record, guard) {
+      return db.transaction(async (tx) => {
+        // The user's row is where changes of ownership serialise (the email
+        // flows take it FOR NO KEY UPDATE): read after it, the credential is
+        // as the last committed change left it.
+        const [user] = await tx
+          .select({ id: users.id })
+          .from(users)
+          .where(eq(users.id, record.userId))
+          .for("share");
+        if (!user) return false;
+        const holds =
+          "passwordHash" in guard
+            ? await tx
+                .select({ userId: passwordCredentials.userId })
+                .from(passwordCredentials)
+                .where(
+                  and(
+                    eq(passwordCredentials.userId, record.userId),
+                    eq(passwordCredentials.hash, guard.passwordHash),
+                  ),
+                )
+            : await tx
+                .select({ id: oauthIdentities.id })
+                .from(oauthIdentities)
+                .where(
+                  and(
+                    eq(oauthIdentities.id, guard.identityId),
+                    eq(oauthIdentities.userId, record.userId),
+                  ),
+                );
+        if (holds.length === 0) return false;
+        await tx.insert(sessions).values(record);
+        return true;
+      });
     },
     async findWithUser(id) {
       const rows = await db

@@ -10,7 +10,14 @@ import { eq } from "drizzle-orm";
 import { generateApiKey, isWellFormedApiKey } from "../../src/api-keys/format.ts";
 import { apiKeys } from "../../src/db/schema.ts";
 import { describeOnEachBackend } from "../helpers/backends.ts";
-import { askResolve, bodyOf, manualClock, register, uniqueEmail } from "../helpers/gatehouse.ts";
+import {
+  askResolve,
+  bodyOf,
+  manualClock,
+  markVerified,
+  register,
+  uniqueEmail,
+} from "../helpers/gatehouse.ts";
 
 const DAY = 86_400_000;
 
@@ -52,6 +59,13 @@ describeOnEachBackend(
       body: JSON.stringify(body),
     });
 
+    /** A signed-in user whose address is verified: keys need one. */
+    async function verifiedUser(email = uniqueEmail()): Promise<string> {
+      const cookie = await register(base(), email);
+      await markVerified(stack.database, email);
+      return cookie;
+    }
+
     async function createKey(cookie: string, body: Record<string, unknown> = { name: "ci" }) {
       const response = await fetch(`${base()}/auth/api-keys`, json(cookie, body));
       assert.equal(response.status, 201, await response.clone().text());
@@ -60,7 +74,7 @@ describeOnEachBackend(
 
     test("lifecycle: create, shown once, resolve, list, revoke", async () => {
       const email = uniqueEmail();
-      const cookie = await register(base(), email);
+      const cookie = await verifiedUser(email);
       const { key, apiKey } = await createKey(cookie, { name: "deploy script" });
       assert.ok(isWellFormedApiKey(key));
       assert.equal(apiKey.start, key.slice(0, 14));
@@ -98,7 +112,7 @@ describeOnEachBackend(
     });
 
     test("a key expires, and its last use is recorded without a write per request", async () => {
-      const cookie = await register(base(), uniqueEmail());
+      const cookie = await verifiedUser();
       const { key, apiKey } = await createKey(cookie, { name: "short", expiresInDays: 2 });
       const lastUsed = async () =>
         (await stack.database.db.select().from(apiKeys).where(eq(apiKeys.id, apiKey.id)))[0]
@@ -122,7 +136,7 @@ describeOnEachBackend(
     });
 
     test("a rule can refuse API keys where only browser sessions make sense", async () => {
-      const cookie = await register(base(), uniqueEmail());
+      const cookie = await verifiedUser();
       const { key } = await createKey(cookie);
       const byKey = await askResolve(base(), "/browser-only/settings", {
         authorization: `Bearer ${key}`,
@@ -157,7 +171,7 @@ describeOnEachBackend(
     });
 
     test("keys are managed with a browser session only, and bad input is a clear 4xx", async () => {
-      const cookie = await register(base(), uniqueEmail());
+      const cookie = await verifiedUser();
       const { key } = await createKey(cookie);
       const byKey = await fetch(`${base()}/auth/api-keys`, {
         headers: { authorization: `Bearer ${key}` },
@@ -193,7 +207,7 @@ describeOnEachBackend(
     });
 
     test("the account page creates a key, shows it once, and revokes it", async () => {
-      const cookie = await register(base(), uniqueEmail());
+      const cookie = await verifiedUser();
       const form = (body: Record<string, string>) => ({
         method: "POST",
         headers: { cookie, "content-type": "application/x-www-form-urlencoded", origin: base() },

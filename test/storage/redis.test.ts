@@ -23,6 +23,9 @@ function staleStore(resolved: ResolvedSession): SessionStore & { reads: number }
   const store = {
     reads: 0,
     async create() {},
+    async createIf() {
+      return true;
+    },
     async findWithUser() {
       store.reads++;
       return structuredClone(resolved);
