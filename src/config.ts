@@ -150,6 +150,8 @@ const settingsSchema = z
     /** Registration signs the new account in at once; when false it answers "check your email" for new and existing addresses alike. */
     registration_sign_in: bool(true),
     assertion_ttl: duration("60s"),
+    /** How long a client may take to send a request's whole body (at most 16 KiB) before a 408. */
+    body_timeout: duration("10s").pipe(z.number().min(1, "must be at least 1s")),
     /** On SIGTERM: how long /readyz fails while requests are still served, before the listener closes. */
     shutdown_drain: duration("0s"),
     log_level: z

@@ -2,9 +2,10 @@
 // both the JSON API (application/json) and the hosted pages' form posts
 // (application/x-www-form-urlencoded). Form posts answer with pages and 303
 // redirects; JSON requests with the one JSON shape.
-import { type Context, Hono } from "hono";
+import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { deleteCookie, setCookie } from "hono/cookie";
+import { secureHeaders } from "hono/secure-headers";
 import type { EmailFlows } from "../accounts/email-flows.ts";
 import type { AccountService, SignedIn } from "../accounts/service.ts";
 import type { ApiKeyService } from "../api-keys/service.ts";
@@ -28,6 +29,7 @@ import {
   type PageContext,
   registerPage,
   resetPasswordPage,
+  STYLE_HASH_SOURCE,
   verifyEmailPage,
 } from "./pages.ts";
 
@@ -50,9 +52,11 @@ type Input = { form: boolean; data: Record<string, unknown> };
 async function readInput(c: Context<AppEnv>): Promise<Input> {
   const type = (c.req.header("content-type") ?? "").split(";")[0]?.trim().toLowerCase();
   if (type === "application/json") {
+    // Read outside the try: a body that is too large or too slow is not "invalid JSON".
+    const text = await c.req.text();
     let data: unknown;
     try {
-      data = JSON.parse(await c.req.text());
+      data = JSON.parse(text);
     } catch {
       throw new ServiceError("invalid_request", "The body is not valid JSON.");
     }
@@ -76,6 +80,78 @@ async function readInput(c: Context<AppEnv>): Promise<Input> {
     "unsupported_media_type",
     "Send application/json or application/x-www-form-urlencoded.",
   );
+}
+
+/**
+ * A body has `seconds` to arrive in full, counted from the request's head: a
+ * client trickling bytes gets a 408 (and, its body unread, a closed
+ * connection) instead of holding the request open. Every read of the body
+ * below this middleware (the size limit, the handlers) goes through it.
+ */
+function bodyDeadline(seconds: number): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const method = c.req.method;
+    const body = method === "GET" || method === "HEAD" ? null : c.req.raw.body;
+    if (!body) return next();
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new ServiceError(
+              "request_timeout",
+              `The request body did not arrive within ${seconds} s.`,
+            ),
+          ),
+        seconds * 1000,
+      );
+    });
+    expired.catch(() => {});
+    const reader = body.getReader();
+    const timed = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        const chunk = await Promise.race([reader.read(), expired]);
+        if (!chunk.done) return controller.enqueue(chunk.value);
+        clearTimeout(timer);
+        controller.close();
+      },
+      cancel: (reason) => reader.cancel(reason),
+    });
+    c.req.raw = new Request(c.req.raw, { body: timed, duplex: "half" } as RequestInit);
+    try {
+      await next();
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+}
+
+/**
+ * Every answer under AUTH_PREFIX (pages and JSON alike; never /_resolve):
+ * no framing, no sniffing, no referrer beyond this origin, a CSP that allows
+ * the pages' one inline stylesheet by hash (and same-origin stylesheets, for
+ * themes) and nothing else, and no-store unless a route chose otherwise:
+ * every answer here is about one person or one flow. No form-action: the
+ * browser applies it to the redirects after a post too, and those go to
+ * allowed hosts and sign-in providers.
+ */
+function hostedPageHeaders(https: boolean): MiddlewareHandler<AppEnv> {
+  const headers = secureHeaders({
+    contentSecurityPolicy: {
+      defaultSrc: ["'none'"],
+      styleSrc: ["'self'", STYLE_HASH_SOURCE],
+      baseUri: ["'none'"],
+      frameAncestors: ["'none'"],
+    },
+    xFrameOptions: "DENY",
+    referrerPolicy: "same-origin",
+    // Only where it means something, and only for this host: its subdomains are not ours to decide.
+    strictTransportSecurity: https ? "max-age=15552000" : false,
+  });
+  return async (c, next) => {
+    await headers(c, next);
+    if (!c.res.headers.has("cache-control")) c.res.headers.set("Cache-Control", "no-store");
+  };
 }
 
 /** Bodiless posts (logout, revoke) answer JSON to API clients and redirect browsers. */
@@ -161,6 +237,9 @@ export function authRoutes(deps: AuthRouteDeps) {
 
   const app = new Hono<AppEnv>();
 
+  // Outermost, so errors and refusals get them too.
+  app.use("*", hostedPageHeaders(config.secure_cookies));
+  app.use("*", bodyDeadline(config.body_timeout));
   app.use(
     "*",
     bodyLimit({

@@ -1,7 +1,10 @@
 // The hosted pages: server-rendered HTML that works without JavaScript. Every
 // value is escaped by the html template tag. Themeable through CSS custom
-// properties (override them in a stylesheet served by the proxy).
-import { html } from "hono/html";
+// properties (override them in a stylesheet served by the proxy from the same
+// origin). Nothing inline but the one stylesheet below, which the CSP allows
+// by its hash: no scripts, no style attributes.
+import { createHash } from "node:crypto";
+import { html, raw } from "hono/html";
 import type { HtmlEscapedString } from "hono/utils/html";
 import type { ApiKeySummary } from "../api-keys/service.ts";
 import type { IdentitySummary } from "../oauth/service.ts";
@@ -41,7 +44,11 @@ a.provider { display: block; text-align: center; padding: .6rem; border: 1px sol
   color: var(--gh-text); text-decoration: none; font-weight: 600; }
 table { width: 100%; border-collapse: collapse; font-size: .9rem; }
 th, td { text-align: left; padding: .4rem; border-bottom: 1px solid var(--gh-border); }
+input[type="checkbox"] { width: auto; }
 `;
+
+/** The CSP source that allows the inline stylesheet, and nothing else inline. */
+export const STYLE_HASH_SOURCE = `'sha256-${createHash("sha256").update(STYLE).digest("base64")}'`;
 
 function layout(ctx: PageContext, title: string, body: Content, wide = false): Content {
   return html`<!doctype html>
@@ -51,7 +58,7 @@ function layout(ctx: PageContext, title: string, body: Content, wide = false): C
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="same-origin">
 <title>${title} · ${ctx.siteName}</title>
-<style>${STYLE}</style>
+<style>${raw(STYLE)}</style>
 </head>
 <body>
 <main${wide ? html` class="wide"` : ""}>
@@ -283,7 +290,7 @@ ${(ctx.providers ?? [])
   <input id="current-password" name="currentPassword" type="password" autocomplete="current-password" required>
   <label for="new-password">New password</label>
   <input id="new-password" name="newPassword" type="password" autocomplete="new-password" required minlength="8">
-  <label><input type="checkbox" name="signOutOthers" value="true" checked style="width: auto"> Sign out all other sessions</label>
+  <label><input type="checkbox" name="signOutOthers" value="true" checked> Sign out all other sessions</label>
   <button type="submit" class="secondary">Change password</button>
 </form>
 <h2>Active sessions</h2>
