@@ -8,7 +8,7 @@ import { createGatehouse, type Gatehouse } from "../../src/app.ts";
 import { loadConfig } from "../../src/config.ts";
 import type { DatabaseHandle } from "../../src/db/client.ts";
 import { users } from "../../src/db/schema.ts";
-import { createLogger } from "../../src/logger.ts";
+import { createLogger, type Logger } from "../../src/logger.ts";
 import type { SharedRedis } from "../../src/redis/client.ts";
 import { startServer } from "../../src/server.ts";
 import type { Clock } from "../../src/sessions/service.ts";
@@ -25,7 +25,7 @@ export type RunningGatehouse = {
 export async function startGatehouse(
   database: DatabaseHandle,
   env: Record<string, string> = {},
-  options: { clock?: Clock; port?: number; redis?: SharedRedis } = {},
+  options: { clock?: Clock; port?: number; redis?: SharedRedis; logger?: Logger } = {},
 ): Promise<RunningGatehouse> {
   const port = options.port ?? (await freePort());
   const config = loadConfig({
@@ -38,7 +38,7 @@ export async function startGatehouse(
   const gatehouse = await createGatehouse({
     config,
     database,
-    logger: createLogger(config.log_level),
+    logger: options.logger ?? createLogger(config.log_level),
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.redis ? { redis: options.redis } : {}),
   });
