@@ -1,7 +1,9 @@
 // Builds gatehouse from its dependencies: the stores are opened by the caller
 // (main.ts, or a test), everything else is wired here, once.
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { Hono } from "hono";
 import { requestId } from "hono/request-id";
+import { createUserAdmin, type UserAdmin } from "./accounts/admin.ts";
 import { type Audit, sqlAudit } from "./accounts/audit.ts";
 import { createEmailFlows, type EmailFlows } from "./accounts/email-flows.ts";
 import { type LoginThrottle, loginThrottle, rateLimiter } from "./accounts/login-throttle.ts";
@@ -20,6 +22,7 @@ import { emailTokenStore } from "./email/tokens.ts";
 import { authRoutes } from "./http/auth-routes.ts";
 import type { AppEnv } from "./http/context.ts";
 import { errorBody, errorResponse, toServiceError } from "./http/errors.ts";
+import { passwordLoadShedder } from "./http/load-shedding.ts";
 import { createResolveHandler, type ResolveHandler } from "./http/resolve-handler.ts";
 import { createAssertionSigner } from "./keys/assertions.ts";
 import { type KeyRing, loadKeyRing } from "./keys/signing-keys.ts";
@@ -29,6 +32,7 @@ import { buildProvider } from "./oauth/providers.ts";
 import { createOAuthService, type OAuthService, UpstreamTokenError } from "./oauth/service.ts";
 import { loadTokenVault } from "./oauth/token-vault.ts";
 import { redisLock, type SharedRedis } from "./redis/client.ts";
+import { REVOKED_CHANNEL, type RevokedMessage } from "./redis/revocations.ts";
 import type { UpstreamTokenResult } from "./resolve/decide.ts";
 import { redisCachedSessionStore } from "./sessions/redis-cache.ts";
 import {
@@ -44,11 +48,15 @@ export type Gatehouse = {
   app: Hono<AppEnv>;
   /** /_resolve, served on node:http without the framework (server.ts routes it). */
   resolve: ResolveHandler;
+  /** Answers password work that would be refused anyway before the framework sees it; true when it did. */
+  shed: (req: IncomingMessage, res: ServerResponse) => boolean;
   config: Config;
   database: DatabaseHandle;
   sessions: SessionService;
   accounts: AccountService;
   apiKeys: ApiKeyService;
+  /** Disable and enable accounts (the CLI's `users disable|enable`). */
+  users: UserAdmin;
   emailFlows: EmailFlows;
   mailer: Mailer;
   oauth: OAuthService;
@@ -73,10 +81,6 @@ export type GatehouseOptions = {
   redis?: SharedRedis | null;
   defaultMetrics?: boolean;
 };
-
-/** The pub/sub channel on which replicas tell each other what to forget. */
-const REVOKED_CHANNEL = "revoked";
-type RevokedMessage = { sessions?: string[]; apiKeys?: string[]; providerTokens?: string[] };
 
 export async function createGatehouse(options: GatehouseOptions): Promise<Gatehouse> {
   const { config, database, logger } = options;
@@ -179,6 +183,13 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     cacheMax: config.session_cache_max,
     onBackgroundError: (error) => logError(error, "API key last-use update"),
     onRevoked: (hashes) => publishRevoked({ apiKeys: hashes }),
+  });
+  const userAdmin = createUserAdmin({
+    db: database.db,
+    sessions,
+    dropKeys: (hashes) => apiKeys.dropped(hashes),
+    clock,
+    audit,
   });
   // Single sign-out: what any replica revokes, every replica forgets at once.
   redis?.subscribe(REVOKED_CHANNEL, (text) => {
@@ -298,11 +309,13 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
   return {
     app,
     resolve,
+    shed: passwordLoadShedder(config.auth_prefix, () => hasher.hasCapacity()),
     config,
     database,
     sessions,
     accounts,
     apiKeys,
+    users: userAdmin,
     emailFlows,
     mailer,
     oauth,

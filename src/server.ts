@@ -41,7 +41,7 @@ export async function startServer(
   const framework = getRequestListener(gatehouse.app.fetch, { hostname: options.host });
   const server = createServer((req, res) => {
     if (isResolve(req)) gatehouse.resolve(req, res);
-    else void framework(req, res);
+    else if (!gatehouse.shed(req, res)) void framework(req, res);
   });
   server.listen(options.port, options.host);
   // Runs before every other request listener; requests without a body (every
