@@ -3,9 +3,14 @@
 //   api-keys create --email E --name N [--expires-in-days D]
 //   api-keys list --email E | api-keys revoke --email E ID
 //   users set-roles --email E ROLE[,ROLE...]   (an empty string clears them)
+//   users disable --email E | users enable --email E
 // With the embedded database, stop the server first (one process at a time).
+// With Redis configured, what the CLI revokes reaches every replica at once
+// (as a replica's own revocations do); without it, each replica's memory lets
+// a revoked session or key live at most SESSION_CACHE_TTL.
 import { parseArgs } from "node:util";
 import { eq } from "drizzle-orm";
+import { createUserAdmin } from "./accounts/admin.ts";
 import { canonicalizeEmail } from "./accounts/email.ts";
 import { createApiKeyService } from "./api-keys/service.ts";
 import { ConfigError, loadConfig } from "./config.ts";
@@ -13,6 +18,12 @@ import { type DatabaseHandle, DataDirInUse, openDatabase } from "./db/client.ts"
 import { users } from "./db/schema.ts";
 import { ServiceError } from "./errors.ts";
 import { loadKeyRing, rotateSigningKey } from "./keys/signing-keys.ts";
+import { createLogger } from "./logger.ts";
+import { connectRedis, type SharedRedis } from "./redis/client.ts";
+import { REVOKED_CHANNEL, type RevokedMessage } from "./redis/revocations.ts";
+import { redisCachedSessionStore } from "./sessions/redis-cache.ts";
+import { createSessionService } from "./sessions/service.ts";
+import { sqlSessionStore } from "./sessions/store.ts";
 
 const USAGE = `usage: gatehouse <command>
   keys rotate                                   sign with a new key; the old one stays published
@@ -20,7 +31,30 @@ const USAGE = `usage: gatehouse <command>
   api-keys create --email E --name N [--expires-in-days D]
   api-keys list --email E
   api-keys revoke --email E ID
-  users set-roles --email E ROLE[,ROLE...]      replace a user's roles ("" clears them)`;
+  users set-roles --email E ROLE[,ROLE...]      replace a user's roles ("" clears them)
+  users disable --email E                       refuse sign-ins; revoke its sessions, stop its keys
+  users enable --email E                        allow sign-ins again (keys work again)`;
+
+const REDIS_WAIT_MS = 3_000;
+
+/** Redis when configured and reachable within a moment, so revocations reach every replica; null otherwise. */
+async function sharedRedis(config: ReturnType<typeof loadConfig>): Promise<SharedRedis | null> {
+  const redis = connectRedis(config, createLogger("silent"));
+  if (!redis) return null;
+  const ready = await new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(false), REDIS_WAIT_MS);
+    redis.onReady(() => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+  if (ready) return redis;
+  await redis.close();
+  console.error(
+    "Redis cannot be reached: replicas drop what this revokes within SESSION_CACHE_TTL",
+  );
+  return null;
+}
 
 class UsageError extends Error {}
 
@@ -58,8 +92,44 @@ async function run(argv: string[], print: (line: string) => void): Promise<void>
       ? { kind: "postgres", url: config.database_url, maxConnections: 2 }
       : { kind: "pglite", dataDir: config.data_dir },
   );
+  const redis = group === "users" || group === "api-keys" ? await sharedRedis(config) : null;
+  const published: Promise<unknown>[] = [];
+  const publish = (message: RevokedMessage) => {
+    if (redis)
+      published.push(
+        redis.client
+          .publish(`${redis.keyPrefix}${REVOKED_CHANNEL}`, JSON.stringify(message))
+          .catch(() => {}),
+      );
+  };
   try {
-    const apiKeys = createApiKeyService({ db: database.db, cacheTtlSeconds: 0, cacheMax: 0 });
+    const apiKeys = createApiKeyService({
+      db: database.db,
+      cacheTtlSeconds: 0,
+      cacheMax: 0,
+      onRevoked: (hashes) => publish({ apiKeys: hashes }),
+    });
+    const sqlStore = sqlSessionStore(database.db);
+    const sessions = createSessionService({
+      store: redis
+        ? redisCachedSessionStore(sqlStore, redis, {
+            ttlSeconds: config.redis_cache_ttl,
+            now: () => Date.now(),
+            onError: () => {},
+          })
+        : sqlStore,
+      onForgotten: (ids) => publish({ sessions: ids }),
+      idleTimeoutSeconds: config.session_idle_timeout,
+      maxAgeSeconds: config.session_max_age,
+      cacheTtlSeconds: 0,
+      cacheMax: 0,
+    });
+    const admin = createUserAdmin({
+      db: database.db,
+      sessions,
+      dropKeys: (hashes) => apiKeys.dropped(hashes),
+      clock: { now: () => Date.now() },
+    });
     switch (`${group} ${command ?? ""}`) {
       case "keys rotate": {
         const kid = await rotateSigningKey(database.db);
@@ -116,10 +186,24 @@ async function run(argv: string[], print: (line: string) => void): Promise<void>
         print(`roles of ${values.email}: ${roles.join(", ") || "(none)"}`);
         return;
       }
+      case "users disable": {
+        const { signedOut } = await admin.disable(await userId(database, values.email));
+        print(
+          `disabled ${values.email}: ${signedOut} session${signedOut === 1 ? "" : "s"} revoked, its API keys stop working`,
+        );
+        return;
+      }
+      case "users enable": {
+        await admin.enable(await userId(database, values.email));
+        print(`enabled ${values.email}: it can sign in again`);
+        return;
+      }
       default:
         throw new UsageError(`unknown command "${positionals.join(" ")}"\n${USAGE}`);
     }
   } finally {
+    await Promise.all(published);
+    await redis?.close();
     await database.close();
   }
 }

@@ -13,6 +13,8 @@ export type AuditEventType =
   | "user.password_reset"
   | "user.password_changed"
   | "user.password_change_failed"
+  | "user.disabled"
+  | "user.enabled"
   | "oauth.linked"
   | "oauth.unlinked"
   | "oauth.failed"

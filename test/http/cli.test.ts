@@ -9,16 +9,21 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 import { createLocalJWKSet, decodeProtectedHeader, type JSONWebKeySet, jwtVerify } from "jose";
+import { loadConfig } from "../../src/config.ts";
 import { type DatabaseHandle, openDatabase } from "../../src/db/client.ts";
+import { createLogger } from "../../src/logger.ts";
+import { connectRedis, type SharedRedis } from "../../src/redis/client.ts";
 import { createPostgresDatabase } from "../helpers/backends.ts";
 import {
   askResolve,
   bodyOf,
+  login,
   type RunningGatehouse,
   register,
   startGatehouse,
   uniqueEmail,
 } from "../helpers/gatehouse.ts";
+import { startRedis } from "../helpers/redis-server.ts";
 
 const run = promisify(execFile);
 
@@ -97,9 +102,112 @@ describe("the operator CLI", () => {
     );
   });
 
+  /** Resolves until the status is `status`, for at most `ms`; returns how long it took. */
+  async function until(status: number, ms: number, ask: () => Promise<Response>) {
+    const start = Date.now();
+    for (;;) {
+      const answer = (await ask()).status;
+      if (answer === status) return Date.now() - start;
+      if (Date.now() - start > ms) throw new Error(`still ${answer} after ${ms} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  async function createKey(email: string, extraEnv: Record<string, string> = {}) {
+    const created = await cli(
+      { ...env(), ...extraEnv },
+      "api-keys",
+      "create",
+      "--email",
+      email,
+      "--name",
+      "k",
+    );
+    assert.equal(created.code, 0, created.stderr);
+    return created.stdout.split("\n")[0] ?? "";
+  }
+
+  test("users disable: its sessions and keys stop resolving and it cannot sign in; enable lets it sign in again", async () => {
+    const email = uniqueEmail("disabled");
+    const cookie = await register(gatehouse.url, email);
+    const key = await createKey(email);
+    const bySession = () => askResolve(gatehouse.url, "/x", { cookie });
+    const byKey = () => askResolve(gatehouse.url, "/x", { authorization: `Bearer ${key}` });
+    assert.equal((await bySession()).status, 200);
+    assert.equal((await byKey()).status, 200);
+
+    const disabled = await cli(env(), "users", "disable", "--email", email);
+    assert.equal(disabled.code, 0, disabled.stderr);
+    assert.match(disabled.stdout, /1 session revoked/);
+    // Another process, no Redis: this replica's memory lets them live at most SESSION_CACHE_TTL (5 s).
+    await until(401, 6_000, bySession);
+    await until(401, 6_000, byKey);
+    const refused = await login(gatehouse.url, email);
+    assert.equal(refused.status, 403);
+    assert.equal((await bodyOf(refused)).error.code, "account_disabled");
+
+    const enabled = await cli(env(), "users", "enable", "--email", email);
+    assert.equal(enabled.code, 0, enabled.stderr);
+    assert.equal((await login(gatehouse.url, email)).status, 200);
+    await until(200, 6_000, byKey);
+    assert.equal((await bySession()).status, 401, "no revoked session comes back");
+  });
+
+  test("with Redis, what the CLI disables or revokes stops resolving on the running replica at once", async () => {
+    const redis = await startRedis();
+    const config = loadConfig({ REDIS_URL: redis.url });
+    const shared = connectRedis(config, createLogger("silent")) as SharedRedis;
+    // Long caches: only the revocation message can end what they hold.
+    const replica = await startGatehouse(
+      database,
+      { DATABASE_URL: url, SESSION_CACHE_TTL: "60s", REDIS_URL: redis.url },
+      { redis: shared },
+    );
+    try {
+      const withRedis = { REDIS_URL: redis.url };
+      const email = uniqueEmail("disabled-redis");
+      const cookie = await register(replica.url, email);
+      const key = await createKey(email, withRedis);
+      const other = uniqueEmail("revoked-redis");
+      await register(replica.url, other);
+      const otherKey = await createKey(other, withRedis);
+      const ask = (headers: Record<string, string>) => () => askResolve(replica.url, "/x", headers);
+      for (const headers of <Record<string, string>[]>[
+        { cookie },
+        { authorization: `Bearer ${key}` },
+        { authorization: `Bearer ${otherKey}` },
+      ])
+        assert.equal((await ask(headers)()).status, 200);
+
+      const disabled = await cli({ ...env(), ...withRedis }, "users", "disable", "--email", email);
+      assert.equal(disabled.code, 0, disabled.stderr);
+      assert.ok((await until(401, 1_000, ask({ cookie }))) < 1_000);
+      await until(401, 1_000, ask({ authorization: `Bearer ${key}` }));
+
+      const listed = await cli({ ...env(), ...withRedis }, "api-keys", "list", "--email", other);
+      const id = listed.stdout.split(/\s+/)[0] ?? "";
+      const revoked = await cli(
+        { ...env(), ...withRedis },
+        "api-keys",
+        "revoke",
+        "--email",
+        other,
+        id,
+      );
+      assert.equal(revoked.code, 0, revoked.stderr);
+      await until(401, 1_000, ask({ authorization: `Bearer ${otherKey}` }));
+    } finally {
+      await replica.stop();
+      await shared.close();
+      await redis.stop();
+    }
+  });
+
   test("bad usage is exit code 2 with a message, never a stack trace", async () => {
     const cases = [
       ["users", "set-roles", "--email", "nobody@example.test", "x"],
+      ["users", "disable", "--email", "nobody@example.test"],
+      ["users", "enable"],
       ["api-keys", "create", "--email", "nobody@example.test", "--name", "x"],
       ["api-keys", "revoke", "--email", "nobody@example.test"],
       ["nonsense"],
