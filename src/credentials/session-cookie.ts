@@ -1,7 +1,8 @@
 // The session cookie: an opaque token whose SHA-256 keys the session. The
-// hashes of a Cookie header's session values are remembered per raw header
-// (a browser sends the same header on every request), and the identity per
-// cached session, so a warm request hashes and allocates nothing.
+// hash is remembered per well-formed token (a browser sends the same one on
+// every request), and the identity per cached session, so a warm request
+// hashes nothing and builds no identity. Junk never enters a cache: only
+// tokens of the right shape are remembered, 10,000 at most (~1.5 MB).
 import { LRUCache } from "lru-cache";
 import type { CredentialResult, Identity } from "../resolve/decide.ts";
 import { cookieValues } from "../sessions/cookie-header.ts";
@@ -11,23 +12,22 @@ import { hashToken, isWellFormedToken } from "../sessions/tokens.ts";
 import { type CredentialStrategy, NOT_MINE } from "./strategy.ts";
 
 const NONE: CredentialResult = { kind: "none" };
-const MAX_HEADER_LENGTH = 8192;
 
 export function sessionCookieStrategy(
   sessions: Pick<SessionService, "validateIds">,
   cookieName: string,
-  options: { rememberHeaders?: number } = {},
+  options: { rememberTokens?: number } = {},
 ): CredentialStrategy {
-  const idsByHeader = new LRUCache<string, string[]>({ max: options.rememberHeaders ?? 10_000 });
+  const idsByToken = new LRUCache<string, string>({ max: options.rememberTokens ?? 10_000 });
   const identities = new WeakMap<ResolvedSession, CredentialResult>();
 
-  function sessionIds(header: string): string[] {
-    let ids = idsByHeader.get(header);
-    if (ids === undefined) {
-      ids = cookieValues(header, cookieName).filter(isWellFormedToken).map(hashToken);
-      if (header.length <= MAX_HEADER_LENGTH) idsByHeader.set(header, ids);
+  function sessionId(token: string): string {
+    let id = idsByToken.get(token);
+    if (id === undefined) {
+      id = hashToken(token);
+      idsByToken.set(token, id);
     }
-    return ids;
+    return id;
   }
 
   function asCredential(resolved: ResolvedSession | null): CredentialResult {
@@ -55,7 +55,7 @@ export function sessionCookieStrategy(
     read({ bearer, cookie }) {
       // A bearer token is answered by its own strategies, never by the cookie.
       if (bearer !== undefined || !cookie) return NOT_MINE;
-      const ids = sessionIds(cookie);
+      const ids = cookieValues(cookie, cookieName).filter(isWellFormedToken).map(sessionId);
       if (ids.length === 0) return NONE;
       return sessions.validateIds(ids).then(asCredential);
     },

@@ -7,14 +7,13 @@
 // Invariant: an error never results in a 2xx with identity; anything thrown
 // here is a 503.
 //
-// What makes the warm path cheap: the original request and its rule are
-// remembered per raw forwarded headers, the session hashes per raw Cookie
-// header (credentials/session-cookie.ts), and the answer's header block per
-// identity and host while its x-auth-jwt has more than half its life left.
+// What makes the warm path cheap: the forwarded request is read with string
+// operations (resolve/original-request.ts), the session hash is remembered
+// per token (credentials/session-cookie.ts), and the answer's header block
+// per identity and host while its x-auth-jwt has more than half its life left.
 // The identity objects come from the session, API key and JWT caches, so a
 // revoked or changed session drops its answers with it.
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
-import { LRUCache } from "lru-cache";
 import type { Config } from "../config.ts";
 import { type CredentialStrategy, readCredential } from "../credentials/strategy.ts";
 import type { AssertionSigner } from "../keys/assertions.ts";
@@ -53,8 +52,6 @@ type Target = { request: OriginalRequest | { error: string }; requirement: Requi
 type CachedAnswer = { headers: string[]; reuseUntil: number };
 
 const NOT_READ: CredentialResult = { kind: "none" };
-/** Forwarded headers longer than this are read every time rather than remembered. */
-const MAX_REMEMBERED_KEY = 2048;
 const MAX_HOSTS_PER_IDENTITY = 16;
 const OUTCOME_LABELS: Record<Outcome["kind"], string> = {
   allow: "allow",
@@ -86,7 +83,6 @@ export function createResolveHandler(deps: ResolveDeps): ResolveHandler {
       metrics.resolves.labels({ outcome }),
     ]),
   ) as Record<Outcome["kind"], { inc(): void }>;
-  const targets = new LRUCache<string, Target>({ max: 10_000 });
   const answers = new WeakMap<Identity, Map<string, CachedAnswer>>();
   const onCredentialError = (error: unknown, strategy: string) => {
     if (strategy === "session") metrics.storeErrors.inc({ store: "sessions" });
@@ -106,20 +102,13 @@ export function createResolveHandler(deps: ResolveDeps): ResolveHandler {
     ];
   }
 
-  /** The original request and its rule, remembered per raw forwarded headers. */
   function targetOf(req: IncomingMessage, trusted: boolean): Target {
     const h = req.headers;
-    const key = trusted
-      ? `${req.method}\n${field(h["x-original-url"])}\n${field(h["x-original-method"])}\n${field(h["x-forwarded-uri"])}\n${field(h["x-forwarded-method"])}\n${field(h["x-forwarded-proto"])}\n${field(h["x-forwarded-host"])}\n${field(h.host)}\n${field(h["x-original-uri"])}`
-      : `untrusted\n${req.method}\n${field(h.host)}\n${req.url}`;
-    const remembered = targets.get(key);
-    if (remembered) return remembered;
-    const own = req.url ?? "/";
     const request = readOriginalRequest({
       trusted,
       header: (name) => headerValue(h, name),
       method: req.method ?? "GET",
-      ownUri: own,
+      ownUri: req.url ?? "/",
       ownHost: h.host ?? "localhost",
       ownProto: "http",
     });
@@ -127,9 +116,7 @@ export function createResolveHandler(deps: ResolveDeps): ResolveHandler {
       "error" in request
         ? ({ access: "deny" } as const)
         : findRequirement(config.rules, request, config.default_access);
-    const target = { request, requirement };
-    if (key.length <= MAX_REMEMBERED_KEY) targets.set(key, target);
-    return target;
+    return { request, requirement };
   }
 
   async function allowHeaders(identity: Identity, host: string): Promise<string[]> {
@@ -294,10 +281,6 @@ export function createResolveHandler(deps: ResolveDeps): ResolveHandler {
         res.end(body);
       });
   };
-}
-
-function field(value: string | string[] | undefined): string {
-  return value === undefined ? "-" : `+${value}`;
 }
 
 function headerValue(headers: IncomingHttpHeaders, name: string): string | undefined {
