@@ -9,6 +9,14 @@ import type { Audit } from "./audit.ts";
 
 export type UserAdmin = ReturnType<typeof createUserAdmin>;
 
+async function liveKeys(db: Pick<Database, "select">, userId: string): Promise<string[]> {
+  const keys = await db
+    .select({ hash: apiKeys.hash })
+    .from(apiKeys)
+    .where(and(eq(apiKeys.userId, userId), isNull(apiKeys.revokedAt)));
+  return keys.map((key) => key.hash);
+}
+
 export function createUserAdmin(deps: {
   db: Database;
   sessions: Pick<SessionService, "revokeAllForUser">;
@@ -33,11 +41,7 @@ export function createUserAdmin(deps: {
           .where(eq(users.id, userId))
           .returning({ id: users.id });
         if (updated.length === 0) return null;
-        const keys = await tx
-          .select({ hash: apiKeys.hash })
-          .from(apiKeys)
-          .where(and(eq(apiKeys.userId, userId), isNull(apiKeys.revokedAt)));
-        return keys.map((key) => key.hash);
+        return liveKeys(tx, userId);
       });
       if (!hashes) return { found: false, signedOut: 0 };
       deps.dropKeys(hashes);
@@ -46,15 +50,20 @@ export function createUserAdmin(deps: {
       return { found: true, signedOut };
     },
 
-    /** Enables the account again: it signs in anew (no session comes back); its keys work again. */
+    /**
+     * Enables the account again: it signs in anew (no session comes back); its
+     * keys work again, once every cache has forgotten they did not.
+     */
     async enable(userId: string): Promise<{ found: boolean }> {
       const updated = await db
         .update(users)
         .set({ disabledAt: null, updatedAt: new Date(deps.clock.now()) })
         .where(eq(users.id, userId))
         .returning({ id: users.id });
-      if (updated.length > 0) deps.audit?.("user.enabled", { userId });
-      return { found: updated.length > 0 };
+      if (updated.length === 0) return { found: false };
+      deps.dropKeys(await liveKeys(db, userId));
+      deps.audit?.("user.enabled", { userId });
+      return { found: true };
     },
   };
 }
