@@ -278,12 +278,20 @@ ${
 </table>`
     : html`<p>No linked providers.</p>`
 }
-${(ctx.providers ?? [])
-  .filter((provider) => !options.identities.some((identity) => identity.provider === provider.id))
-  .map(
-    (provider) =>
-      html`<form method="post" action="${ctx.prefix}/oauth/${provider.id}/link"><button type="submit" class="secondary">Link ${provider.displayName}</button></form>`,
-  )}
+${
+  user.emailVerified
+    ? (ctx.providers ?? [])
+        .filter(
+          (provider) => !options.identities.some((identity) => identity.provider === provider.id),
+        )
+        .map(
+          (provider) =>
+            html`<form method="post" action="${ctx.prefix}/oauth/${provider.id}/link"><button type="submit" class="secondary">Link ${provider.displayName}</button></form>`,
+        )
+    : (ctx.providers ?? []).length > 0
+      ? html`<p>Confirm your email address to link a sign-in provider.</p>`
+      : ""
+}
 <h2>Password</h2>
 <form method="post" action="${ctx.prefix}/password">
   <label for="current-password">Current password</label>
@@ -313,6 +321,9 @@ ${
 </table>`
     : html`<p>No API keys.</p>`
 }
+${
+  user.emailVerified
+    ? html`<p>Creating or revoking a key needs a sign-in within the last 5 minutes.</p>
 <form method="post" action="${ctx.prefix}/api-keys">
   <label for="key-name">Name</label>
   <input id="key-name" name="name" required maxlength="100" placeholder="deploy script">
@@ -324,7 +335,9 @@ ${
     <option value="">never</option>
   </select>
   <button type="submit" class="secondary">Create an API key</button>
-</form>
+</form>`
+    : html`<p>Confirm your email address to create API keys.</p>`
+}
 <form method="post" action="${ctx.prefix}/logout"><button type="submit">Sign out</button></form>`,
     true,
   );

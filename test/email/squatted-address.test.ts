@@ -257,7 +257,7 @@ for (const backend of backends) {
       const email = uniqueEmail("verified");
       const cookie = await register(base, email);
       await smtp.next(email);
-      await markVerified(database, email);
+      await markVerified(server, email);
       const created = await fetch(`${base}/auth/api-keys`, json({ name: "ci" }, cookie));
       assert.equal(created.status, 201);
       const { key } = await bodyOf(created);
@@ -296,7 +296,20 @@ for (const backend of backends) {
       assert.equal(linkPage.status, 403);
       assert.match(await linkPage.text(), /Confirm your email address first/);
 
-      await markVerified(database, email);
+      const page = await (
+        await fetch(`${base}/auth/account`, { headers: { cookie: unverified } })
+      ).text();
+      assert.match(page, /Confirm your email address to create API keys/);
+      assert.match(page, /Confirm your email address to link a sign-in provider/);
+      assert.doesNotMatch(page, /action="\/auth\/api-keys"|\/link"/);
+
+      await markVerified(server, email);
+      const verifiedPage = await (
+        await fetch(`${base}/auth/account`, { headers: { cookie: unverified } })
+      ).text();
+      assert.match(verifiedPage, /action="\/auth\/api-keys"/);
+      assert.match(verifiedPage, /needs a sign-in within the last 5 minutes/);
+      assert.match(verifiedPage, /Link Test IdP/);
       const created = await fetch(`${base}/auth/api-keys`, json({ name: "ci" }, unverified));
       assert.equal(created.status, 201);
       const { key, apiKey } = await bodyOf(created);

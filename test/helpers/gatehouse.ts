@@ -127,9 +127,15 @@ export function manualClock(start = Date.now()) {
 
 /**
  * Marks an address verified straight in SQL, as if its owner had followed the
- * link: API keys and provider links need a verified address. The services
- * read the flag from SQL, so no cache stands in the way.
+ * link (API keys and provider links need a verified address), and lets the
+ * account's sessions see it at once, as the link does.
  */
-export async function markVerified(database: DatabaseHandle, email: string): Promise<void> {
-  await database.db.update(users).set({ emailVerified: true }).where(eq(users.email, email));
+export async function markVerified(server: RunningGatehouse, email: string): Promise<void> {
+  const { database, sessions } = server.gatehouse;
+  const rows = await database.db
+    .update(users)
+    .set({ emailVerified: true })
+    .where(eq(users.email, email))
+    .returning({ id: users.id });
+  for (const row of rows) await sessions.refreshUser(row.id);
 }

@@ -62,7 +62,7 @@ describeOnEachBackend(
     /** A signed-in user whose address is verified: keys need one. */
     async function verifiedUser(email = uniqueEmail()): Promise<string> {
       const cookie = await register(base(), email);
-      await markVerified(stack.database, email);
+      await markVerified(stack.server, email);
       return cookie;
     }
 

@@ -295,7 +295,7 @@ for (const backend of backends) {
       const email = uniqueEmail("linker");
       const cookie = await register(base, email);
       // Linking needs a verified address (then the provider's own address can differ).
-      await markVerified(database, email);
+      await markVerified(server, email);
       const browser = new CookieBrowser();
       browser.cookies.set("gatehouse_session", cookie.split("=")[1] as string);
       provider.nextUser({
@@ -318,7 +318,7 @@ for (const backend of backends) {
       // The same provider account cannot be linked to a second user.
       const secondEmail = uniqueEmail("second");
       const other = await register(base, secondEmail);
-      await markVerified(database, secondEmail);
+      await markVerified(server, secondEmail);
       const thief = new CookieBrowser();
       thief.cookies.set("gatehouse_session", other.split("=")[1] as string);
       const { response } = await thief.follow(`${base}/auth/oauth/idp/link`, {
