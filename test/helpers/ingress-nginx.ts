@@ -16,13 +16,19 @@
 //   a named location answering 302 to the sign-in URL plus
 //   `rd=$pass_access_scheme://$http_host$escaped_request_uri`;
 // - auth-cache-key/-duration: proxy_cache keyed on the md5 of host, auth path
-//   and the key (the controller's Lua does `ngx.md5`; set_md5 here).
+//   and the key (the controller's Lua does `ngx.md5`; set_md5 here);
+// - the controller's ConfigMap (deploy/kubernetes/ingress-nginx-controller.yaml):
+//   http-snippet in the http block, server-snippet in the server block and
+//   location-snippet in every location that proxies to a Service (not the
+//   internal auth location), each location setting $namespace, $ingress_name
+//   and $service_name first; headers-more is built into the controller's
+//   nginx (Debian's libnginx-mod-http-headers-more-filter here).
 // Left out: Lua balancing (a plain upstream per Service), TLS, and the
 // annotations the shipped file does not use.
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { parseAllDocuments } from "yaml";
-import { enableCommented, type ProxyOptions, runNginx } from "./nginx.ts";
+import { enableCommented, HEADERS_MORE, type ProxyOptions, runNginx } from "./nginx.ts";
 
 type Ingress = {
   metadata: { name: string; namespace: string; annotations?: Record<string, string> };
@@ -48,6 +54,20 @@ export function readIngresses(text: string): Ingress[] {
   return parseAllDocuments(text)
     .map((document) => document.toJS() as Ingress)
     .filter(Boolean);
+}
+
+/** The snippet keys of the controller's ConfigMap that the shipped file sets. */
+type ControllerSnippets = {
+  "http-snippet"?: string;
+  "server-snippet"?: string;
+  "location-snippet"?: string;
+};
+
+export function readControllerConfig(text: string): ControllerSnippets {
+  const configMap = parseAllDocuments(text)
+    .map((document) => document.toJS() as { kind?: string; data?: ControllerSnippets })
+    .find((manifest) => manifest?.kind === "ConfigMap");
+  return configMap?.data ?? {};
 }
 
 type Service = Ingress["spec"]["rules"][number]["http"]["paths"][number]["backend"]["service"];
@@ -80,6 +100,7 @@ function renderLocation(
   ingress: Ingress,
   path: Ingress["spec"]["rules"][number]["http"]["paths"][number],
   resolveUrl: (url: string) => string,
+  locationSnippet: string,
 ): string {
   const annotations = ingress.metadata.annotations ?? {};
   const annotation = (name: string) => annotations[ANNOTATION + name];
@@ -162,6 +183,9 @@ function renderLocation(
     : [];
   for (const matcher of matchers)
     blocks.push(`location ${matcher} {
+    set $namespace "${ingress.metadata.namespace}";
+    set $ingress_name "${ingress.metadata.name}";
+    set $service_name "${path.backend.service.name}";
     ${auth.join("\n    ")}
     proxy_set_header Host $best_http_host;
     proxy_set_header X-Request-ID $req_id;
@@ -172,6 +196,7 @@ function renderLocation(
     proxy_set_header X-Scheme $pass_access_scheme;
     proxy_set_header Connection "";
     proxy_http_version 1.1;
+    ${locationSnippet}
     proxy_pass http://${upstream};
 }`);
   return blocks.join("\n");
@@ -187,6 +212,9 @@ export async function startIngressNginx(options: ProxyOptions) {
   if (options.authCache)
     text = enableCommented(text, /^\s*# nginx\.ingress\.kubernetes\.io\/auth-cache-/);
   const ingresses = readIngresses(text);
+  const controller = readControllerConfig(
+    readFileSync("deploy/kubernetes/ingress-nginx-controller.yaml", "utf8"),
+  );
   const servicePorts: Record<string, number> = {
     app: options.appPort,
     gatehouse: options.gatehousePort,
@@ -214,7 +242,9 @@ export async function startIngressNginx(options: ProxyOptions) {
   );
   const locations = ingresses.flatMap((ingress) =>
     ingress.spec.rules.flatMap((rule) =>
-      rule.http.paths.map((path) => renderLocation(ingress, path, resolveUrl)),
+      rule.http.paths.map((path) =>
+        renderLocation(ingress, path, resolveUrl, controller["location-snippet"] ?? ""),
+      ),
     ),
   );
   // The parts of the controller's http block these locations rely on.
@@ -225,16 +255,18 @@ map $http_x_request_id $req_id { default $http_x_request_id; "" $request_id; }
 map "" $pass_access_scheme { default $scheme; }
 map "" $best_http_host { default $http_host; }
 proxy_cache_path {dir}/auth-cache levels=1:2 keys_zone=auth_cache:10m max_size=128m inactive=30m use_temp_path=off;
+${controller["http-snippet"] ?? ""}
 ${[...new Set(upstreams)].join("\n")}
 server {
     listen 127.0.0.1:${options.port} default_server;
     server_name _;
 ${locations.join("\n")}
+${controller["server-snippet"] ?? ""}
 }`;
   return runNginx({
     port: options.port,
     files: {},
     http,
-    modules: ["ndk_http_module", "ngx_http_set_misc_module"],
+    modules: ["ndk_http_module", "ngx_http_set_misc_module", HEADERS_MORE],
   });
 }

@@ -7,6 +7,8 @@ import { startProcess } from "./process.ts";
 
 const NGINX = "/usr/sbin/nginx";
 const MODULES = "/usr/lib/nginx/modules";
+/** more_clear_input_headers, used by the shipped snippet and by ingress-nginx's own build. */
+export const HEADERS_MORE = "ngx_http_headers_more_filter_module";
 
 export type ProxyOptions = {
   gatehousePort: number;
@@ -91,5 +93,8 @@ export async function startNginx(options: ProxyOptions) {
     port: options.port,
     files: { "gatehouse-auth.conf": snippet, "site.conf": edited },
     http: `${cachePath}\ninclude {dir}/site.conf;`,
+    // Debian's libnginx-mod-http-headers-more-filter, which the snippet needs
+    // (installing the package loads it; here nginx.conf is the harness's own).
+    modules: [HEADERS_MORE],
   });
 }
