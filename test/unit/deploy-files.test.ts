@@ -8,8 +8,9 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { validate } from "dockerfile-utils";
 import { parse, parseAllDocuments } from "yaml";
-import { loadConfig } from "../../src/config.ts";
+import { configWarnings, loadConfig } from "../../src/config.ts";
 import { IDENTITY_CLAIMS } from "../../src/resolve/rules.ts";
+import { isTrustedPeer } from "../../src/security/trusted-proxies.ts";
 
 const read = (path: string) => readFileSync(path, "utf8");
 const lower = (names: string[]) => names.map((name) => name.toLowerCase()).sort();
@@ -75,6 +76,90 @@ test("the docker-compose Traefik labels say what the tested dynamic.yml says", (
     /routers\.app\.middlewares=gatehouse@docker/,
     "the demo application is behind the middleware",
   );
+});
+
+test("every proxy configuration strips x-auth-* by pattern and keeps gatehouse's cookie from the application", () => {
+  // The names gatehouse's session cookie takes: on http, and with its https prefix.
+  const plain = loadConfig({}).session_cookie;
+  const https = loadConfig({ PUBLIC_URL: "https://app.example.com" }).session_cookie;
+  assert.equal(https, `__Host-${plain}`);
+  const cookieNames = (text: string) =>
+    [...text.matchAll(/\(\?:__Host-\)\?(\w+)=/g)].map((match) => match[1]);
+  const patterns = ["X-Auth-*", "X-Auth_*", "X_Auth-*", "X_Auth_*"];
+
+  const nginxSnippet = read("deploy/nginx/gatehouse-auth.conf");
+  const clear = /^more_clear_input_headers (.+);$/m.exec(nginxSnippet)?.[1] ?? "";
+  assert.deepEqual(
+    clear.split(" "),
+    patterns.map((pattern) => `'${pattern}'`),
+    "nginx strips",
+  );
+  assert.match(nginxSnippet, /proxy_set_header X-Auth-Request-Redirect "";/);
+  const nginxSite = read("deploy/nginx/gatehouse.conf");
+  assert.match(nginxSite, /proxy_set_header Cookie \$gatehouse_app_cookie;/);
+  assert.deepEqual([...new Set(cookieNames(nginxSite))], [plain], "nginx's cookie maps");
+
+  const caddy = read("deploy/caddy/Caddyfile");
+  const stripped = [...caddy.matchAll(/^\s*request_header -(\S+)$/gm)].map((match) => match[1]);
+  assert.deepEqual(stripped, patterns, "Caddy strips");
+  assert.deepEqual([...new Set(cookieNames(caddy))], [plain], "Caddy's Cookie edit");
+
+  assert.equal(traefikMiddleware.authResponseHeadersRegex, "(?i)^x[-_]auth[-_]");
+
+  const controller = manifests("deploy/kubernetes/ingress-nginx-controller.yaml")[0] as unknown as {
+    data: Record<string, string>;
+  };
+  assert.equal(
+    controller.data["server-snippet"]?.trim(),
+    `more_clear_input_headers ${patterns.map((pattern) => `'${pattern}'`).join(" ")};`,
+  );
+  assert.equal(
+    controller.data["location-snippet"]?.trim(),
+    "proxy_set_header Cookie $gatehouse_app_cookie;",
+  );
+  assert.deepEqual(
+    [...new Set(cookieNames(controller.data["http-snippet"] ?? ""))],
+    [plain],
+    "ingress-nginx's cookie maps",
+  );
+  const gatehouseNamespace = manifests("deploy/kubernetes/gatehouse.yaml").find(
+    (manifest) => manifest.kind === "Namespace",
+  )?.metadata.name;
+  assert.match(
+    controller.data["http-snippet"] ?? "",
+    new RegExp(`^\\s*${gatehouseNamespace} \\$http_cookie;$`, "m"),
+    "gatehouse's own Ingress keeps the cookie",
+  );
+});
+
+test("the examples trust only their proxies, named explicitly and narrowly", () => {
+  const compose = parse(read("docker-compose.yml"));
+  const environment = compose.services.gatehouse.environment as Record<string, string>;
+  assert.ok(environment.TRUSTED_PROXIES, "docker-compose names its proxy");
+  const fromCompose = loadConfig(environment);
+  assert.deepEqual(configWarnings(fromCompose), []);
+  const traefik = compose.services.traefik.networks.default.ipv4_address as string;
+  assert.equal(isTrustedPeer(traefik, fromCompose.trusted_proxies), true, "Traefik is trusted");
+  const subnet = compose.networks.default.ipam.config[0].subnet as string;
+  const [network] = subnet.split("/");
+  assert.equal(traefik.split(".").slice(0, 3).join("."), network?.split(".").slice(0, 3).join("."));
+  for (const other of ["172.28.0.11", "172.17.0.2", "10.0.0.1"])
+    assert.equal(isTrustedPeer(other, fromCompose.trusted_proxies), false, other);
+
+  const configMap = manifests("deploy/kubernetes/gatehouse.yaml").find(
+    (manifest) => manifest.kind === "ConfigMap",
+  ) as unknown as { data: Record<string, string> };
+  const settings = parse(configMap.data["gatehouse.yaml"] ?? "") as Record<string, unknown>;
+  assert.ok(settings.trusted_proxies, "the Kubernetes example names its proxies");
+  const dir = mkdtempSync(join(tmpdir(), "gatehouse-deploy-"));
+  writeFileSync(join(dir, "gatehouse.yaml"), configMap.data["gatehouse.yaml"] ?? "");
+  const fromKubernetes = loadConfig({
+    GATEHOUSE_CONFIG: join(dir, "gatehouse.yaml"),
+    CORP_CLIENT_SECRET: "s3cret",
+  });
+  assert.deepEqual(configWarnings(fromKubernetes), []);
+  assert.equal(isTrustedPeer("10.244.3.17", fromKubernetes.trusted_proxies), true, "a pod");
+  assert.equal(isTrustedPeer("192.168.1.20", fromKubernetes.trusted_proxies), false);
 });
 
 test("the example configurations load", () => {
