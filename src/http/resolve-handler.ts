@@ -49,7 +49,7 @@ export type ResolveDeps = {
 };
 
 type Target = { request: OriginalRequest | { error: string }; requirement: Requirement };
-type CachedAnswer = { headers: string[]; reuseUntil: number };
+type CachedAnswer = { headers: string[]; reuseUntil: number; kid: string | null };
 
 const NOT_READ: CredentialResult = { kind: "none" };
 const MAX_HOSTS_PER_IDENTITY = 16;
@@ -123,14 +123,17 @@ export function createResolveHandler(deps: ResolveDeps): ResolveHandler {
     const now = clock.now();
     let perHost = answers.get(identity);
     const hit = perHost?.get(host);
-    if (hit && hit.reuseUntil > now) return hit.headers;
+    if (hit && hit.reuseUntil > now && (hit.kid === null || hit.kid === signer.currentKid()))
+      return hit.headers;
     const headers = commonHeaders("false");
     // Reused while the x-auth-jwt inside has more than half its life left.
     let reuseUntil = now + (config.assertion_ttl * 1000) / 2;
+    let kid: string | null = null;
     for (const claim of config.identity_headers) {
       if (claim === "jwt") {
         const assertion = await signer.sign(identity, host);
         reuseUntil = assertion.reuseUntil;
+        kid = assertion.kid;
         headers.push(`${prefix}jwt`, assertion.jwt);
       } else headers.push(`${prefix}${claim}`, claimValue(claim, identity));
     }
@@ -144,7 +147,7 @@ export function createResolveHandler(deps: ResolveDeps): ResolveHandler {
       perHost = new Map();
       answers.set(identity, perHost);
     }
-    perHost.set(host, { headers, reuseUntil });
+    perHost.set(host, { headers, reuseUntil, kid });
     return headers;
   }
 

@@ -11,12 +11,16 @@ import type { KeyRing } from "./signing-keys.ts";
 
 export type Assertion = {
   jwt: string;
+  /** The signing key it was signed with. */
+  kid: string;
   /** Until when it may be handed out again: while more than half its life is left. */
   reuseUntil: number;
 };
 
 export type AssertionSigner = {
   sign(identity: Identity, audience: string): Promise<Assertion>;
+  /** The key new assertions are signed with: an assertion signed with another is not handed out again. */
+  currentKid(): string;
 };
 
 export function createAssertionSigner(options: {
@@ -30,6 +34,7 @@ export function createAssertionSigner(options: {
     max: options.cacheMax ?? 50_000,
   });
   return {
+    currentKid: () => options.keys().current.kid,
     async sign(identity, audience) {
       const { current } = options.keys();
       const key = [
@@ -62,7 +67,11 @@ export function createAssertionSigner(options: {
         .setIssuedAt(issuedAt)
         .setExpirationTime(issuedAt + options.ttlSeconds)
         .sign(current.privateKey);
-      const assertion = { jwt, reuseUntil: now + (options.ttlSeconds * 1000) / 2 };
+      const assertion = {
+        jwt,
+        kid: current.kid,
+        reuseUntil: now + (options.ttlSeconds * 1000) / 2,
+      };
       cache.set(key, assertion);
       return assertion;
     },
