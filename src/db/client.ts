@@ -1,9 +1,10 @@
 // Builds the database handle: PGlite in DATA_DIR by default, PostgreSQL through
 // postgres.js when DATABASE_URL is set. Both share the schema and migrations;
 // this is the only place where they differ.
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { setFlagsFromString } from "node:v8";
 import { PGlite } from "@electric-sql/pglite";
 import { sql } from "drizzle-orm";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
@@ -33,11 +34,62 @@ export type DatabaseOptions =
   | { kind: "pglite"; dataDir?: string } // no dataDir: in memory (tests)
   | { kind: "postgres"; url: string; maxConnections?: number };
 
+/**
+ * The embedded database is a sidecar's: one session (PGlite has one
+ * connection) and small buffers, its files being in the kernel's page cache
+ * anyway. PostgreSQL's defaults (128 MB of shared buffers, 100 connections)
+ * would make it most of the process.
+ */
+const PGLITE_SETTINGS = [
+  ["shared_buffers", "16MB"],
+  ["maintenance_work_mem", "16MB"],
+  ["max_connections", "1"],
+  ["superuser_reserved_connections", "0"],
+  ["reserved_connections", "0"],
+  ["max_wal_senders", "0"],
+  ["autovacuum_max_workers", "1"],
+].flatMap(([name, value]) => ["-c", `${name}=${value}`]);
+
+/**
+ * PGlite is PostgreSQL compiled to WebAssembly. V8 first compiles it with its
+ * baseline compiler, then recompiles hot functions with its optimising one;
+ * for PostgreSQL's largest functions that takes hundreds of megabytes for a
+ * moment (a 700 MB peak on a 140 MB process) and keeps 60 MB more, for
+ * queries that spend their time in JavaScript anyway. The baseline code is
+ * kept. Set before the module is compiled; PostgreSQL through postgres.js
+ * never loads WebAssembly.
+ */
+function baselineWebAssemblyOnly(): void {
+  setFlagsFromString("--no-wasm-tier-up");
+  setFlagsFromString("--no-wasm-dynamic-tiering");
+}
+
+/**
+ * A new data directory starts from a copy of initdb's output that `npm run
+ * build` made (scripts/pglite-template.mjs) for the installed PGlite, instead
+ * of running initdb here: PGlite's initdb runs a second PostgreSQL and copies
+ * its memory, which doubled the first start's peak. From src/, or for another
+ * PGlite version, there is no copy and PGlite runs initdb itself.
+ */
+function pgliteTemplate(dataDir: string): Blob | undefined {
+  if (existsSync(join(dataDir, "PG_VERSION"))) return undefined;
+  const { version } = JSON.parse(
+    readFileSync(new URL("../package.json", import.meta.resolve("@electric-sql/pglite")), "utf8"),
+  ) as { version: string };
+  const template = new URL(`./pglite-${version}.tar.gz`, import.meta.url);
+  return existsSync(template) ? new Blob([readFileSync(template)]) : undefined;
+}
+
 /** Opens the database and applies pending migrations. */
 export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
   if (options.kind === "pglite") {
+    baselineWebAssemblyOnly();
     const unlock = options.dataDir ? lockDataDir(options.dataDir) : () => {};
-    const client = options.dataDir ? new PGlite(options.dataDir) : new PGlite();
+    const client = new PGlite({
+      dataDir: options.dataDir,
+      startParams: [...PGlite.defaultStartParams, ...PGLITE_SETTINGS],
+      loadDataDir: options.dataDir ? pgliteTemplate(options.dataDir) : undefined,
+    });
     const db = drizzlePglite(client, { schema });
     await migratePglite(db, { migrationsFolder: MIGRATIONS_FOLDER });
     return {

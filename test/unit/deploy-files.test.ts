@@ -199,7 +199,7 @@ test("the example configurations load", () => {
   assert.equal(fromKubernetes.oauth_providers[0]?.clientSecret, "s3cret");
 });
 
-test("the Dockerfile is valid and ships what the server runs", () => {
+test("the Dockerfile is valid, builds in a stage and runs compiled JavaScript on Node 24", () => {
   const dockerfile = read("Dockerfile");
   assert.deepEqual(
     validate(dockerfile).map(
@@ -207,11 +207,42 @@ test("the Dockerfile is valid and ships what the server runs", () => {
     ),
     [],
   );
-  const copied = [...dockerfile.matchAll(/^COPY (?!--from)(\S+)/gm)].map((match) => match[1]);
-  for (const path of ["src", "drizzle", "package.json"])
-    assert.ok(copied.includes(path), `copies ${path}`);
-  const command = /^CMD (\[.*\])$/m.exec(dockerfile)?.[1] ?? "[]";
-  const entry = (JSON.parse(command) as string[]).find((argument) => argument.endsWith(".ts"));
-  assert.ok(entry && existsSync(entry), `the entry point ${entry} exists`);
-  assert.match(dockerfile, /^USER node$/m, "does not run as root");
+  const stages = dockerfile.split(/^(?=FROM )/m).filter((stage) => stage.startsWith("FROM "));
+  for (const stage of stages)
+    assert.match(stage, /^FROM node:24[-.\w]*( AS \w+)?$/m, "Node 24 LTS");
+  /** The sources of a stage's COPY lines from the build context (not the destination). */
+  const copied = (stage: string) =>
+    [...stage.matchAll(/^COPY (?!--from)(.+)$/gm)].flatMap((match) =>
+      (match[1] as string).split(/\s+/).slice(0, -1),
+    );
+
+  const build = stages.find((stage) => / AS build$/m.test(stage)) ?? "";
+  assert.match(build, /^RUN npm run build$/m, "the build stage compiles");
+  for (const path of [
+    "package-lock.json",
+    "tsconfig.json",
+    "tsconfig.build.json",
+    "scripts/build.mjs",
+    "scripts/pglite-template.mjs",
+    "src",
+  ])
+    assert.ok(
+      copied(build).includes(path),
+      `the build stage copies ${path}, which the build reads`,
+    );
+
+  const image = stages.at(-1) ?? "";
+  assert.match(image, /^COPY --from=build \/app\/dist \.\/dist$/m, "ships the compiled server");
+  for (const path of ["drizzle", "package.json", "bin"])
+    assert.ok(copied(image).includes(path), `ships ${path}`);
+  assert.doesNotMatch(image, /COPY src|tsx/, "no TypeScript in the image");
+  const command = JSON.parse(/^CMD (\[.*\])$/m.exec(image)?.[1] ?? "[]") as string[];
+  assert.equal(command[0], "node");
+  assert.equal(command.at(-1), "dist/main.js", "runs the compiled server");
+  assert.ok(
+    command.slice(1, -1).every((flag) => flag.startsWith("--") && !flag.startsWith("--import")),
+    "node options only, no loader",
+  );
+  assert.ok(existsSync("src/main.ts"), "dist/main.js is built from src/main.ts");
+  assert.match(image, /^USER node$/m, "does not run as root");
 });
