@@ -104,6 +104,13 @@ const settingsSchema = z
       .string()
       .regex(/^[A-Za-z0-9_-]{1,64}$/, "letters, digits, _ and - only")
       .default("gatehouse_session"),
+    /**
+     * Answer 200 with a Cookie header: the request's cookies without
+     * gatehouse's session cookie, for proxies that copy answer headers onto
+     * the forwarded request (Traefik's authResponseHeaders) and cannot edit
+     * a Cookie header themselves.
+     */
+    forward_cookie_header: bool(false),
     cookie_domain: z
       .string()
       .transform((value) => value.trim().toLowerCase().replace(/^\./, ""))

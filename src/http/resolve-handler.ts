@@ -73,6 +73,21 @@ export function createResolveHandler(deps: ResolveDeps): ResolveHandler {
   const cacheControl =
     config.auth_cache_seconds > 0 ? `max-age=${config.auth_cache_seconds}` : "no-store";
   const claimHeaders = config.identity_headers.map((claim) => `${prefix}${claim}`);
+  const forwardCookies = config.forward_cookie_header;
+  const ownCookies = new Set(
+    ["", "__Host-", "__Secure-"].map((cookiePrefix) => `${cookiePrefix}${config.cookie_name}`),
+  );
+
+  /** The answer's Cookie: the request's cookies without gatehouse's own (absent when none is left, so the proxy removes the header). */
+  function withAppCookies(req: IncomingMessage, headers: string[]): string[] {
+    const cookie = req.headers.cookie;
+    if (!cookie) return headers;
+    const kept = cookie
+      .split(";")
+      .map((part) => part.trim())
+      .filter((part) => part !== "" && !ownCookies.has(cookieName(part)));
+    return kept.length === 0 ? headers : [...headers, "cookie", kept.join("; ")];
+  }
   const anonymousHeaders = [
     ...commonHeaders("true"),
     ...claimHeaders.flatMap((name) => [name, ""]),
@@ -280,10 +295,18 @@ export function createResolveHandler(deps: ResolveDeps): ResolveHandler {
         return error(req, 503, "unavailable", "cannot decide right now", ["retry-after", "1"]);
       })
       .then(([status, headers, body]) => {
-        res.writeHead(status, headers);
+        res.writeHead(
+          status,
+          status === 200 && forwardCookies ? withAppCookies(req, headers) : headers,
+        );
         res.end(body);
       });
   };
+}
+
+function cookieName(part: string): string {
+  const eq = part.indexOf("=");
+  return (eq === -1 ? part : part.slice(0, eq)).trim();
 }
 
 function headerValue(headers: IncomingHttpHeaders, name: string): string | undefined {

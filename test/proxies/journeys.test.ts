@@ -74,10 +74,15 @@ const foreignAuthHeaders = (headers: Record<string, string>) =>
 
 type ProxyStarter = (options: ProxyOptions) => Promise<{ stop(): Promise<void> }>;
 
-const proxies: { name: string; start: ProxyStarter }[] = [
+const proxies: { name: string; start: ProxyStarter; env?: Record<string, string> }[] = [
   { name: "nginx", start: startNginx },
   { name: "caddy", start: startCaddy },
-  { name: "the Traefik ForwardAuth harness", start: startTraefikHarness },
+  // Traefik cannot edit a Cookie header: gatehouse answers with the filtered one.
+  {
+    name: "the Traefik ForwardAuth harness",
+    start: startTraefikHarness,
+    env: { FORWARD_COOKIE_HEADER: "true" },
+  },
   { name: "nginx configured as ingress-nginx configures it", start: startIngressNginx },
 ];
 
@@ -155,9 +160,9 @@ async function signUpThrough(base: string, email = uniqueEmail()): Promise<strin
   return sessionCookie(response);
 }
 
-for (const { name: proxyName, start: startProxy } of proxies) {
+for (const { name: proxyName, start: startProxy, env } of proxies) {
   describe(`through ${proxyName}`, () => {
-    const stack = useStack(startProxy);
+    const stack = useStack(startProxy, { env });
     let base: string;
     let database: DatabaseHandle;
     before(() => {
@@ -334,11 +339,7 @@ for (const { name: proxyName, start: startProxy } of proxies) {
       }
     });
 
-    test("10. the session cookie goes to gatehouse, never to the application; the application's own cookies do", {
-      todo: proxyName.includes("Traefik")
-        ? "Traefik has no middleware that edits a Cookie header: needs gatehouse to answer with the filtered Cookie for authResponseHeaders"
-        : undefined,
-    }, async () => {
+    test("10. the session cookie goes to gatehouse, never to the application; the application's own cookies do", async () => {
       const cookie = await signUp();
       const [name, value] = cookie.split("=") as [string, string];
       const sent = [

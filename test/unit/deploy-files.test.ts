@@ -36,7 +36,10 @@ test("every proxy configuration replaces exactly the headers gatehouse sends", (
     ...read("deploy/nginx/gatehouse.conf").matchAll(/proxy_set_header (X-Auth-[\w-]+)/g),
   ].map((match) => match[1] ?? "");
   const caddy = /copy_headers (.+)/.exec(read("deploy/caddy/Caddyfile"))?.[1]?.split(" ") ?? [];
-  const traefik = traefikMiddleware.authResponseHeaders as string[];
+  // Traefik also takes the answer's Cookie (FORWARD_COOKIE_HEADER), its one way to drop the session cookie.
+  const traefikAll = traefikMiddleware.authResponseHeaders as string[];
+  assert.ok(traefikAll.includes("Cookie"), "Traefik replaces the Cookie header from the answer");
+  const traefik = traefikAll.filter((name) => name !== "Cookie");
   const ingress = manifests("deploy/kubernetes/ingress.yaml")
     .filter((manifest) => manifest.metadata.annotations?.["nginx.ingress.kubernetes.io/auth-url"])
     .map(
@@ -137,6 +140,7 @@ test("the examples trust only their proxies, named explicitly and narrowly", () 
   const environment = compose.services.gatehouse.environment as Record<string, string>;
   assert.ok(environment.TRUSTED_PROXIES, "docker-compose names its proxy");
   const fromCompose = loadConfig(environment);
+  assert.equal(fromCompose.forward_cookie_header, true, "Traefik gets the filtered Cookie");
   assert.deepEqual(configWarnings(fromCompose), []);
   const traefik = compose.services.traefik.networks.default.ipv4_address as string;
   assert.equal(isTrustedPeer(traefik, fromCompose.trusted_proxies), true, "Traefik is trusted");
