@@ -303,7 +303,7 @@ export function createEmailFlows(deps: EmailFlowDeps) {
       token: unknown,
       meta: ClientMeta,
       presenting?: PresentingSession | null,
-    ): Promise<{ removed: Removed | null }> {
+    ): Promise<{ removed: Removed | null; signedIn: boolean }> {
       const owner = await tokens.consume(token, "verify_email", now());
       if (!owner) throw new ServiceError("invalid_token", INVALID_LINK);
       const own = presenting?.userId === owner.userId ? presenting : undefined;
@@ -328,7 +328,7 @@ export function createEmailFlows(deps: EmailFlowDeps) {
           resetLink: link("/forgot-password"),
         });
       }
-      return { removed: cleared?.removed ?? null };
+      return { removed: cleared?.removed ?? null, signedIn: own !== undefined };
     },
 
     /** One sentence for the page, saying what a first proof removed. */

@@ -376,7 +376,7 @@ export function authRoutes(deps: AuthRouteDeps) {
         // The browser presenting the link keeps its own session (it holds the
         // account and the mailbox); a store that cannot say keeps nothing.
         const presenting = await currentSession(c).catch(() => null);
-        const { removed } = await emailFlows.confirmVerification(
+        const { removed, signedIn } = await emailFlows.confirmVerification(
           data.token,
           meta(c),
           presenting && {
@@ -387,14 +387,19 @@ export function authRoutes(deps: AuthRouteDeps) {
         );
         c.header("Cache-Control", "no-store");
         if (!form) return c.json({ status: "ok", removed });
+        // Confirmed from a browser not signed in to the account: whoever set
+        // its password may not be the address's owner.
+        const notMine = removed && !signedIn;
         return c.html(
           messagePage(
             page,
             "Address confirmed",
             removed
-              ? `Thank you: your email address is confirmed. ${emailFlows.describeRemoved(removed)}`
+              ? `Thank you: your email address is confirmed. ${emailFlows.describeRemoved(removed)}${notMine ? " If you did not create this account yourself, choose a new password now: its password was set by whoever registered it." : ""}`
               : "Thank you: your email address is confirmed.",
-            { href: config.default_redirect, text: "Continue" },
+            notMine
+              ? { href: `${prefix}/forgot-password`, text: "Choose a new password" }
+              : { href: config.default_redirect, text: "Continue" },
           ),
         );
       },
