@@ -11,7 +11,7 @@ import { createPasswordHasher } from "./accounts/passwords.ts";
 import { type AccountService, createAccountService } from "./accounts/service.ts";
 import { type ApiKeyService, createApiKeyService } from "./api-keys/service.ts";
 import { createJwtVerifier } from "./bearer/jwt-verifier.ts";
-import type { Config } from "./config.ts";
+import { type Config, xsrfInUse } from "./config.ts";
 import { apiKeyStrategy } from "./credentials/api-key.ts";
 import { sessionCookieStrategy } from "./credentials/session-cookie.ts";
 import { trustedJwtStrategy } from "./credentials/trusted-jwt.ts";
@@ -251,7 +251,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     strategies: [
       apiKeyStrategy(apiKeys),
       trustedJwtStrategy(jwts),
-      sessionCookieStrategy(sessions, config.session_cookie),
+      sessionCookieStrategy(sessions, config.session_cookie, { xsrf: xsrfInUse(config) }),
     ],
     signer,
     metrics,

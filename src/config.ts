@@ -111,6 +111,19 @@ const settingsSchema = z
      * a Cookie header themselves.
      */
     forward_cookie_header: bool(false),
+    /** Check the signed double-submit XSRF token of cookie-authenticated unsafe requests (rules may say xsrf: true/false). */
+    xsrf_protection: bool(false),
+    /** Angular's HttpClient and axios read this cookie... */
+    xsrf_cookie_name: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,64}$/, "letters, digits, _ and - only")
+      .default("XSRF-TOKEN"),
+    /** ...and send its value in this header. */
+    xsrf_header_name: z
+      .string()
+      .regex(/^[A-Za-z0-9-]{1,64}$/, "a header name")
+      .transform((value) => value.toLowerCase())
+      .default("x-xsrf-token"),
     cookie_domain: z
       .string()
       .transform((value) => value.trim().toLowerCase().replace(/^\./, ""))
@@ -238,6 +251,11 @@ export type Config = Omit<
   session_cookie: string;
   login_url: string;
 };
+
+/** True when some rule checks XSRF tokens: sessions then carry theirs. */
+export function xsrfInUse(config: Pick<Config, "xsrf_protection" | "rules">): boolean {
+  return config.xsrf_protection || config.rules.some((rule) => rule.requirement.xsrf === true);
+}
 
 /**
  * Settings that are valid but probably not meant: printed by check-config and

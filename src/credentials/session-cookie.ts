@@ -9,6 +9,7 @@ import { cookieValues } from "../sessions/cookie-header.ts";
 import type { SessionService } from "../sessions/service.ts";
 import type { ResolvedSession } from "../sessions/store.ts";
 import { hashToken, isWellFormedToken } from "../sessions/tokens.ts";
+import { xsrfTokenFor } from "../sessions/xsrf.ts";
 import { type CredentialStrategy, NOT_MINE } from "./strategy.ts";
 
 const NONE: CredentialResult = { kind: "none" };
@@ -16,7 +17,11 @@ const NONE: CredentialResult = { kind: "none" };
 export function sessionCookieStrategy(
   sessions: Pick<SessionService, "validateIds">,
   cookieName: string,
-  options: { rememberTokens?: number } = {},
+  options: {
+    rememberTokens?: number;
+    /** Give each session credential its XSRF token (when the resolver checks them). */
+    xsrf?: boolean;
+  } = {},
 ): CredentialStrategy {
   const idsByToken = new LRUCache<string, string>({ max: options.rememberTokens ?? 10_000 });
   const identities = new WeakMap<ResolvedSession, CredentialResult>();
@@ -30,8 +35,8 @@ export function sessionCookieStrategy(
     return id;
   }
 
-  function asCredential(resolved: ResolvedSession | null): CredentialResult {
-    if (!resolved) return NONE;
+  /** One credential object per cached session (its token is the one whose hash keys it). */
+  function asCredential(resolved: ResolvedSession, token: string): CredentialResult {
     let credential = identities.get(resolved);
     if (!credential) {
       const { session, user } = resolved;
@@ -44,7 +49,9 @@ export function sessionCookieStrategy(
         method: session.method,
         authenticatedAt: session.authenticatedAt,
       };
-      credential = { kind: "identity", identity };
+      credential = options.xsrf
+        ? { kind: "identity", identity, xsrfToken: xsrfTokenFor(token) }
+        : { kind: "identity", identity };
       identities.set(resolved, credential);
     }
     return credential;
@@ -55,9 +62,16 @@ export function sessionCookieStrategy(
     read({ bearer, cookie }) {
       // A bearer token is answered by its own strategies, never by the cookie.
       if (bearer !== undefined || !cookie) return NOT_MINE;
-      const ids = cookieValues(cookie, cookieName).filter(isWellFormedToken).map(sessionId);
-      if (ids.length === 0) return NONE;
-      return sessions.validateIds(ids).then(asCredential);
+      const tokens = cookieValues(cookie, cookieName).filter(isWellFormedToken);
+      if (tokens.length === 0) return NONE;
+      const ids = tokens.map(sessionId);
+      return sessions
+        .validateIds(ids)
+        .then((resolved) =>
+          resolved
+            ? asCredential(resolved, tokens[ids.indexOf(resolved.session.id)] as string)
+            : NONE,
+        );
     },
   };
 }

@@ -14,7 +14,7 @@
 // The identity objects come from the session, API key and JWT caches, so a
 // revoked or changed session drops its answers with it.
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
-import type { Config } from "../config.ts";
+import { type Config, xsrfInUse } from "../config.ts";
 import { type CredentialStrategy, readCredential } from "../credentials/strategy.ts";
 import type { AssertionSigner } from "../keys/assertions.ts";
 import type { Metrics } from "../metrics.ts";
@@ -25,7 +25,9 @@ import {
   type Identity,
   needsCredential,
   type Outcome,
+  SAFE_METHODS,
   type UpstreamTokenResult,
+  type XsrfInput,
 } from "../resolve/decide.ts";
 import {
   isBrowserNavigation,
@@ -35,6 +37,7 @@ import {
 } from "../resolve/original-request.ts";
 import { findRequirement, type IdentityClaim, type Requirement } from "../resolve/rules.ts";
 import { isTrustedPeer } from "../security/trusted-proxies.ts";
+import { cookieValues } from "../sessions/cookie-header.ts";
 import type { Clock } from "../sessions/service.ts";
 
 export type ResolveDeps = {
@@ -59,6 +62,7 @@ const OUTCOME_LABELS: Record<Outcome["kind"], string> = {
   unauthenticated: "unauthenticated",
   forbidden: "forbidden",
   invalid_request: "invalid",
+  xsrf: "xsrf",
   invalid_credential: "invalid_credential",
   unavailable: "unavailable",
 };
@@ -74,6 +78,7 @@ export function createResolveHandler(deps: ResolveDeps): ResolveHandler {
     config.auth_cache_seconds > 0 ? `max-age=${config.auth_cache_seconds}` : "no-store";
   const claimHeaders = config.identity_headers.map((claim) => `${prefix}${claim}`);
   const forwardCookies = config.forward_cookie_header;
+  const xsrfAnywhere = xsrfInUse(config);
   const ownCookies = new Set(
     ["", "__Host-", "__Secure-"].map((cookiePrefix) => `${cookiePrefix}${config.cookie_name}`),
   );
@@ -132,6 +137,17 @@ export function createResolveHandler(deps: ResolveDeps): ResolveHandler {
         ? ({ access: "deny" } as const)
         : findRequirement(config.rules, request, config.default_access);
     return { request, requirement };
+  }
+
+  /** What the request carries for the XSRF check; read only for unsafe methods when some rule checks it. */
+  function xsrfInput(req: IncomingMessage, target: Target): XsrfInput | undefined {
+    if (!xsrfAnywhere || "error" in target.request || SAFE_METHODS.has(target.request.method))
+      return undefined;
+    return {
+      byDefault: config.xsrf_protection,
+      header: headerValue(req.headers, config.xsrf_header_name),
+      cookies: cookieValues(req.headers.cookie, config.xsrf_cookie_name),
+    };
   }
 
   async function allowHeaders(identity: Identity, host: string): Promise<string[]> {
@@ -200,7 +216,8 @@ export function createResolveHandler(deps: ResolveDeps): ResolveHandler {
       "content-length",
       String(Buffer.byteLength(body)),
       "cache-control",
-      status === 503 ? "no-store" : cacheControl,
+      // Neither an outage nor an XSRF refusal (which depends on a header no cache key holds) is kept.
+      status === 503 || code === "xsrf" ? "no-store" : cacheControl,
       "vary",
       "Cookie, Authorization",
       ...extra,
@@ -236,11 +253,12 @@ export function createResolveHandler(deps: ResolveDeps): ResolveHandler {
       case "allow": {
         const host = (target.request as OriginalRequest).host;
         const headers = await allowHeaders(outcome.identity, host);
-        // A provider token is never kept in a shared auth cache.
-        if (upstream.length === 0) return [200, headers, ""];
-        const withToken = [...headers, ...upstream];
-        withToken[withToken.indexOf("cache-control") + 1] = "no-store";
-        return [200, withToken, ""];
+        // A provider token is never kept in a shared auth cache, nor is an
+        // answer that depended on the XSRF header (the cache key has no headers).
+        if (upstream.length === 0 && !outcome.xsrfChecked) return [200, headers, ""];
+        const uncached = [...headers, ...upstream];
+        uncached[uncached.indexOf("cache-control") + 1] = "no-store";
+        return [200, uncached, ""];
       }
       case "anonymous":
         return [200, anonymousHeaders, ""];
@@ -248,6 +266,8 @@ export function createResolveHandler(deps: ResolveDeps): ResolveHandler {
         return loginAnswer(req, target.request as OriginalRequest, trusted);
       case "forbidden":
         return error(req, 403, "forbidden", outcome.reason);
+      case "xsrf":
+        return error(req, 403, "xsrf", outcome.reason);
       case "invalid_request":
         return error(req, 403, "invalid_request", outcome.reason);
       case "invalid_credential":
@@ -271,7 +291,7 @@ export function createResolveHandler(deps: ResolveDeps): ResolveHandler {
             { authorization: req.headers.authorization, cookie: req.headers.cookie },
             onCredentialError,
           );
-    let outcome = decide({ ...target, credential });
+    let outcome = decide({ ...target, credential, xsrf: xsrfInput(req, target) });
     const upstream: string[] = [];
     if (outcome.kind === "allow" && outcome.upstreamToken) {
       const wanted = outcome.upstreamToken;

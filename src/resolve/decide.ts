@@ -7,6 +7,7 @@
 // verified credential produces an identity; every path that is not an
 // explicit allow ends in a denial, and a store that cannot answer serves a
 // public resource anonymously and nothing else.
+import { sameToken } from "../sessions/xsrf.ts";
 import type { OriginalRequest } from "./original-request.ts";
 import type { CredentialKind, Requirement, UpstreamToken } from "./rules.ts";
 
@@ -16,7 +17,7 @@ export type Identity = {
   emailVerified: boolean;
   name: string;
   roles: string[];
-  /** password, oauth:<provider>, api-key, jwt */
+  /** password, oauth:<provider>, api-key, jwt, authjs, dev-bypass */
   method: string;
   authenticatedAt: Date;
   /** Headers from a trusted issuer's claims (name after the prefix → value). */
@@ -27,28 +28,44 @@ export type Identity = {
 export type CredentialResult =
   | { kind: "none" }
   | { kind: "invalid"; message: string }
-  | { kind: "identity"; identity: Identity }
+  | {
+      kind: "identity";
+      identity: Identity;
+      /** A browser session's XSRF token (sessions/xsrf.ts), when the resolver checks them. */
+      xsrfToken?: string;
+    }
   /** A store or issuer could not answer: neither yes nor no. */
   | { kind: "unavailable" };
 
 export type Outcome =
-  | { kind: "allow"; identity: Identity; upstreamToken: UpstreamToken | null }
+  | {
+      kind: "allow";
+      identity: Identity;
+      upstreamToken: UpstreamToken | null;
+      /** Passed an XSRF check: an auth cache keyed on cookies (not the header) must not keep it. */
+      xsrfChecked?: true;
+    }
   | { kind: "anonymous" }
   /** 401 with the login location (or a 302 for a browser navigation that asked for one). */
   | { kind: "unauthenticated" }
   | { kind: "forbidden"; reason: string }
+  /** 403: a cookie-authenticated unsafe request without this session's XSRF token. */
+  | { kind: "xsrf"; reason: string }
   | { kind: "invalid_request"; reason: string }
   | { kind: "invalid_credential"; reason: string }
   | { kind: "unavailable"; reason: string };
 
+/** The development bypass stands in for a browser session. */
 export function credentialKind(identity: Identity): CredentialKind {
-  return identity.method === "api-key" || identity.method === "jwt" ? identity.method : "session";
+  const { method } = identity;
+  return method === "api-key" || method === "jwt" || method === "authjs" ? method : "session";
 }
 
 const CREDENTIAL_NAMES: Record<CredentialKind, string> = {
   session: "a browser session",
   "api-key": "an API key",
   jwt: "a bearer token",
+  authjs: "an Auth.js session",
 };
 
 /** A deny rule is decided without credentials: the caller need not read them. */
@@ -56,11 +73,24 @@ export function needsCredential(requirement: Requirement): boolean {
   return requirement.access !== "deny";
 }
 
+/** What the request carried for the XSRF check, and whether rules check it unless they say. */
+export type XsrfInput = {
+  byDefault: boolean;
+  /** The X-XSRF-TOKEN header (or the configured name). */
+  header: string | undefined;
+  /** Every value of the XSRF-TOKEN cookie (a sibling subdomain may have planted one more). */
+  cookies: string[];
+};
+
+/** Methods a browser may send cross-site without a preflight... and that must not change anything. */
+export const SAFE_METHODS: ReadonlySet<string> = new Set(["GET", "HEAD", "OPTIONS", "TRACE"]);
+
 export function decide(input: {
   request: OriginalRequest | { error: string };
   /** The first matching rule's requirement (findRequirement); unused when the request is an error. */
   requirement: Requirement;
   credential: CredentialResult;
+  xsrf?: XsrfInput;
 }): Outcome {
   const { request, requirement, credential } = input;
   if ("error" in request) return { kind: "invalid_request", reason: request.error };
@@ -84,8 +114,20 @@ export function decide(input: {
       return requirement.access === "public" ? { kind: "anonymous" } : { kind: "unauthenticated" };
   }
   const { identity } = credential;
-  if (requirement.access === "public") return { kind: "allow", identity, upstreamToken: null };
   const kind = credentialKind(identity);
+  const xsrfChecked =
+    (requirement.xsrf ?? input.xsrf?.byDefault ?? false) &&
+    kind === "session" &&
+    !SAFE_METHODS.has(request.method);
+  if (xsrfChecked) {
+    const problem = xsrfProblem(credential.xsrfToken, input.xsrf);
+    if (problem) return { kind: "xsrf", reason: problem };
+  }
+  const allowed = (upstreamToken: UpstreamToken | null): Outcome =>
+    xsrfChecked
+      ? { kind: "allow", identity, upstreamToken, xsrfChecked: true }
+      : { kind: "allow", identity, upstreamToken };
+  if (requirement.access === "public") return allowed(null);
   if (requirement.credentials && !requirement.credentials.has(kind)) {
     const accepted = [...requirement.credentials].map((accepted) => CREDENTIAL_NAMES[accepted]);
     return {
@@ -110,7 +152,27 @@ export function decide(input: {
       reason:
         "a bearer token from another issuer carries no provider token; use a browser session or an API key",
     };
-  return { kind: "allow", identity, upstreamToken };
+  if (upstreamToken && kind === "authjs")
+    return {
+      kind: "forbidden",
+      reason:
+        "an Auth.js session carries no provider token gatehouse holds; use a gatehouse session or an API key",
+    };
+  return allowed(upstreamToken);
+}
+
+/**
+ * Signed double-submit: the header must be present, equal one of the
+ * cookie's values, and be this session's token. Bearer credentials are
+ * exempt (a browser never sends them on its own).
+ */
+function xsrfProblem(expected: string | undefined, xsrf: XsrfInput | undefined): string | null {
+  if (!xsrf?.header) return "the XSRF header is missing: send the XSRF-TOKEN cookie's value in it";
+  if (!xsrf.cookies.some((cookie) => sameToken(cookie, xsrf.header as string)))
+    return "the XSRF header does not match the XSRF cookie";
+  if (expected === undefined || !sameToken(xsrf.header, expected))
+    return "the XSRF token does not belong to this session: reload the page to get a new one";
+  return null;
 }
 
 /** What reading the user's provider token gave, for a rule with upstream_token. */

@@ -21,8 +21,11 @@ export type IdentityClaim = (typeof IDENTITY_CLAIMS)[number];
 
 const METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"];
 
-/** session: a browser cookie; api-key: a personal API key; jwt: a token from a trusted issuer. */
-export const CREDENTIAL_KINDS = ["session", "api-key", "jwt"] as const;
+/**
+ * session: a browser cookie; api-key: a personal API key; jwt: a token from a
+ * trusted issuer; authjs: an Auth.js (NextAuth) session cookie.
+ */
+export const CREDENTIAL_KINDS = ["session", "api-key", "jwt", "authjs"] as const;
 export type CredentialKind = (typeof CREDENTIAL_KINDS)[number];
 
 const oneOrMany = z
@@ -55,6 +58,8 @@ export const accessRuleSchema = z
     require_verified_email: z.boolean().default(false),
     /** Match the path patterns case-sensitively (default: case-insensitively). */
     case_sensitive: z.boolean().default(false),
+    /** Check the XSRF token of cookie-authenticated unsafe requests here (default: XSRF_PROTECTION). */
+    xsrf: z.boolean().optional(),
     /** Accept paths holding an encoded `/` or `\` (`%2F`, `%5C`), refused by default. */
     allow_encoded_slashes: z.boolean().default(false),
     /** Which kinds of credential may reach it; all when absent. */
@@ -109,6 +114,7 @@ type RuleInput = {
   require_verified_email: boolean;
   case_sensitive: boolean;
   allow_encoded_slashes: boolean;
+  xsrf?: boolean;
   credentials?: CredentialKind[];
   upstream_token?: UpstreamToken;
 };
@@ -118,6 +124,8 @@ export type UpstreamToken = { provider: string; header: string };
 type RequirementBase = {
   /** The rule accepts paths with encoded separators (allow_encoded_slashes). */
   allowEncodedSlashes?: true;
+  /** The rule's own XSRF setting; absent: XSRF_PROTECTION decides. */
+  xsrf?: boolean;
 };
 
 export type Requirement =
@@ -175,7 +183,10 @@ export function compileHostPatterns(patterns: string[]): (host: string) => boole
 
 function compileRule(rule: RuleInput): AccessRule {
   const access = rule.access ?? "authenticated";
-  const base: RequirementBase = rule.allow_encoded_slashes ? { allowEncodedSlashes: true } : {};
+  const base: RequirementBase = {
+    ...(rule.allow_encoded_slashes ? { allowEncodedSlashes: true } : {}),
+    ...(rule.xsrf === undefined ? {} : { xsrf: rule.xsrf }),
+  };
   const requirement: Requirement =
     access === "authenticated"
       ? {

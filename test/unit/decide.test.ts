@@ -203,3 +203,90 @@ test("no credential that is not an identity ever yields allow, whatever the rule
       assert.notEqual(outcome.kind, "allow", `${path} ${credential.kind}`);
     }
 });
+
+test("XSRF: a cookie-authenticated unsafe request needs this session's token in header and cookie", () => {
+  const xsrfRules = z.array(accessRuleSchema).parse([
+    { path: "/hooks/**", access: "authenticated", xsrf: false },
+    { path: "/strict/**", access: "authenticated", xsrf: true },
+    { path: "/public/**", access: "public" },
+  ]);
+  const token = "t0k3n";
+  const session: CredentialResult = { kind: "identity", identity: user, xsrfToken: token };
+  const on = (header: string | undefined, cookies: string[], byDefault = true) => ({
+    byDefault,
+    header,
+    cookies,
+  });
+  const ask = (
+    path: string,
+    method: string,
+    credential: CredentialResult,
+    xsrf: ReturnType<typeof on>,
+  ) => {
+    const original = { ...request(path), method };
+    return decide({
+      request: original,
+      requirement: findRequirement(xsrfRules, original, "authenticated"),
+      credential,
+      xsrf,
+    });
+  };
+  const cases: [string, Outcome["kind"], RegExp?][] = [];
+  const check = (what: string, outcome: Outcome, kind: Outcome["kind"], reason?: RegExp) => {
+    assert.equal(outcome.kind, kind, what);
+    if (reason) assert.match("reason" in outcome ? outcome.reason : "", reason, what);
+    cases.push([what, kind]);
+  };
+  check("POST with the session's token", ask("/x", "POST", session, on(token, [token])), "allow");
+  const passed = ask("/x", "POST", session, on(token, [token]));
+  assert.equal(passed.kind === "allow" && passed.xsrfChecked, true, "not kept by an auth cache");
+  check(
+    "a planted second cookie",
+    ask("/x", "DELETE", session, on(token, ["evil", token])),
+    "allow",
+  );
+  check("no header", ask("/x", "POST", session, on(undefined, [token])), "xsrf", /missing/);
+  check(
+    "header and cookie differ",
+    ask("/x", "PUT", session, on(token, ["other"])),
+    "xsrf",
+    /does not match/,
+  );
+  check(
+    "a sibling's planted pair, or another user's token",
+    ask("/x", "PATCH", session, on("evil", ["evil"])),
+    "xsrf",
+    /does not belong to this session/,
+  );
+  check("GET is safe", ask("/x", "GET", session, on(undefined, [])), "allow");
+  check("HEAD and OPTIONS are safe", ask("/x", "OPTIONS", session, on(undefined, [])), "allow");
+  check("a rule that opts out", ask("/hooks/x", "POST", session, on(undefined, [])), "allow");
+  check(
+    "a rule that opts in while the default is off",
+    ask("/strict/x", "POST", session, on(undefined, [], false)),
+    "xsrf",
+  );
+  check("the default off", ask("/x", "POST", session, on(undefined, [], false)), "allow");
+  check(
+    "an API key is exempt",
+    ask("/x", "POST", as({ method: "api-key" }), on(undefined, [])),
+    "allow",
+  );
+  check(
+    "a bearer JWT is exempt",
+    ask("/x", "POST", as({ method: "jwt" }), on(undefined, [])),
+    "allow",
+  );
+  check(
+    "anonymous on a public rule",
+    ask("/public/x", "POST", NONE, on(undefined, [])),
+    "anonymous",
+  );
+  check("signed in on a public rule", ask("/public/x", "POST", session, on(undefined, [])), "xsrf");
+  check(
+    "nobody on a protected rule",
+    ask("/x", "POST", NONE, on(undefined, [])),
+    "unauthenticated",
+  );
+  assert.equal(cases.length, 15);
+});
