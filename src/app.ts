@@ -13,6 +13,8 @@ import { type ApiKeyService, createApiKeyService } from "./api-keys/service.ts";
 import { createJwtVerifier } from "./bearer/jwt-verifier.ts";
 import { type Config, xsrfInUse } from "./config.ts";
 import { apiKeyStrategy } from "./credentials/api-key.ts";
+import { authjsFromConfig } from "./credentials/authjs.ts";
+import { devBypassFromConfig } from "./credentials/dev-bypass.ts";
 import { sessionCookieStrategy } from "./credentials/session-cookie.ts";
 import { trustedJwtStrategy } from "./credentials/trusted-jwt.ts";
 import type { DatabaseHandle } from "./db/client.ts";
@@ -245,13 +247,26 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
   });
 
   const draining = { value: false };
+  const authjs = authjsFromConfig({ config, clock, registry: metrics.registry, redis });
+  const bypass = devBypassFromConfig({
+    config,
+    db: database.db,
+    clock,
+    registry: metrics.registry,
+    logger,
+  });
   const resolve = createResolveHandler({
     config,
-    // Tried in this order; a bearer token is never answered by the cookie.
+    // Tried in this order; a bearer token is never answered by a cookie. Of
+    // the cookies, gatehouse's own session answers first; an Auth.js cookie
+    // only when it is absent or gone; the development bypass only when the
+    // request carries no credential at all.
     strategies: [
       apiKeyStrategy(apiKeys),
       trustedJwtStrategy(jwts),
       sessionCookieStrategy(sessions, config.session_cookie, { xsrf: xsrfInUse(config) }),
+      ...(authjs ? [authjs.strategy] : []),
+      ...(bypass ? [bypass] : []),
     ],
     signer,
     metrics,
@@ -284,8 +299,17 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
   app.get("/healthz", (c) => c.json({ status: "ok" }));
   app.get("/readyz", async (c) => {
     if (draining.value) return c.json({ status: "draining" }, 503);
-    // Redis is reported, never required: without it requests go to SQL.
-    const shared = redis ? { redis: redis.isReady() ? "ok" : "unavailable" } : {};
+    // Redis is reported, never required: without it requests go to SQL. So is
+    // the Auth.js app's database: cached user checks go on without it.
+    const authjsDatabase = await authjs?.userCheck?.ping().then(
+      () => "ok",
+      () => "unavailable",
+    );
+    const shared = {
+      ...(redis ? { redis: redis.isReady() ? "ok" : "unavailable" } : {}),
+      ...(authjsDatabase ? { authjsDatabase } : {}),
+      ...(config.dev_bypass_user ? { devBypass: config.dev_bypass_user } : {}),
+    };
     try {
       await database.ping();
       return c.json({ status: "ok", database: database.kind, ...shared });
@@ -324,6 +348,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     reloadKeys,
     close: () => {
       clearInterval(keyReload);
+      void authjs?.userCheck?.close();
       mailer.close();
       void hasher.close();
     },

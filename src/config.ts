@@ -59,6 +59,17 @@ const hostPort = z
 // limits and the audit log see.
 const DEFAULT_TRUSTED_PROXIES = ["127.0.0.0/8", "::1/128"];
 
+/** A PostgreSQL table or column name, optionally schema-qualified: quoted as an identifier when used. */
+const sqlName = z
+  .string()
+  .regex(
+    /^[A-Za-z_][A-Za-z0-9_$]{0,62}(\.[A-Za-z_][A-Za-z0-9_$]{0,62})?$/,
+    "must be a name like users or auth.users",
+  );
+const sqlColumn = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_$]{0,62}$/, "must be a column name like id or banned");
+
 const settingsSchema = z
   .object({
     port: integer(4180, 0, 65535),
@@ -197,6 +208,36 @@ const settingsSchema = z
       .regex(/^[a-z0-9-]+$/, "lower-case letters, digits and - only")
       .default("x-auth-"),
     site_name: z.string().min(1).max(100).default("gatehouse"),
+    /** Auth.js sessions (credentials/authjs.ts): the app's AUTH_SECRET, newest first; unset: off. */
+    authjs_secret: list(),
+    /** One cookie name instead of Auth.js's four defaults (v5's and v4's, plain and __Secure-). */
+    authjs_cookie_name: z
+      .string()
+      .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$/, "must be a cookie name")
+      .optional(),
+    /** Which Auth.js token format the cookies hold: v5 (@auth/core), v4 (next-auth 4), or auto (by cookie name). */
+    authjs_token_format: z.enum(["auto", "v5", "v4"]).default("auto"),
+    /** A claim holding the user's roles (a string or a list of strings). */
+    authjs_roles_claim: z.string().min(1).max(200).optional(),
+    /** Tokens issued longer ago than this are refused, whatever their expiry says. */
+    authjs_max_age: duration("30d").pipe(z.number().min(60, "must be at least 60s")),
+    /** Check the user still exists (and is not disabled) in the app's PostgreSQL. */
+    authjs_user_check: bool(false),
+    authjs_database_url: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, "must start with postgres://")
+      .optional(),
+    /** The Auth.js adapter's users table; unset: `users` (pg adapter) or `user` (drizzle adapter), whichever exists. */
+    authjs_user_table: sqlName.optional(),
+    authjs_user_id_column: sqlColumn.default("id"),
+    /** A column that refuses the user when it is neither NULL nor false (a flag or a timestamp). */
+    authjs_user_disabled_column: sqlColumn.optional(),
+    /** How long a user check's answer is kept (in memory and Redis): the revocation bound. */
+    authjs_user_cache_ttl: duration("60s").pipe(z.number().min(1, "must be at least 1s")),
+    /** Development only: requests without a credential resolve as this user (an id or an email). */
+    dev_bypass_user: z.string().trim().min(1).max(254).optional(),
+    /** The bypass user's roles; default: the gatehouse account's, or none. */
+    dev_bypass_roles: list(),
   })
   .strict();
 
@@ -225,6 +266,33 @@ export const configSchema = settingsSchema.superRefine((config, ctx) => {
       code: "custom",
       path: ["session_max_age"],
       message: "must be at least SESSION_IDLE_TIMEOUT",
+    });
+  }
+  const authjsSettings = [
+    config.authjs_cookie_name && "AUTHJS_COOKIE_NAME",
+    config.authjs_roles_claim && "AUTHJS_ROLES_CLAIM",
+    config.authjs_user_check && "AUTHJS_USER_CHECK",
+    config.authjs_database_url && "AUTHJS_DATABASE_URL",
+  ].filter(Boolean);
+  if (config.authjs_secret.length === 0 && authjsSettings.length > 0) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["authjs_secret"],
+      message: `${authjsSettings.join(", ")} need${authjsSettings.length === 1 ? "s" : ""} the Auth.js app's secret here`,
+    });
+  }
+  if (config.authjs_user_check && !config.authjs_database_url) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["authjs_database_url"],
+      message: "AUTHJS_USER_CHECK needs the Auth.js app's database (postgres://...)",
+    });
+  }
+  if (config.dev_bypass_roles.length > 0 && !config.dev_bypass_user) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["dev_bypass_roles"],
+      message: "only makes sense with DEV_BYPASS_USER",
     });
   }
 });
@@ -271,6 +339,18 @@ export function configWarnings(config: Config): string[] {
         `TRUSTED_PROXIES: ${range.toString()}/${bits} is a broad range; every client in it can choose its own address and forwarded URL. Name your proxies' addresses or their narrowest range.`,
       );
   }
+  if (config.dev_bypass_user)
+    warnings.push(
+      `DEV_BYPASS_USER: every request without a credential resolves as ${config.dev_bypass_user}. Development only: never set it where real users are.`,
+    );
+  if (config.authjs_secret.some((secret) => secret.length < 32))
+    warnings.push(
+      "AUTHJS_SECRET: a secret shorter than 32 characters; Auth.js suggests `npx auth secret` (32 random bytes).",
+    );
+  if (config.authjs_secret.length > 0 && !config.authjs_user_check)
+    warnings.push(
+      `AUTHJS_USER_CHECK is off: a user deleted from the Auth.js app keeps resolving until the token expires (at most AUTHJS_MAX_AGE, ${config.authjs_max_age}s).`,
+    );
   return warnings;
 }
 
@@ -323,6 +403,13 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       problems.push(
         `RULES: upstream_token names the provider "${wanted.provider}", which OAUTH_PROVIDERS does not have`,
       );
+  }
+  if (result.data.dev_bypass_user) {
+    // The development bypass names a user without any credential: never where real users are.
+    if (env.NODE_ENV === "production")
+      problems.push("DEV_BYPASS_USER: refused with NODE_ENV=production (development only)");
+    if ((result.data.public_url?.protocol ?? "http:") === "https:")
+      problems.push("DEV_BYPASS_USER: refused with an https PUBLIC_URL (development only)");
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return finishConfig({ ...result.data, oauth_providers: oauth.providers });

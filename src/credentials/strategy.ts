@@ -2,7 +2,9 @@
 // says "not mine", "this identity" or "invalid". The decision (resolve/decide)
 // never knows how a credential was read. Invariant: a present Authorization
 // header is answered by a bearer strategy or is invalid; it never falls back
-// to the session cookie.
+// to the session cookie. Cookies are asked in order (gatehouse's session,
+// then Auth.js's): "none" from one (no such cookie, or a session that is
+// gone) asks the next; an identity, "invalid" or "unavailable" is the answer.
 import type { CredentialResult } from "../resolve/decide.ts";
 
 /** The parts of a request credentials come from. */
@@ -48,8 +50,10 @@ export async function readCredential(
   const source: CredentialSource = { bearer, cookie: request.cookie };
   for (const strategy of strategies) {
     try {
-      const result = strategy.read(source);
-      if (result !== NOT_MINE) return await result;
+      const read = strategy.read(source);
+      if (read === NOT_MINE) continue;
+      const result = await read;
+      if (result.kind !== "none") return result;
     } catch (error) {
       onError(error, strategy.name);
       return UNAVAILABLE;

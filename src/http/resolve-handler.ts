@@ -79,6 +79,8 @@ export function createResolveHandler(deps: ResolveDeps): ResolveHandler {
   const claimHeaders = config.identity_headers.map((claim) => `${prefix}${claim}`);
   const forwardCookies = config.forward_cookie_header;
   const xsrfAnywhere = xsrfInUse(config);
+  // DEV_BYPASS_USER: every answer says so, whatever its status.
+  const bypassHeader = config.dev_bypass_user ? [`${prefix}bypass`, "true"] : null;
   const ownCookies = new Set(
     ["", "__Host-", "__Secure-"].map((cookiePrefix) => `${cookiePrefix}${config.cookie_name}`),
   );
@@ -171,7 +173,11 @@ export function createResolveHandler(deps: ResolveDeps): ResolveHandler {
     for (const [name, value] of Object.entries(identity.extraHeaders ?? {})) {
       const header = `${prefix}${name}`;
       // A trusted issuer's extra claims never replace an identity header.
-      if (header !== `${prefix}anonymous` && !claimHeaders.includes(header))
+      if (
+        header !== `${prefix}anonymous` &&
+        header !== `${prefix}bypass` &&
+        !claimHeaders.includes(header)
+      )
         headers.push(header, encodeHeaderValue(value));
     }
     if (!perHost || perHost.size >= MAX_HOSTS_PER_IDENTITY) {
@@ -315,10 +321,8 @@ export function createResolveHandler(deps: ResolveDeps): ResolveHandler {
         return error(req, 503, "unavailable", "cannot decide right now", ["retry-after", "1"]);
       })
       .then(([status, headers, body]) => {
-        res.writeHead(
-          status,
-          status === 200 && forwardCookies ? withAppCookies(req, headers) : headers,
-        );
+        const sent = status === 200 && forwardCookies ? withAppCookies(req, headers) : headers;
+        res.writeHead(status, bypassHeader ? [...sent, ...bypassHeader] : sent);
         res.end(body);
       });
   };
