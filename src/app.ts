@@ -6,11 +6,11 @@ import { requestId } from "hono/request-id";
 import { createUserAdmin, type UserAdmin } from "./accounts/admin.ts";
 import { type Audit, sqlAudit } from "./accounts/audit.ts";
 import { createEmailFlows, type EmailFlows } from "./accounts/email-flows.ts";
+import { emailTokenStore } from "./accounts/link-tokens.ts";
 import { type LoginThrottle, loginThrottle, rateLimiter } from "./accounts/login-throttle.ts";
 import { createPasswordHasher } from "./accounts/passwords.ts";
 import { type AccountService, createAccountService } from "./accounts/service.ts";
 import { type ApiKeyService, createApiKeyService } from "./api-keys/service.ts";
-import { createJwtVerifier } from "./bearer/jwt-verifier.ts";
 import { type Config, xsrfInUse } from "./config.ts";
 import { apiKeyStrategy } from "./credentials/api-key.ts";
 import { authjsFromConfig } from "./credentials/authjs.ts";
@@ -18,17 +18,15 @@ import { devBypassFromConfig } from "./credentials/dev-bypass.ts";
 import { sessionCookieStrategy } from "./credentials/session-cookie.ts";
 import { trustedJwtStrategy } from "./credentials/trusted-jwt.ts";
 import type { DatabaseHandle } from "./db/client.ts";
-import { createMailer, type Mailer } from "./email/mailer.ts";
-import { loadTemplates } from "./email/templates.ts";
-import { emailTokenStore } from "./email/tokens.ts";
+import { isStoreUnavailable } from "./db/unavailable.ts";
 import { authRoutes } from "./http/auth-routes.ts";
 import type { AppEnv } from "./http/context.ts";
-import { errorBody, errorResponse, toServiceError } from "./http/errors.ts";
+import { errorBody, jsonErrors } from "./http/error-response.ts";
 import { passwordLoadShedder } from "./http/load-shedding.ts";
 import { createResolveHandler, type ResolveHandler } from "./http/resolve-handler.ts";
-import { createAssertionSigner } from "./keys/assertions.ts";
-import { type KeyRing, loadKeyRing } from "./keys/signing-keys.ts";
 import type { Logger } from "./logger.ts";
+import { createMailer, type Mailer } from "./mail/mailer.ts";
+import { loadTemplates } from "./mail/templates.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
 import { buildProvider } from "./oauth/providers.ts";
 import { createOAuthService, type OAuthService, UpstreamTokenError } from "./oauth/service.ts";
@@ -44,6 +42,9 @@ import {
   systemClock,
 } from "./sessions/service.ts";
 import { sqlSessionStore } from "./sessions/store.ts";
+import { createAssertionSigner } from "./signing-keys/assertions.ts";
+import { type KeyRing, loadKeyRing } from "./signing-keys/key-ring.ts";
+import { createJwtVerifier } from "./trusted-issuers/verifier.ts";
 
 export type Gatehouse = {
   /** Everything but /_resolve. */
@@ -117,7 +118,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     queue: config.password_hash_queue,
   });
   const mailer = createMailer({
-    config,
+    settings: config,
     templates: loadTemplates(config.email_templates_dir),
     logger,
     onResult: (kind, outcome) => metrics.emails.inc({ kind, outcome }),
@@ -323,12 +324,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     return c.body(await metrics.registry.metrics());
   });
   app.notFound((c) => c.json(errorBody("not_found", "No such endpoint.", c.get("requestId")), 404));
-  app.onError((error, c) =>
-    errorResponse(
-      c,
-      toServiceError(error, (e) => logError(e, `${c.req.method} ${c.req.path}`)),
-    ),
-  );
+  app.onError(jsonErrors({ log: logError, isStoreUnavailable }));
 
   return {
     app,

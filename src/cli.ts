@@ -17,13 +17,13 @@ import { ConfigError, loadConfig } from "./config.ts";
 import { type DatabaseHandle, DataDirInUse, openDatabase } from "./db/client.ts";
 import { users } from "./db/schema.ts";
 import { ServiceError } from "./errors.ts";
-import { loadKeyRing, rotateSigningKey } from "./keys/signing-keys.ts";
 import { createLogger } from "./logger.ts";
 import { connectRedis, type SharedRedis } from "./redis/client.ts";
 import { REVOKED_CHANNEL, type RevokedMessage } from "./redis/revocations.ts";
 import { redisCachedSessionStore } from "./sessions/redis-cache.ts";
 import { createSessionService } from "./sessions/service.ts";
 import { sqlSessionStore } from "./sessions/store.ts";
+import { loadKeyRing, rotateSigningKey } from "./signing-keys/key-ring.ts";
 
 const USAGE = `usage: gatehouse <command>
   keys rotate                                   sign with a new key; the old one stays published

@@ -8,7 +8,7 @@ import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
-import { trustedIssuerSchema } from "./bearer/issuer-config.ts";
+import { ConfigError } from "./kernel/config-error.ts";
 import {
   type OAuthProviderConfig,
   oauthProviderSchema,
@@ -17,12 +17,9 @@ import {
 import { type AccessRule, accessRuleSchema, IDENTITY_CLAIMS } from "./resolve/rules.ts";
 import { parseCidrList } from "./security/trusted-proxies.ts";
 import { bool, duration, integer, list } from "./settings-types.ts";
+import { trustedIssuerSchema } from "./trusted-issuers/settings.ts";
 
-export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
-  }
-}
+export { ConfigError };
 
 const publicUrl = z.string().transform((value, ctx) => {
   let url: URL;

@@ -3,8 +3,8 @@
 import { createGatehouse } from "./app.ts";
 import { ConfigError, configWarnings, loadConfig } from "./config.ts";
 import { DataDirInUse, openDatabase } from "./db/client.ts";
-import { loadTemplates } from "./email/templates.ts";
 import { createLogger } from "./logger.ts";
+import { loadTemplates } from "./mail/templates.ts";
 import { connectRedis } from "./redis/client.ts";
 import { startServer } from "./server.ts";
 

@@ -4,7 +4,8 @@
 import { and, eq, isNull } from "drizzle-orm";
 import type { Database } from "../db/client.ts";
 import { apiKeys, users } from "../db/schema.ts";
-import type { Clock, SessionService } from "../sessions/service.ts";
+import type { Clock } from "../kernel/clock.ts";
+import type { SessionService } from "../sessions/service.ts";
 import type { Audit } from "./audit.ts";
 
 export type UserAdmin = ReturnType<typeof createUserAdmin>;

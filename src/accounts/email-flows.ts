@@ -21,12 +21,13 @@ import {
   sessions as sessionRows,
   users,
 } from "../db/schema.ts";
-import type { Mailer } from "../email/mailer.ts";
-import type { EmailTokenStore, TokenOwner, TokenPurpose } from "../email/tokens.ts";
 import { ServiceError } from "../errors.ts";
-import type { Clock, SessionService } from "../sessions/service.ts";
+import type { Clock } from "../kernel/clock.ts";
+import type { Mailer } from "../mail/mailer.ts";
+import type { SessionService } from "../sessions/service.ts";
 import type { SessionUser } from "../sessions/store.ts";
 import type { Audit } from "./audit.ts";
+import type { EmailTokenStore, TokenOwner, TokenPurpose } from "./link-tokens.ts";
 import { clientKey, take } from "./login-throttle.ts";
 import type { PasswordHasher } from "./passwords.ts";
 import {

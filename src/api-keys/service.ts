@@ -7,8 +7,8 @@ import { LRUCache } from "lru-cache";
 import type { Database } from "../db/client.ts";
 import { apiKeys, sessions, users } from "../db/schema.ts";
 import { ServiceError } from "../errors.ts";
-import type { Identity } from "../resolve/decide.ts";
-import { type Clock, systemClock } from "../sessions/service.ts";
+import { type Clock, systemClock } from "../kernel/clock.ts";
+import type { Identity } from "../kernel/identity.ts";
 import { apiKeyStart, generateApiKey, hashApiKey, isWellFormedApiKey } from "./format.ts";
 
 const LAST_USED_GRANULARITY_MS = 5 * 60 * 1000;

@@ -4,23 +4,18 @@
 // (this client), `azp` when there are several audiences, `exp` and `iat`
 // within a small tolerance, and the `nonce` this browser's flow sent.
 import { createRemoteJWKSet, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from "jose";
-import { ASYMMETRIC_ALGORITHMS } from "../bearer/issuer-config.ts";
-import type { Clock } from "../sessions/service.ts";
+import type { Clock } from "../kernel/clock.ts";
+import {
+  ASYMMETRIC_ALGORITHMS,
+  type DiscoveryDocument,
+  fetchDiscovery,
+} from "../kernel/oidc-discovery.ts";
 
 const FETCH_TIMEOUT_MS = 5_000;
 const RETRY_DISCOVERY_MS = 30_000;
 
 /** Never none, never HS*: the same allow-list as for trusted issuers' bearer tokens. */
 const ID_TOKEN_ALGORITHMS = [...ASYMMETRIC_ALGORITHMS];
-
-export type DiscoveryDocument = {
-  /** Absent only where `anyIssuer` allowed it. */
-  issuer?: string;
-  authorization_endpoint: string;
-  token_endpoint: string;
-  jwks_uri: string;
-  userinfo_endpoint?: string;
-};
 
 /**
  * Something the provider sent, or failed to send, that ends the sign-in.
@@ -42,25 +37,6 @@ export type OidcIssuer = {
   verifyIdToken(idToken: string, nonce: string): Promise<JWTPayload>;
   userinfo(accessToken: string): Promise<Record<string, unknown> | null>;
 };
-
-/**
- * Reads an issuer's discovery document and checks it names that issuer (unless
- * `anyIssuer`: multi-tenant issuers) and has every `required` endpoint.
- */
-export async function fetchDiscovery<K extends keyof DiscoveryDocument>(
-  issuer: string,
-  options: { timeoutMs: number; required: readonly K[]; anyIssuer?: boolean },
-): Promise<Partial<DiscoveryDocument> & Pick<DiscoveryDocument, K>> {
-  const url = `${issuer.replace(/\/$/, "")}/.well-known/openid-configuration`;
-  const response = await fetch(url, { signal: AbortSignal.timeout(options.timeoutMs) });
-  if (!response.ok) throw new Error(`discovery at ${url} answered ${response.status}`);
-  const body = (await response.json()) as Partial<DiscoveryDocument>;
-  if (!options.anyIssuer && body.issuer !== issuer)
-    throw new Error(`discovery at ${url} names the issuer ${body.issuer}`);
-  for (const field of options.required)
-    if (typeof body[field] !== "string") throw new Error(`discovery at ${url} has no ${field}`);
-  return body as Partial<DiscoveryDocument> & Pick<DiscoveryDocument, K>;
-}
 
 export function oidcIssuer(options: {
   issuer: string;

@@ -9,7 +9,7 @@
 // - plain OAuth 2.0 (GitHub, Discord): the profile from the provider's API.
 import * as arctic from "arctic";
 import type { JWTPayload } from "jose";
-import type { Clock } from "../sessions/service.ts";
+import type { Clock } from "../kernel/clock.ts";
 import { type OidcIssuer, oidcIssuer, ProviderError } from "./oidc.ts";
 import type { OAuthProviderConfig, OAuthProviderType } from "./provider-config.ts";
 

@@ -9,7 +9,6 @@ import { LRUCache } from "lru-cache";
 import type { Audit } from "../accounts/audit.ts";
 import type { ClientMeta, SignedIn } from "../accounts/service.ts";
 import type { Database } from "../db/client.ts";
-import { isStoreUnavailable } from "../db/errors.ts";
 import {
   oauthFlows,
   oauthIdentities,
@@ -17,10 +16,12 @@ import {
   sessions as sessionRows,
   users,
 } from "../db/schema.ts";
+import { isStoreUnavailable } from "../db/unavailable.ts";
 import { ServiceError } from "../errors.ts";
-import type { Clock, SessionService } from "../sessions/service.ts";
+import type { Clock } from "../kernel/clock.ts";
+import { generateToken, hashToken, isWellFormedToken } from "../kernel/tokens.ts";
+import type { SessionService } from "../sessions/service.ts";
 import type { SessionUser } from "../sessions/store.ts";
-import { generateToken, hashToken, isWellFormedToken } from "../sessions/tokens.ts";
 import { ProviderError } from "./oidc.ts";
 import type { Provider, ProviderProfile, ProviderTokens } from "./providers.ts";
 import type { TokenVault } from "./token-vault.ts";

@@ -4,10 +4,20 @@
 // REDIS_COMMAND_TIMEOUT_MS, and reconnection in the background. Every caller
 // treats a failed command as a cache miss and goes to SQL.
 import { Cluster, Redis, type RedisOptions } from "ioredis";
-import type { Config } from "../config.ts";
 import type { Logger } from "../logger.ts";
 
 export type RedisConnection = Redis | Cluster;
+
+/** The settings the client reads (REDIS_*), by their configuration names. */
+export type RedisSettings = {
+  redis_url?: string | undefined;
+  redis_sentinels: string[];
+  redis_sentinel_name: string;
+  redis_cluster_nodes: string[];
+  redis_password?: string | undefined;
+  redis_command_timeout_ms: number;
+  redis_key_prefix: string;
+};
 
 export type SharedRedis = {
   /** For commands. */
@@ -28,25 +38,25 @@ function parseHostPort(text: string): { host: string; port: number } {
   return { host: text.slice(0, at).replace(/^\[|\]$/g, ""), port: Number(text.slice(at + 1)) };
 }
 
-function connect(config: Config, options: RedisOptions): RedisConnection | null {
+function connect(settings: RedisSettings, options: RedisOptions): RedisConnection | null {
   const common: RedisOptions = {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
-    commandTimeout: config.redis_command_timeout_ms,
+    commandTimeout: settings.redis_command_timeout_ms,
     connectTimeout: 2_000,
     retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
-    ...(config.redis_password ? { password: config.redis_password } : {}),
+    ...(settings.redis_password ? { password: settings.redis_password } : {}),
     ...options,
   };
-  if (config.redis_url) return new Redis(config.redis_url, common);
-  if (config.redis_sentinels.length > 0)
+  if (settings.redis_url) return new Redis(settings.redis_url, common);
+  if (settings.redis_sentinels.length > 0)
     return new Redis({
       ...common,
-      sentinels: config.redis_sentinels.map(parseHostPort),
-      name: config.redis_sentinel_name,
+      sentinels: settings.redis_sentinels.map(parseHostPort),
+      name: settings.redis_sentinel_name,
     });
-  if (config.redis_cluster_nodes.length > 0)
-    return new Cluster(config.redis_cluster_nodes.map(parseHostPort), {
+  if (settings.redis_cluster_nodes.length > 0)
+    return new Cluster(settings.redis_cluster_nodes.map(parseHostPort), {
       enableOfflineQueue: false,
       redisOptions: common,
       clusterRetryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
@@ -55,10 +65,10 @@ function connect(config: Config, options: RedisOptions): RedisConnection | null 
 }
 
 /** Connects when Redis is configured; null otherwise (the embedded default). */
-export function connectRedis(config: Config, logger: Logger): SharedRedis | null {
-  const client = connect(config, {});
+export function connectRedis(settings: RedisSettings, logger: Logger): SharedRedis | null {
+  const client = connect(settings, {});
   // Subscriptions need their own connection; channels are subscribed again each time it is ready.
-  const subscriber = connect(config, { autoResubscribe: false, commandTimeout: undefined });
+  const subscriber = connect(settings, { autoResubscribe: false, commandTimeout: undefined });
   if (!client || !subscriber) return null;
   let ready = false;
   const readyListeners: (() => void)[] = [];
@@ -91,14 +101,14 @@ export function connectRedis(config: Config, logger: Logger): SharedRedis | null
   subscriber.on("ready", subscribeAll);
   return {
     client,
-    keyPrefix: config.redis_key_prefix,
+    keyPrefix: settings.redis_key_prefix,
     isReady: () => ready,
     publish(channel, message) {
       if (!ready) return;
-      client.publish(config.redis_key_prefix + channel, message).catch(() => {});
+      client.publish(settings.redis_key_prefix + channel, message).catch(() => {});
     },
     subscribe(channel, onMessage) {
-      handlers.set(config.redis_key_prefix + channel, onMessage);
+      handlers.set(settings.redis_key_prefix + channel, onMessage);
       subscribeAll();
     },
     onReady(listener) {

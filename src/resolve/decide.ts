@@ -7,22 +7,12 @@
 // verified credential produces an identity; every path that is not an
 // explicit allow ends in a denial, and a store that cannot answer serves a
 // public resource anonymously and nothing else.
+import type { Identity } from "../kernel/identity.ts";
 import { sameToken } from "../sessions/xsrf.ts";
 import type { OriginalRequest } from "./original-request.ts";
 import type { CredentialKind, Requirement, UpstreamToken } from "./rules.ts";
 
-export type Identity = {
-  userId: string;
-  email: string;
-  emailVerified: boolean;
-  name: string;
-  roles: string[];
-  /** password, oauth:<provider>, api-key, jwt, authjs, dev-bypass */
-  method: string;
-  authenticatedAt: Date;
-  /** Headers from a trusted issuer's claims (name after the prefix → value). */
-  extraHeaders?: Record<string, string>;
-};
+export type { Identity } from "../kernel/identity.ts";
 
 /** What the credential strategies found (credentials.ts). */
 export type CredentialResult =

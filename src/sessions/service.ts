@@ -3,13 +3,13 @@
 // most requests, and sliding renewal writes only when a session is past half
 // its idle window.
 import { LRUCache } from "lru-cache";
+import { type Clock, systemClock } from "../kernel/clock.ts";
+import { generateToken, hashToken, isWellFormedToken } from "../kernel/tokens.ts";
 import type { ResolvedSession, SessionGuard, SessionRecord, SessionStore } from "./store.ts";
-import { generateToken, hashToken, isWellFormedToken } from "./tokens.ts";
 
+/** The clock lives in the kernel; named here too for the modules that import it from sessions/. */
+export { type Clock, systemClock } from "../kernel/clock.ts";
 export type { SessionGuard } from "./store.ts";
-
-export type Clock = { now(): number };
-export const systemClock: Clock = { now: () => Date.now() };
 
 export type SessionServiceOptions = {
   store: SessionStore;

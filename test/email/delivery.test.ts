@@ -9,7 +9,7 @@ import { after, before, describe, test } from "node:test";
 import { simpleParser } from "mailparser";
 import { ConfigError } from "../../src/config.ts";
 import { type DatabaseHandle, openDatabase } from "../../src/db/client.ts";
-import { loadTemplates } from "../../src/email/templates.ts";
+import { loadTemplates } from "../../src/mail/templates.ts";
 import { bodyOf, login, register, startGatehouse, uniqueEmail } from "../helpers/gatehouse.ts";
 import { linkTo, startSmtp } from "../helpers/smtp.ts";
 

@@ -1,8 +1,9 @@
 // One error shape for every JSON answer: { error: { code, message, requestId } }.
-import type { Context } from "hono";
+// What a store failure looks like is the composition root's knowledge (db/),
+// handed in: the HTTP edge imports no store.
+import type { Context, ErrorHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { isStoreUnavailable } from "../db/errors.ts";
 import { ERROR_STATUS, type ErrorCode, ServiceError } from "../errors.ts";
 import type { AppEnv } from "./context.ts";
 
@@ -30,19 +31,35 @@ const HTTP_STATUS_CODES: Partial<Record<number, ErrorCode>> = {
   415: "unsupported_media_type",
 };
 
+export type ErrorMapping = {
+  log: (error: unknown, context: string) => void;
+  /** True for an error that says a store cannot be reached: a 503 to try again, not a 500. */
+  isStoreUnavailable: (error: unknown) => boolean;
+};
+
 /** Turns anything thrown into the one error shape; unknown errors are logged and become a 500 without details. */
-export function toServiceError(error: unknown, log: (error: unknown) => void): ServiceError {
+export function toServiceError(
+  error: unknown,
+  mapping: ErrorMapping,
+  context: string,
+): ServiceError {
   if (error instanceof ServiceError) return error;
   if (error instanceof HTTPException) {
     const code = HTTP_STATUS_CODES[error.status] ?? "invalid_request";
     return new ServiceError(code, error.message || code.replaceAll("_", " "));
   }
-  log(error);
-  if (isStoreUnavailable(error))
+  mapping.log(error, context);
+  if (mapping.isStoreUnavailable(error))
     return new ServiceError(
       "unavailable",
       "The account store is unavailable. Try again shortly.",
       1,
     );
   return new ServiceError("internal", "Something went wrong on our side.");
+}
+
+/** The app's error handler: everything thrown answers in the one JSON shape. */
+export function jsonErrors(mapping: ErrorMapping): ErrorHandler<AppEnv> {
+  return (error, c) =>
+    errorResponse(c, toServiceError(error, mapping, `${c.req.method} ${c.req.path}`));
 }

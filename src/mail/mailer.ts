@@ -7,7 +7,6 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import nodemailer, { type SendMailOptions } from "nodemailer";
-import type { Config } from "../config.ts";
 import type { Logger } from "../logger.ts";
 import type { MessageKind, Templates } from "./templates.ts";
 
@@ -24,18 +23,28 @@ const RETRY_DELAYS = [2, 10];
 
 type SendOutcome = "sent" | "outbox" | "failed";
 
+/** The settings the mailer reads (SMTP_*, OUTBOX_DIR, SITE_NAME), by their configuration names. */
+export type MailSettings = {
+  smtp_url?: string | undefined;
+  smtp_require_tls: boolean;
+  smtp_tls_reject_unauthorized: boolean;
+  smtp_from: string;
+  outbox_dir: string;
+  site_name: string;
+};
+
 export function createMailer(options: {
-  config: Config;
+  settings: MailSettings;
   templates: Templates;
   logger: Logger;
   onResult?: (kind: MessageKind, outcome: SendOutcome) => void;
 }): Mailer {
-  const { config, templates, logger } = options;
-  const smtp = config.smtp_url
+  const { settings, templates, logger } = options;
+  const smtp = settings.smtp_url
     ? nodemailer.createTransport({
-        url: config.smtp_url,
-        requireTLS: config.smtp_require_tls,
-        tls: { rejectUnauthorized: config.smtp_tls_reject_unauthorized },
+        url: settings.smtp_url,
+        requireTLS: settings.smtp_require_tls,
+        tls: { rejectUnauthorized: settings.smtp_tls_reject_unauthorized },
         connectionTimeout: 10_000,
         greetingTimeout: 10_000,
         socketTimeout: 20_000,
@@ -47,9 +56,12 @@ export function createMailer(options: {
 
   async function writeToOutbox(kind: MessageKind, message: SendMailOptions) {
     const composed = await composer.sendMail(message);
-    mkdirSync(config.outbox_dir, { recursive: true, mode: 0o700 });
+    mkdirSync(settings.outbox_dir, { recursive: true, mode: 0o700 });
     const stamp = new Date().toISOString().replace(/[:.]/g, "-");
-    const file = join(config.outbox_dir, `${stamp}-${kind}-${randomBytes(3).toString("hex")}.eml`);
+    const file = join(
+      settings.outbox_dir,
+      `${stamp}-${kind}-${randomBytes(3).toString("hex")}.eml`,
+    );
     // The message holds a live token: readable by this user only.
     writeFileSync(file, composed.message as Buffer, { mode: 0o600 });
     logger.info(
@@ -99,8 +111,8 @@ export function createMailer(options: {
 
   return {
     post(kind, to, values) {
-      const rendered = templates.render(kind, { ...values, siteName: config.site_name });
-      const job = deliver(kind, { from: config.smtp_from, to, ...rendered }).finally(() =>
+      const rendered = templates.render(kind, { ...values, siteName: settings.site_name });
+      const job = deliver(kind, { from: settings.smtp_from, to, ...rendered }).finally(() =>
         pending.delete(job),
       );
       pending.add(job);

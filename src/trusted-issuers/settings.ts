@@ -4,21 +4,8 @@
 // nor an HMAC algorithm (which would use a public key as a shared secret) can
 // be configured.
 import { z } from "zod";
+import { ASYMMETRIC_ALGORITHMS } from "../kernel/oidc-discovery.ts";
 import { duration, list } from "../settings-types.ts";
-
-export const ASYMMETRIC_ALGORITHMS = [
-  "RS256",
-  "RS384",
-  "RS512",
-  "PS256",
-  "PS384",
-  "PS512",
-  "ES256",
-  "ES384",
-  "ES512",
-  "EdDSA",
-  "Ed25519",
-] as const;
 
 const httpUrl = z.url({ protocol: /^https?$/, message: "must be an http or https URL" });
 const claimName = z.string().regex(/^[A-Za-z0-9_:./-]{1,100}$/, "must be a claim name");

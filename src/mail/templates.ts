@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import Mustache from "mustache";
-import { ConfigError } from "../config.ts";
+import { ConfigError } from "../kernel/config-error.ts";
 
 export const MESSAGE_KINDS = [
   "verify-email",

@@ -5,7 +5,7 @@
 import { and, eq, gt, isNull } from "drizzle-orm";
 import type { Database } from "../db/client.ts";
 import { emailTokens, users } from "../db/schema.ts";
-import { generateToken, hashToken, isWellFormedToken } from "../sessions/tokens.ts";
+import { generateToken, hashToken, isWellFormedToken } from "../kernel/tokens.ts";
 
 export type TokenPurpose = "verify_email" | "reset_password";
 
