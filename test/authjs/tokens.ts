@@ -8,7 +8,7 @@ import { encode } from "@auth/core/jwt";
 import { hkdf } from "@panva/hkdf";
 import { EncryptJWT } from "jose";
 
-export const V5_SECRET = "gatehouse test secret for Auth.js v5 sessions, 32+ chars";
+export const V5_SECRET = "gatehouse test secret for Auth.js v5 sessions (32+ chars)";
 export const V5_OLD_SECRET = "the Auth.js v5 secret before the last rotation";
 export const V5_COOKIE = "authjs.session-token";
 
@@ -46,7 +46,10 @@ type Chunker = new (
 ) => { chunk(value: string, options: Record<string, unknown>): { name: string; value: string }[] };
 
 /** Auth.js's own chunking (its SessionStore, not exported by the package: loaded by path). */
-export async function chunkV5(name: string, token: string): Promise<{ name: string; value: string }[]> {
+export async function chunkV5(
+  name: string,
+  token: string,
+): Promise<{ name: string; value: string }[]> {
   const url = new URL("./lib/utils/cookie.js", import.meta.resolve("@auth/core/jwt"));
   const { SessionStore } = (await import(url.href)) as { SessionStore: Chunker };
   const store = new SessionStore({ name, options: { path: "/" } }, {}, { debug() {} });
@@ -76,3 +79,17 @@ export async function mintV4(
 
 export const cookieHeader = (cookies: { name: string; value: string }[]): string =>
   cookies.map(({ name, value }) => `${name}=${value}`).join("; ");
+
+/**
+ * Real time plus what a test added: tokens carry the real time (iat), so a
+ * clock frozen while a slow server starts would see them as issued in the future.
+ */
+export function advancingClock() {
+  let offset = 0;
+  return {
+    now: () => Date.now() + offset,
+    advance(ms: number) {
+      offset += ms;
+    },
+  };
+}
