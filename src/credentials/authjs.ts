@@ -16,9 +16,10 @@ import { LRUCache } from "lru-cache";
 import { Counter, type Registry } from "prom-client";
 import { canonicalizeEmail } from "../accounts/email.ts";
 import type { Config } from "../config.ts";
+import type { Clock } from "../kernel/clock.ts";
+import type { Identity } from "../kernel/identity.ts";
 import type { SharedRedis } from "../redis/client.ts";
-import type { CredentialResult, Identity } from "../resolve/decide.ts";
-import type { Clock } from "../sessions/service.ts";
+import type { CredentialResult } from "../resolve/decide.ts";
 import { type AuthjsCookie, authjsCookies, readAuthjsCookie } from "./authjs-cookie.ts";
 import { type AuthjsDecoder, AuthjsTokenError, createAuthjsDecoder } from "./authjs-token.ts";
 import {

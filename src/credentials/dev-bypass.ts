@@ -12,9 +12,10 @@ import { canonicalizeEmail } from "../accounts/email.ts";
 import type { Config } from "../config.ts";
 import type { Database } from "../db/client.ts";
 import { users } from "../db/schema.ts";
+import type { Clock } from "../kernel/clock.ts";
+import type { Identity } from "../kernel/identity.ts";
 import type { Logger } from "../logger.ts";
-import type { CredentialResult, Identity } from "../resolve/decide.ts";
-import type { Clock } from "../sessions/service.ts";
+import type { CredentialResult } from "../resolve/decide.ts";
 import { type CredentialStrategy, NOT_MINE } from "./strategy.ts";
 
 /** A gatehouse account the bypass user names, when there is one. */
