@@ -28,7 +28,7 @@ import type { Logger } from "./logger.ts";
 import { createMailer, type Mailer } from "./mail/mailer.ts";
 import { loadTemplates } from "./mail/templates.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
-import { buildProvider } from "./oauth/providers.ts";
+import { buildProvider } from "./oauth/provider.ts";
 import { createOAuthService, type OAuthService, UpstreamTokenError } from "./oauth/service.ts";
 import { loadTokenVault } from "./oauth/token-vault.ts";
 import { redisLock, type SharedRedis } from "./redis/client.ts";

@@ -9,6 +9,7 @@ import { eq } from "drizzle-orm";
 import { base64url, CompactEncrypt, compactDecrypt, decodeProtectedHeader } from "jose";
 import type { Database } from "../db/client.ts";
 import { settings } from "../db/schema.ts";
+import type { ProviderTokens } from "./provider-calls.ts";
 
 export type TokenVault = {
   seal(token: string): Promise<string>;
@@ -61,4 +62,25 @@ export async function loadTokenVault(db: Database, configured: string[]): Promis
   const stored = rows[0]?.value;
   if (!stored) throw new Error("the generated token encryption key could not be read");
   return createTokenVault([base64url.decode(stored)]);
+}
+
+/** A provider's tokens as stored: sealed, with their expiry. */
+export type SealedTokens = {
+  accessToken: string;
+  refreshToken: string | null;
+  tokenExpiresAt: Date | null;
+};
+
+/** Seals what the provider sent; without a new refresh token, `previousRefresh` is kept. */
+export async function sealTokens(
+  vault: TokenVault,
+  tokens: ProviderTokens,
+  previousRefresh: string | null,
+): Promise<SealedTokens> {
+  return {
+    accessToken: await vault.seal(tokens.accessToken),
+    // Providers that do not rotate refresh tokens send none on refresh: keep the old one.
+    refreshToken: tokens.refreshToken ? await vault.seal(tokens.refreshToken) : previousRefresh,
+    tokenExpiresAt: tokens.expiresAt,
+  };
 }

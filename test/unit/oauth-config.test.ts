@@ -5,7 +5,8 @@ import assert from "node:assert/strict";
 import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { test } from "node:test";
 import { ConfigError, loadConfig } from "../../src/config.ts";
-import { buildProvider } from "../../src/oauth/providers.ts";
+import { buildProvider } from "../../src/oauth/provider.ts";
+import { PROVIDER_FAMILIES } from "../../src/oauth/provider-table.ts";
 import { createTokenVault } from "../../src/oauth/token-vault.ts";
 
 const applePem = generateKeyPairSync("ec", { namedCurve: "P-256" })
@@ -51,6 +52,11 @@ const EXPECTED: Record<string, { url: string; pkce: boolean; nonce: boolean }> =
 test("one provider of each family: the browser goes to the provider's own endpoint with state, PKCE and nonce where they apply", async () => {
   const config = loadConfig({ OAUTH_PROVIDERS: PROVIDERS, SECRET: "s3cret", APPLE_KEY: applePem });
   assert.equal(config.oauth_providers.length, Object.keys(EXPECTED).length);
+  // A new family in the table gets a line here too (the generic oidc one is driven by oidc-login).
+  assert.deepEqual(
+    PROVIDER_FAMILIES.map((family) => family.type).filter((type) => type !== "oidc"),
+    config.oauth_providers.map((provider) => provider.type),
+  );
   for (const settings of config.oauth_providers) {
     const provider = buildProvider(settings, {
       redirectUri: `https://auth.example.com/auth/oauth/${settings.id}/callback`,

@@ -1,4 +1,4 @@
-// OpenID Connect, client side: the discovery document and the ID token. The
+// OpenID Connect, client side: who the user is, from a verified ID token. The
 // ID token is verified with jose against the issuer's published keys: the
 // signature with an asymmetric algorithm from the allow-list, `iss`, `aud`
 // (this client), `azp` when there are several audiences, `exp` and `iat`
@@ -10,26 +10,13 @@ import {
   type DiscoveryDocument,
   fetchDiscovery,
 } from "../kernel/oidc-discovery.ts";
+import { ProviderError, type ProviderProfile, type ProviderTokens } from "./provider-calls.ts";
 
 const FETCH_TIMEOUT_MS = 5_000;
 const RETRY_DISCOVERY_MS = 30_000;
 
 /** Never none, never HS*: the same allow-list as for trusted issuers' bearer tokens. */
 const ID_TOKEN_ALGORITHMS = [...ASYMMETRIC_ALGORITHMS];
-
-/**
- * Something the provider sent, or failed to send, that ends the sign-in.
- * refused: the provider said no (invalid_grant, ...); invalid: what it sent
- * does not verify; unreachable: no usable answer came.
- */
-export class ProviderError extends Error {
-  constructor(
-    message: string,
-    readonly kind: "refused" | "invalid" | "unreachable" = "unreachable",
-  ) {
-    super(message);
-  }
-}
 
 export type OidcIssuer = {
   discover(): Promise<DiscoveryDocument>;
@@ -120,4 +107,46 @@ export function oidcIssuer(options: {
     },
   };
   return issuer;
+}
+
+const text = (value: unknown) => (typeof value === "string" && value.length > 0 ? value : null);
+
+/** The profile in an OIDC claim set (ID token or userinfo). */
+function profileFromClaims(claims: JWTPayload | Record<string, unknown>): ProviderProfile {
+  return {
+    subject: String(claims.sub),
+    email: text(claims.email)?.trim().toLowerCase() ?? null,
+    // Apple sends "true" as a string.
+    emailVerified: claims.email_verified === true || claims.email_verified === "true",
+    name: text(claims.name) ?? text(claims.preferred_username) ?? text(claims.nickname),
+    avatarUrl: text(claims.picture),
+  };
+}
+
+/** The user's profile from the verified ID token, completed by userinfo when it holds no address. */
+export async function profileFromIdToken(
+  issuer: OidcIssuer,
+  tokens: ProviderTokens,
+  nonce: string,
+  call: <T>(work: () => Promise<T>) => Promise<T>,
+): Promise<ProviderProfile> {
+  if (!tokens.idToken)
+    throw new ProviderError(
+      "the provider sent no ID token (is the openid scope granted?)",
+      "invalid",
+    );
+  const idToken = tokens.idToken;
+  const claims = await call(() => issuer.verifyIdToken(idToken, nonce));
+  const profile = profileFromClaims(claims);
+  if (profile.email) return profile;
+  // Some issuers keep the address out of the ID token: ask userinfo, for the same subject only.
+  const info = await call(() => issuer.userinfo(tokens.accessToken)).catch(() => null);
+  if (!info || String(info.sub) !== profile.subject) return profile;
+  const extra = profileFromClaims(info);
+  return {
+    ...profile,
+    email: extra.email,
+    emailVerified: extra.emailVerified,
+    name: profile.name ?? extra.name,
+  };
 }
