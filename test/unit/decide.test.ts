@@ -346,3 +346,24 @@ test("XSRF: a cookie-authenticated unsafe request needs this session's token in 
   );
   assert.equal(cases.length, 15);
 });
+
+test("XSRF checks are for gatehouse sessions: the development bypass and Auth.js sessions are not asked", () => {
+  const original = { ...request("/x"), method: "POST" };
+  const xsrf = { byDefault: true, header: undefined, cookies: [] };
+  for (const method of ["dev-bypass", "authjs"]) {
+    const outcome = decide({
+      request: original,
+      requirement: findRequirement(rules, original, "authenticated"),
+      credential: as({ method }),
+      xsrf,
+    });
+    assert.equal(outcome.kind, "allow", method);
+  }
+  const session = decide({
+    request: original,
+    requirement: findRequirement(rules, original, "authenticated"),
+    credential: SESSION,
+    xsrf,
+  });
+  assert.equal(session.kind, "xsrf");
+});
