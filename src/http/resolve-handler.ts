@@ -11,8 +11,8 @@
 // operations (resolve/original-request.ts), the session hash is remembered
 // per token (credentials/session-cookie.ts), and the answer's header block
 // per identity and host while its x-auth-jwt has more than half its life left.
-// The identity objects come from the session, API key and JWT caches, so a
-// revoked or changed session drops its answers with it.
+// The identity objects come from the session, API key, JWT and Auth.js
+// caches, so a revoked or changed session drops its answers with it.
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
 import { type Config, xsrfInUse } from "../config.ts";
 import { type CredentialStrategy, readCredential } from "../credentials/strategy.ts";
