@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=16
+#!/usr/bin/env -S node --max-semi-space-size=8
 // The `gatehouse` command, on the compiled JavaScript in dist/ (`npm run build`):
 //   gatehouse [start]          serve (the same as `npm start`)
 //   gatehouse check-config     validate the configuration and exit

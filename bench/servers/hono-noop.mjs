@@ -1,6 +1,6 @@
 // The baseline: a Hono handler on @hono/node-server that answers 200 and
 // nothing else, in its own process like gatehouse. Also the no-op resolver
-// behind nginx.
+// behind nginx. Plain JavaScript, so it runs without a loader.
 import { serve } from "@hono/node-server";
 import { Hono } from "hono";
 
