@@ -21,7 +21,7 @@ import type { Identity } from "../kernel/identity.ts";
 import type { SharedRedis } from "../redis/client.ts";
 import type { CredentialResult } from "../resolve/decide.ts";
 import { type AuthjsCookie, authjsCookies, readAuthjsCookie } from "./authjs-cookie.ts";
-import { type AuthjsDecoder, AuthjsTokenError, createAuthjsDecoder } from "./authjs-token.ts";
+import { AuthjsTokenError, createAuthjsDecoder } from "./authjs-token.ts";
 import {
   type AuthjsUserCheck,
   type AuthjsUserStatus,
@@ -60,17 +60,14 @@ export function authjsStrategy(options: {
   clock: Clock;
   registry: Registry;
   userCheck?: AuthjsUserCheck | null;
-  /** For tests: the decoder (counting calls). */
-  decoder?: AuthjsDecoder;
-  keepTokens?: number;
 }): CredentialStrategy {
   const { settings, clock } = options;
   const cookies = authjsCookies(settings);
-  const decode = options.decoder ?? createAuthjsDecoder(settings.authjs_secret);
+  const decode = createAuthjsDecoder(settings.authjs_secret);
   const maxAgeMs = settings.authjs_max_age * 1000;
   const userCheck = options.userCheck ?? null;
   const kept = new LRUCache<string, Kept>({
-    max: options.keepTokens ?? 20_000,
+    max: 20_000,
     maxSize: KEPT_CHARACTERS,
     sizeCalculation: (_value, token) => token.length,
   });
@@ -98,7 +95,10 @@ export function authjsStrategy(options: {
     if (iat * 1000 > now + CLOCK_TOLERANCE_MS) return NOT_VALID;
     const tooOldAt = iat * 1000 + maxAgeMs;
     if (tooOldAt <= now) return TOO_OLD;
-    const authTime = typeof claims.auth_time === "number" ? claims.auth_time : iat;
+    // A sign-in time is before the token's issue; anything else is ignored.
+    const signedIn = claims.auth_time;
+    const authTime =
+      typeof signedIn === "number" && signedIn > 0 && signedIn <= iat ? signedIn : iat;
     const identity: Identity = {
       userId: sub,
       email: canonicalizeEmail(claims.email) ?? "",

@@ -115,6 +115,21 @@ describeOnEachBackend("Auth.js sessions", ENV, (stack) => {
     assert.equal(readers.status, 403);
   });
 
+  test("authenticated-at: auth_time when it is before the issue, else iat; absurd values never break an answer", async () => {
+    const iatNow = Math.floor(Date.now() / 1000);
+    const signedIn = await ask("/reports", await v5Cookie({ auth_time: iatNow - 3600 }));
+    assert.equal(
+      signedIn.headers.get("x-auth-authenticated-at"),
+      new Date((iatNow - 3600) * 1000).toISOString(),
+    );
+    for (const auth_time of [1e20, -5, "yesterday", Number.MAX_VALUE]) {
+      const response = await ask("/reports", await v5Cookie({ auth_time }));
+      assert.equal(response.status, 200, String(auth_time));
+      const at = Date.parse(response.headers.get("x-auth-authenticated-at") ?? "");
+      assert.ok(Math.abs(at - Date.now()) < 60_000, String(auth_time));
+    }
+  });
+
   test("a v4 session minted by next-auth 4.24.15 resolves", async () => {
     const response = await ask("/reports", `next-auth.session-token=${v4.valid}`);
     assert.equal(response.status, 200);
