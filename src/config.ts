@@ -336,10 +336,12 @@ export function configWarnings(config: Config): string[] {
         `TRUSTED_PROXIES: ${range.toString()}/${bits} is a broad range; every client in it can choose its own address and forwarded URL. Name your proxies' addresses or their narrowest range.`,
       );
   }
-  if (config.dev_bypass_user)
+  if (config.dev_bypass_user) {
+    const loopback = ["127.0.0.1", "::1", "localhost"].includes(config.host);
     warnings.push(
-      `DEV_BYPASS_USER: every request without a credential resolves as ${config.dev_bypass_user}. Development only: never set it where real users are.`,
+      `DEV_BYPASS_USER: every request without a credential resolves as ${config.dev_bypass_user}${loopback ? "" : `, and gatehouse listens on ${config.host}, beyond this machine`}. Development only: never set it where real users are.`,
     );
+  }
   if (config.authjs_secret.some((secret) => secret.length < 32))
     warnings.push(
       "AUTHJS_SECRET: a secret shorter than 32 characters; Auth.js suggests `npx auth secret` (32 random bytes).",

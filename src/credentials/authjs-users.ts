@@ -17,7 +17,7 @@ type UserCheckResult = "memory" | "redis" | "database" | "unavailable";
 export type AuthjsUserCheck = {
   /** Synchronous while a fresh answer is in memory; throws (or rejects) when none can be had. */
   check(userId: string): AuthjsUserStatus | Promise<AuthjsUserStatus>;
-  /** For /readyz: resolves when the database answers. */
+  /** For /readyz: resolves when the database answers, within a probe's budget (500 ms). */
   ping(): Promise<void>;
   close(): Promise<void>;
 };
@@ -73,12 +73,12 @@ export function createAuthjsUserCheck(options: AuthjsUserCheckOptions): AuthjsUs
     ? Promise.resolve(options.table)
     : undefined;
 
-  function withTimeout<T>(promise: Promise<T>): Promise<T> {
+  function withTimeout<T>(promise: Promise<T>, ms = timeoutMs): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(new Error(`the Auth.js database did not answer within ${timeoutMs} ms`)),
-        timeoutMs,
+        () => reject(new Error(`the Auth.js database did not answer within ${ms} ms`)),
+        ms,
       );
     });
     return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
@@ -175,7 +175,7 @@ export function createAuthjsUserCheck(options: AuthjsUserCheckOptions): AuthjsUs
       return pending;
     },
     async ping() {
-      await withTimeout(sql`select 1`);
+      await withTimeout(sql`select 1`, Math.min(timeoutMs, 500));
     },
     async close() {
       await sql.end({ timeout: 1 });

@@ -74,6 +74,8 @@ test("check-config warns while the bypass is on", () => {
     ),
   );
   assert.ok(!configWarnings(loadConfig({})).some((warning) => warning.includes("DEV_BYPASS")));
+  const exposed = configWarnings(loadConfig({ DEV_BYPASS_USER: "dev", HOST: "0.0.0.0" }));
+  assert.ok(exposed.some((warning) => /listens on 0\.0\.0\.0, beyond this machine/.test(warning)));
 });
 
 test("the server refuses to start with the bypass and production settings", () => {
