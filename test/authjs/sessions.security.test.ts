@@ -336,6 +336,21 @@ describeOnEachBackend("Auth.js sessions", ENV, (stack) => {
     );
   });
 
+  test("requests racing with a new token share one decryption", async () => {
+    const cookie = await v5Cookie({ sub: "racer" });
+    const decrypted = await metric(
+      stack.server,
+      "gatehouse_authjs_tokens_total",
+      'result="decrypted"',
+    );
+    const answers = await Promise.all(Array.from({ length: 10 }, () => ask("/reports", cookie)));
+    assert.ok(answers.every((response) => response.status === 200));
+    assert.equal(
+      await metric(stack.server, "gatehouse_authjs_tokens_total", 'result="decrypted"'),
+      decrypted + 1,
+    );
+  });
+
   test("precedence: gatehouse's own session first, an Auth.js cookie when it is absent or gone", async () => {
     const session = await register(stack.server.url, uniqueEmail("authjs-both"));
     const authjs = await v5Cookie({ sub: "next-user" });

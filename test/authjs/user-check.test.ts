@@ -203,6 +203,17 @@ describe("the Auth.js user check", () => {
       assert.equal((await ask(cookie)).headers.get("x-auth-user-id"), user.id);
       assert.equal(await metric(server.url, "database"), 1, "asked once");
       assert.equal(await metric(server.url, "memory"), 1);
+      // Requests racing for a user not yet checked share one question.
+      const other = await adapter.createUser?.({
+        id: crypto.randomUUID(),
+        email: "ann2@example.com",
+        emailVerified: null,
+        name: "Ann",
+      });
+      const otherCookie = await cookieFor(other?.id ?? "");
+      const raced = await Promise.all(Array.from({ length: 8 }, () => ask(otherCookie)));
+      assert.ok(raced.every((response) => response.status === 200));
+      assert.equal(await metric(server.url, "database"), 2);
 
       await adapter.deleteUser?.(user.id);
       clock.advance((TTL_SECONDS - 1) * 1000);
