@@ -15,11 +15,12 @@
 import { LRUCache } from "lru-cache";
 import { Counter, type Registry } from "prom-client";
 import { canonicalizeEmail } from "../accounts/email.ts";
-import type { Config } from "../config.ts";
+import { type Config, xsrfInUse } from "../config.ts";
 import type { Clock } from "../kernel/clock.ts";
 import type { Identity } from "../kernel/identity.ts";
 import type { SharedRedis } from "../redis/client.ts";
 import type { CredentialResult } from "../resolve/decide.ts";
+import { xsrfTokenFor } from "../sessions/xsrf.ts";
 import { type AuthjsCookie, authjsCookies, readAuthjsCookie } from "./authjs-cookie.ts";
 import { AuthjsTokenError, createAuthjsDecoder } from "./authjs-token.ts";
 import {
@@ -60,6 +61,8 @@ export function authjsStrategy(options: {
   clock: Clock;
   registry: Registry;
   userCheck?: AuthjsUserCheck | null;
+  /** Give each identity its XSRF token (when the resolver checks them). */
+  xsrf?: boolean;
 }): CredentialStrategy {
   const { settings, clock } = options;
   const cookies = authjsCookies(settings);
@@ -85,7 +88,11 @@ export function authjsStrategy(options: {
     ]),
   ) as Record<TokenResult, { inc(): void }>;
 
-  function identityFrom(claims: Record<string, unknown>, now: number): Kept | CredentialResult {
+  function identityFrom(
+    claims: Record<string, unknown>,
+    token: string,
+    now: number,
+  ): Kept | CredentialResult {
     const sub = typeof claims.sub === "number" ? String(claims.sub) : claims.sub;
     if (typeof sub !== "string" || sub.length === 0 || sub.length > MAX_SUBJECT_LENGTH)
       return NO_SUBJECT;
@@ -108,11 +115,12 @@ export function authjsStrategy(options: {
       method: "authjs",
       authenticatedAt: new Date(authTime * 1000),
     };
-    return {
-      cookie: "",
-      credential: { kind: "identity", identity },
-      until: Math.min(exp * 1000, tooOldAt),
-    };
+    // As for gatehouse's own sessions: an HMAC under the cookie's value, which
+    // scripts cannot read, so a sibling subdomain cannot make it.
+    const credential: CredentialResult = options.xsrf
+      ? { kind: "identity", identity, xsrfToken: xsrfTokenFor(token) }
+      : { kind: "identity", identity };
+    return { cookie: "", credential, until: Math.min(exp * 1000, tooOldAt) };
   }
 
   function afterUserCheck(
@@ -135,7 +143,7 @@ export function authjsStrategy(options: {
       return expired ? EXPIRED : NOT_VALID;
     }
     const now = clock.now();
-    const made = identityFrom(claims, now);
+    const made = identityFrom(claims, token, now);
     if (!("until" in made)) {
       count.invalid.inc();
       return made;
@@ -216,5 +224,9 @@ export function authjsFromConfig(options: {
           registry,
         })
       : null;
-  return { strategy: authjsStrategy({ settings: config, clock, registry, userCheck }), userCheck };
+  const xsrf = xsrfInUse(config);
+  return {
+    strategy: authjsStrategy({ settings: config, clock, registry, userCheck, xsrf }),
+    userCheck,
+  };
 }

@@ -105,12 +105,12 @@ export function decide(input: {
   }
   const { identity } = credential;
   const kind = credentialKind(identity);
-  // Only gatehouse's own sessions carry an XSRF token. The development
-  // bypass carries no cookie at all; an Auth.js session's cookie is
-  // SameSite=Lax, and its CSRF token is the Auth.js app's business.
+  // Cookie-authenticated: gatehouse's own sessions and Auth.js sessions, each
+  // with its token (an HMAC under its cookie). The development bypass
+  // carries no cookie at all.
   const xsrfChecked =
     (requirement.xsrf ?? input.xsrf?.byDefault ?? false) &&
-    kind === "session" &&
+    (kind === "session" || kind === "authjs") &&
     identity.method !== "dev-bypass" &&
     !SAFE_METHODS.has(request.method);
   if (xsrfChecked) {

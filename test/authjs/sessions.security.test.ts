@@ -58,6 +58,19 @@ async function metric(server: RunningGatehouse, name: string, labels: string): P
 }
 
 const b64json = (value: unknown) => base64url.encode(JSON.stringify(value));
+
+/** The XSRF token of an Auth.js session, as the README's middleware computes it (Web Crypto, as on the edge). */
+async function xsrfTokenOf(sessionToken: string): Promise<string> {
+  const key = await crypto.subtle.importKey(
+    "raw",
+    new TextEncoder().encode(sessionToken),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign"],
+  );
+  const mac = await crypto.subtle.sign("HMAC", key, new TextEncoder().encode("gatehouse xsrf v1"));
+  return base64url.encode(new Uint8Array(mac));
+}
 const decodeText = (part: string) => new TextDecoder().decode(base64url.decode(part));
 
 /** Replaces one of a compact JWE's five parts. */
@@ -377,6 +390,39 @@ describeOnEachBackend("Auth.js sessions", ENV, (stack) => {
     await assertInvalid(response, /API key/);
     const notBearer = await ask("/reports", cookie, { authorization: "Basic dTpw" });
     assert.equal(notBearer.status, 401);
+  });
+
+  test("XSRF_PROTECTION: an unsafe request with an Auth.js cookie needs the token bound to that cookie", async () => {
+    const guarded = await startGatehouse(stack.database, { ...ENV, XSRF_PROTECTION: "true" });
+    try {
+      const post = (cookie: string, header?: string) =>
+        askResolve(guarded.url, "/reports", {
+          cookie: header ? `${cookie}; XSRF-TOKEN=${header}` : cookie,
+          "x-original-method": "POST",
+          ...(header ? { "x-xsrf-token": header } : {}),
+        });
+      const token = await mintV5({ ...claims, sub: "xsrf-user" });
+      const cookie = `${V5_COOKIE}=${token}`;
+      assert.equal(
+        (await askResolve(guarded.url, "/reports", { cookie })).status,
+        200,
+        "GET is safe",
+      );
+      const missing = await post(cookie);
+      assert.equal(missing.status, 403);
+      assert.equal((await bodyOf(missing)).error.code, "xsrf");
+      // What the Next.js app's middleware computes (README): HMAC-SHA256 under the cookie's value.
+      assert.equal((await post(cookie, await xsrfTokenOf(token))).status, 200);
+      // Another session's token, e.g. planted by a sibling subdomain with its own cookie.
+      const other = await mintV5({ ...claims, sub: "attacker" });
+      assert.equal((await post(cookie, await xsrfTokenOf(other))).status, 403);
+      // Chunked: the token of the joined value.
+      const big = await mintV5({ ...claims, sub: "xsrf-big", id_token: "x".repeat(5000) });
+      const chunks = cookieHeader(await chunkV5(V5_COOKIE, big));
+      assert.equal((await post(chunks, await xsrfTokenOf(big))).status, 200);
+    } finally {
+      await guarded.stop();
+    }
   });
 
   test("rules name the credential: credentials: [authjs] and [session]", async () => {

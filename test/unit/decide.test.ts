@@ -347,23 +347,23 @@ test("XSRF: a cookie-authenticated unsafe request needs this session's token in 
   assert.equal(cases.length, 15);
 });
 
-test("XSRF checks are for gatehouse sessions: the development bypass and Auth.js sessions are not asked", () => {
+test("XSRF checks are for cookies: Auth.js sessions are asked too, the development bypass is not", () => {
   const original = { ...request("/x"), method: "POST" };
-  const xsrf = { byDefault: true, header: undefined, cookies: [] };
-  for (const method of ["dev-bypass", "authjs"]) {
-    const outcome = decide({
+  const decideWith = (credential: CredentialResult, header?: string) =>
+    decide({
       request: original,
       requirement: findRequirement(rules, original, "authenticated"),
-      credential: as({ method }),
-      xsrf,
-    });
-    assert.equal(outcome.kind, "allow", method);
-  }
-  const session = decide({
-    request: original,
-    requirement: findRequirement(rules, original, "authenticated"),
-    credential: SESSION,
-    xsrf,
-  });
-  assert.equal(session.kind, "xsrf");
+      credential,
+      xsrf: { byDefault: true, header, cookies: header ? [header] : [] },
+    }).kind;
+  assert.equal(decideWith(as({ method: "dev-bypass" })), "allow");
+  assert.equal(decideWith(SESSION), "xsrf");
+  const authjs: CredentialResult = {
+    kind: "identity",
+    identity: { ...user, method: "authjs" },
+    xsrfToken: "mine",
+  };
+  assert.equal(decideWith(authjs), "xsrf");
+  assert.equal(decideWith(authjs, "someone-else's"), "xsrf");
+  assert.equal(decideWith(authjs, "mine"), "allow");
 });
