@@ -8,6 +8,7 @@ import { type Audit, sqlAudit } from "./accounts/audit.ts";
 import { createEmailFlows, type EmailFlows } from "./accounts/email-flows.ts";
 import { emailTokenStore } from "./accounts/link-tokens.ts";
 import { type LoginThrottle, loginThrottle, rateLimiter } from "./accounts/login-throttle.ts";
+import { createOwnSessions } from "./accounts/own-sessions.ts";
 import { createPasswordHasher } from "./accounts/passwords.ts";
 import { type AccountService, createAccountService } from "./accounts/service.ts";
 import { type ApiKeyService, createApiKeyService } from "./api-keys/service.ts";
@@ -19,7 +20,7 @@ import { sessionCookieStrategy } from "./credentials/session-cookie.ts";
 import { trustedJwtStrategy } from "./credentials/trusted-jwt.ts";
 import type { DatabaseHandle } from "./db/client.ts";
 import { isStoreUnavailable } from "./db/unavailable.ts";
-import { authRoutes } from "./http/auth-routes.ts";
+import { authRoutes } from "./http/auth/routes.ts";
 import type { AppEnv } from "./http/context.ts";
 import { errorBody, jsonErrors } from "./http/error-response.ts";
 import { passwordLoadShedder } from "./http/load-shedding.ts";
@@ -177,6 +178,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
       }),
     registrationEnabled: config.registration_enabled,
     registrationSignsIn: config.registration_sign_in,
+    onLogin: (result) => metrics.logins.inc({ result }),
   });
 
   const apiKeys = createApiKeyService({
@@ -291,7 +293,16 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
   app.use("*", requestId());
   app.route(
     config.auth_prefix,
-    authRoutes({ config, accounts, emailFlows, sessions, apiKeys, oauth, logError }),
+    authRoutes({
+      config,
+      accounts,
+      emailFlows,
+      sessions,
+      ownSessions: createOwnSessions({ sessions, audit }),
+      apiKeys,
+      oauth,
+      logError,
+    }),
   );
   app.get("/.well-known/jwks.json", (c) => {
     c.header("Cache-Control", "public, max-age=300");

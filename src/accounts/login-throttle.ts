@@ -42,7 +42,7 @@ export function clientKey(ip: string | null): string {
 }
 
 /** Takes a point: true when one was left, else the seconds until one is. */
-export async function take(limiter: RateLimiterAbstract, key: string): Promise<true | number> {
+export async function takePoint(limiter: RateLimiterAbstract, key: string): Promise<true | number> {
   try {
     await limiter.consume(key);
     return true;
@@ -63,8 +63,8 @@ export function createLoginThrottle(limiters: {
     async attempt(account, ip) {
       const address = clientKey(ip);
       const [byAccount, byIp] = await Promise.all([
-        take(limiters.perAccount, account),
-        take(limiters.perIp, address),
+        takePoint(limiters.perAccount, account),
+        takePoint(limiters.perIp, address),
       ]);
       if (byAccount === true && byIp === true) return true;
       // Refused: checks nothing, so the point the other limit gave is returned.

@@ -4,6 +4,7 @@
 import { readFileSync } from "node:fs";
 import { Worker } from "node:worker_threads";
 import type { Algorithm } from "@node-rs/argon2";
+import { ServiceError } from "../errors.ts";
 
 // Algorithm.Argon2id: a const enum, which cannot be imported as a value under verbatimModuleSyntax.
 const ARGON2ID = 2 as Algorithm;
@@ -64,6 +65,20 @@ export function normalizePassword(input: unknown): string | undefined {
 export class HashingOverloadedError extends Error {
   constructor() {
     super("password hashing is at capacity");
+  }
+}
+
+/** What a person is told when every hashing thread is busy: try again in a moment (503). */
+export const overloaded = () =>
+  new ServiceError("overloaded", "Too many sign-ins at once. Try again in a moment.", 1);
+
+/** Runs password work; a hasher at capacity becomes the 503 `overloaded`. */
+export async function refuseWhenOverloaded<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof HashingOverloadedError) throw overloaded();
+    throw error;
   }
 }
 

@@ -1,24 +1,17 @@
-// Email/password accounts: registration and login. Login never reveals
-// whether an address is known: unknown addresses are verified against a dummy
-// hash and fail exactly like a wrong password.
+// Email/password accounts: registration, login, password change, logout.
+// Login never reveals whether an address is known: unknown addresses are
+// verified against a dummy hash and fail exactly like a wrong password. Inputs
+// arrive checked by the rules in fields.ts (the HTTP edge validates with them).
 import { eq } from "drizzle-orm";
 import type { Database } from "../db/client.ts";
 import { passwordCredentials, users } from "../db/schema.ts";
 import { ServiceError } from "../errors.ts";
-import { stripControlCharacters } from "../security/text.ts";
 import type { SessionGuard, SessionService } from "../sessions/service.ts";
 import type { SessionUser } from "../sessions/store.ts";
 import type { Audit } from "./audit.ts";
-import { canonicalizeEmail } from "./email.ts";
-import type { Removed } from "./email-flows.ts";
+import type { Removed } from "./first-proof.ts";
 import type { LoginThrottle } from "./login-throttle.ts";
-import {
-  checkNewPassword,
-  HashingOverloadedError,
-  normalizePassword,
-  PASSWORD_PROBLEM_MESSAGES,
-  type PasswordHasher,
-} from "./passwords.ts";
+import { overloaded, type PasswordHasher, refuseWhenOverloaded } from "./passwords.ts";
 
 export type ClientMeta = { ip: string | null; userAgent: string | null };
 
@@ -41,55 +34,18 @@ export type AccountServiceDeps = {
   registrationEnabled: boolean;
   /** Registration opens a session at once; otherwise the user signs in after. */
   registrationSignsIn: boolean;
+  /** Told how each password sign-in ended (gatehouse_login_total). */
+  onLogin?: (result: LoginResult) => void;
 };
+
+/** How a password sign-in ended. */
+export type LoginResult = "success" | "failure" | "rate_limited" | "disabled" | "overloaded";
 
 export type SignedIn = { user: SessionUser; token: string; sessionId: string };
 
-const NAME_MAX_LENGTH = 100;
-
-export function requireEmail(input: unknown): string {
-  if (Array.isArray(input))
-    throw new ServiceError("invalid_email", "Give exactly one email address.");
-  const email = canonicalizeEmail(input);
-  if (!email) throw new ServiceError("invalid_email", "Enter a valid email address.");
-  return email;
-}
-
-function cleanName(input: unknown): string {
-  if (input === undefined || input === null) return "";
-  if (typeof input !== "string") throw new ServiceError("invalid_request", "Name must be text.");
-  const name = stripControlCharacters(input.normalize("NFKC")).trim();
-  if ([...name].length > NAME_MAX_LENGTH) {
-    throw new ServiceError(
-      "invalid_request",
-      `Name must be at most ${NAME_MAX_LENGTH} characters.`,
-    );
-  }
-  return name;
-}
-
-/** The new password in its normal form, or a weak_password error saying what is wrong. */
-export function requireNewPassword(input: unknown): string {
-  const checked = checkNewPassword(input);
-  if ("problem" in checked)
-    throw new ServiceError("weak_password", PASSWORD_PROBLEM_MESSAGES[checked.problem]);
-  return checked.password;
-}
-
-const overloaded = () =>
-  new ServiceError("overloaded", "Too many sign-ins at once. Try again in a moment.", 1);
-
-export async function hashing<T>(work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (error) {
-    if (error instanceof HashingOverloadedError) throw overloaded();
-    throw error;
-  }
-}
-
 export function createAccountService(deps: AccountServiceDeps) {
   const { db, hasher, sessions, throttle, audit, notify } = deps;
+  const counted = (result: LoginResult) => deps.onLogin?.(result);
 
   async function findByEmail(email: string) {
     const rows = await db
@@ -144,7 +100,7 @@ export function createAccountService(deps: AccountServiceDeps) {
   ): Promise<T> {
     try {
       if (!hasher.hasCapacity()) throw overloaded();
-      return await hashing(check);
+      return await refuseWhenOverloaded(check);
     } catch (error) {
       if (error instanceof ServiceError && error.code === "overloaded")
         await throttle.refund(account, meta.ip);
@@ -152,7 +108,15 @@ export function createAccountService(deps: AccountServiceDeps) {
     }
   }
 
+  function checkRegistrationOpen(): void {
+    if (!deps.registrationEnabled)
+      throw new ServiceError("registration_closed", "Registration is closed.");
+  }
+
   return {
+    /** Refuses when self-registration is closed (checked before the form's fields are). */
+    checkRegistrationOpen,
+
     /**
      * Creates an account, and signs it in when registration does. For an
      * address that already has an account nothing is created, the address is
@@ -160,15 +124,12 @@ export function createAccountService(deps: AccountServiceDeps) {
      * saying so.
      */
     async register(
-      input: { email: unknown; password: unknown; name?: unknown },
+      input: { email: string; password: string; name: string },
       meta: ClientMeta,
     ): Promise<{ created: SessionUser; signedIn?: SignedIn } | { existing: true }> {
-      if (!deps.registrationEnabled)
-        throw new ServiceError("registration_closed", "Registration is closed.");
-      const email = requireEmail(input.email);
-      const password = requireNewPassword(input.password);
-      const name = cleanName(input.name);
-      const hash = await hashing(() => hasher.hash(password));
+      checkRegistrationOpen();
+      const { email, password, name } = input;
+      const hash = await refuseWhenOverloaded(() => hasher.hash(password));
       const id = crypto.randomUUID();
       const inserted = await db.transaction(async (tx) => {
         const rows = await tx
@@ -191,25 +152,38 @@ export function createAccountService(deps: AccountServiceDeps) {
       return { created, signedIn: await signIn(created, "password", meta) };
     },
 
-    /** Verifies email and password and opens a new session. */
-    async login(input: { email: unknown; password: unknown }, meta: ClientMeta): Promise<SignedIn> {
-      const email = requireEmail(input.email);
-      const password = normalizePassword(input.password);
+    /**
+     * Verifies email and password and opens a new session. `password` is
+     * undefined when what was sent cannot be a password: it fails like a
+     * wrong one, after being counted.
+     */
+    async login(
+      input: { email: string; password: string | undefined },
+      meta: ClientMeta,
+    ): Promise<SignedIn> {
+      const { email, password } = input;
       // Counted before the password is checked: concurrent guesses each take
       // their own point, so none is checked past the limit.
       const allowed = await throttle.attempt(email, meta.ip);
       if (allowed !== true) {
+        counted("rate_limited");
         throw new ServiceError(
           "rate_limited",
           "Too many failed sign-ins. Try again later.",
           allowed,
         );
       }
-      const found = await checkedPassword(email, meta, async () => {
-        const row = await findByEmail(email);
-        const ok = await hasher.verify(row?.hash ?? undefined, password ?? "");
-        return { ok, row };
-      });
+      let found: { ok: boolean; row: Awaited<ReturnType<typeof findByEmail>> };
+      try {
+        found = await checkedPassword(email, meta, async () => {
+          const row = await findByEmail(email);
+          const ok = await hasher.verify(row?.hash ?? undefined, password ?? "");
+          return { ok, row };
+        });
+      } catch (error) {
+        if (error instanceof ServiceError && error.code === "overloaded") counted("overloaded");
+        throw error;
+      }
       const { ok } = found;
       if (!ok || !found.row || password === undefined) {
         audit("user.login_failed", {
@@ -217,10 +191,14 @@ export function createAccountService(deps: AccountServiceDeps) {
           ip: meta.ip,
           detail: { method: "password" },
         });
+        counted("failure");
         throw new ServiceError("invalid_credentials", "Invalid email or password.");
       }
       const { user, hash } = found.row;
-      if (user.disabledAt) throw new ServiceError("account_disabled", "This account is disabled.");
+      if (user.disabledAt) {
+        counted("disabled");
+        throw new ServiceError("account_disabled", "This account is disabled.");
+      }
       await throttle.succeeded(email, meta.ip);
       // The session goes in only while the password just checked is still the
       // account's: a reset that lands meanwhile wins, and no session made with
@@ -228,19 +206,25 @@ export function createAccountService(deps: AccountServiceDeps) {
       const signedIn = hash
         ? await signIn(toSessionUser(user), "password", meta, { passwordHash: hash })
         : null;
-      if (!signedIn) throw new ServiceError("invalid_credentials", "Invalid email or password.");
+      if (!signedIn) {
+        counted("failure");
+        throw new ServiceError("invalid_credentials", "Invalid email or password.");
+      }
+      counted("success");
       return signedIn;
     },
 
-    /** Changes the password of a signed-in user, who must give the current one. */
+    /**
+     * Changes the password of a signed-in user, who must give the current one
+     * (undefined: what was sent cannot be a password, so it is wrong).
+     */
     async changePassword(
       current: { user: SessionUser; sessionId: string },
-      input: { currentPassword: unknown; newPassword: unknown; signOutOthers: boolean },
+      input: { currentPassword: string | undefined; newPassword: string; signOutOthers: boolean },
       meta: ClientMeta,
     ): Promise<{ signedOut: number }> {
       const { user } = current;
-      const next = requireNewPassword(input.newPassword);
-      const given = normalizePassword(input.currentPassword);
+      const { newPassword: next, currentPassword: given } = input;
       const rows = await db
         .select({ hash: passwordCredentials.hash })
         .from(passwordCredentials)
@@ -269,7 +253,7 @@ export function createAccountService(deps: AccountServiceDeps) {
         throw new ServiceError("wrong_password", "The current password is not correct.");
       }
       await throttle.refund(user.email, meta.ip);
-      const hash = await hashing(() => hasher.hash(next));
+      const hash = await refuseWhenOverloaded(() => hasher.hash(next));
       await db
         .update(passwordCredentials)
         .set({ hash, updatedAt: new Date() })

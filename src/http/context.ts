@@ -11,11 +11,11 @@ export type AppEnv = {
   Variables: { requestId: string };
 };
 
-export function peerAddress(c: Context<AppEnv>): string | undefined {
+export function peerAddress<E extends AppEnv>(c: Context<E>): string | undefined {
   return c.env?.incoming?.socket?.remoteAddress;
 }
 
-export function clientMeta(c: Context<AppEnv>, trusted: Cidr[]): ClientMeta {
+export function clientMeta<E extends AppEnv>(c: Context<E>, trusted: Cidr[]): ClientMeta {
   return {
     ip: clientAddress(peerAddress(c), c.req.header("x-forwarded-for"), trusted),
     userAgent: c.req.header("user-agent") ?? null,

@@ -1,6 +1,8 @@
 // The account page and the sessions API: list, revoke one, sign out everywhere else.
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { and, asc, eq, inArray } from "drizzle-orm";
+import { auditEvents } from "../../src/db/schema.ts";
 import { hashToken } from "../../src/sessions/tokens.ts";
 import { describeOnEachBackend } from "../helpers/backends.ts";
 import {
@@ -78,6 +80,86 @@ describeOnEachBackend("account and sessions", {}, (stack) => {
       (await fetch(`${stack.server.url}/_resolve`, { headers: { cookie: first } })).status,
       200,
     );
+  });
+
+  test("revoking a session and signing out the others are audited, with who and from where", async () => {
+    const email = uniqueEmail("audited");
+    const first = await register(stack.server.url, email);
+    sessionCookie(await login(stack.server.url, email));
+    sessionCookie(await login(stack.server.url, email));
+    const userId = (
+      await bodyOf(await fetch(`${stack.server.url}/auth/userinfo`, { headers: { cookie: first } }))
+    ).id;
+    const listed = (
+      await bodyOf(await fetch(`${stack.server.url}/auth/sessions`, { headers: { cookie: first } }))
+    ).sessions;
+    const other = listed.find((s: { current: boolean }) => !s.current);
+    // The account page's button: a form post that comes back to the page.
+    const revoked = await fetch(`${stack.server.url}/auth/sessions/${other.id}/revoke`, {
+      method: "POST",
+      headers: { cookie: first },
+      redirect: "manual",
+    });
+    assert.equal(revoked.status, 303);
+    // Another user's session: refused, and nothing is written.
+    const stranger = await register(stack.server.url, uniqueEmail("stranger"));
+    const theirs = (
+      await bodyOf(
+        await fetch(`${stack.server.url}/auth/sessions`, { headers: { cookie: stranger } }),
+      )
+    ).sessions[0].id;
+    const refused = await fetch(`${stack.server.url}/auth/sessions/${theirs}`, {
+      method: "DELETE",
+      headers: { cookie: first },
+    });
+    assert.equal(refused.status, 404);
+    const everywhere = await fetch(`${stack.server.url}/auth/sessions/revoke-others`, {
+      method: "POST",
+      headers: { cookie: first, accept: "application/json" },
+    });
+    assert.equal((await bodyOf(everywhere)).revoked, 1);
+
+    const types = ["session.revoked", "sessions.revoked_all"];
+    const written = () =>
+      stack.database.db
+        .select()
+        .from(auditEvents)
+        .where(and(eq(auditEvents.userId, userId), inArray(auditEvents.type, types)))
+        .orderBy(asc(auditEvents.id));
+    for (let i = 0; i < 50 && (await written()).length < 2; i++)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    const events = await written();
+    assert.deepEqual(
+      events.map((event) => [event.type, event.detail]),
+      [
+        ["session.revoked", { sessionId: other.id }],
+        ["sessions.revoked_all", { count: 1 }],
+      ],
+    );
+    for (const event of events) assert.equal(event.ip, "127.0.0.1");
+    const aboutTheirs = await stack.database.db
+      .select()
+      .from(auditEvents)
+      .where(eq(auditEvents.type, "session.revoked"));
+    assert.ok(!aboutTheirs.some((event) => event.detail.sessionId === theirs));
+  });
+
+  test("password sign-ins are counted by result in gatehouse_login_total", async () => {
+    const counter = async (result: string) => {
+      const text = await (await fetch(`${stack.server.url}/metrics`)).text();
+      const line = text
+        .split("\n")
+        .find((l) => l.startsWith(`gatehouse_login_total{result="${result}"}`));
+      return Number(line?.split(" ").at(-1) ?? 0);
+    };
+    const before = { success: await counter("success"), failure: await counter("failure") };
+    const email = uniqueEmail("counted");
+    await register(stack.server.url, email);
+    assert.equal((await login(stack.server.url, email)).status, 200);
+    assert.equal((await login(stack.server.url, email, "not the password at all")).status, 401);
+    assert.equal((await login(stack.server.url, uniqueEmail("nobody"))).status, 401);
+    assert.equal(await counter("success"), before.success + 1, "registration is not a sign-in");
+    assert.equal(await counter("failure"), before.failure + 2);
   });
 
   test("the account page needs a session and shows it", async () => {

@@ -371,6 +371,23 @@ describeOnEachBackend("bad input", PROVIDER_ENV, (stack) => {
     assert.equal((await bodyOf(missing)).error.code, "not_found");
     const getLogout = await fetch(`${stack.server.url}/auth/logout`, { headers: { cookie } });
     assert.equal(getLogout.status, 200, "GET shows a page, and signs nobody out");
+    const wrongMethods: [string, string, string][] = [
+      ["PUT", "/auth/login", "GET, POST, HEAD"],
+      ["DELETE", "/auth/logout", "GET, POST, HEAD"],
+      ["GET", "/auth/password", "POST"],
+      ["PATCH", "/auth/sessions/some-id", "DELETE"],
+      ["GET", "/auth/sessions/revoke-others", "DELETE, POST"],
+      ["PUT", "/auth/oauth/idp/callback", "GET, POST, HEAD"],
+    ];
+    for (const [method, path, allow] of wrongMethods) {
+      const wrong = await fetch(`${stack.server.url}${path}`, { method, headers: { cookie } });
+      assert.equal(wrong.status, 405, `${method} ${path}`);
+      assert.equal(wrong.headers.get("allow"), allow, `${method} ${path}`);
+      assert.equal((await bodyOf(wrong)).error.code, "method_not_allowed");
+    }
+    const unknown = await fetch(`${stack.server.url}/auth/nope`, { method: "POST" });
+    assert.equal(unknown.status, 404);
+    assert.equal((await bodyOf(unknown)).error.code, "not_found");
     assert.equal(
       (await fetch(`${stack.server.url}/_resolve`, { headers: { cookie } })).status,
       200,

@@ -1,6 +1,6 @@
 // The shape of src/, checked: dependencies between folders point one way (no
 // cycles), the shared kernel depends on nothing else, infrastructure modules
-// never see the whole configuration.
+// never see the whole configuration, and no route file grows past a page.
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
@@ -9,6 +9,7 @@ import { test } from "node:test";
 const SRC = resolve("src");
 /** Infrastructure: handed only their slice of the settings, never config.ts. */
 const INFRASTRUCTURE = ["mail/", "redis/", "db/"];
+const ROUTE_FILE_MAX_LINES = 200;
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -99,4 +100,15 @@ test("infrastructure modules never import the whole configuration", () => {
     .filter(({ from, to }) => INFRASTRUCTURE.includes(nodeOf(from)) && nodeOf(to) === "config.ts")
     .map(({ from }) => relative(SRC, from));
   assert.deepEqual(wrong, []);
+});
+test(`no route file of the hosted side is longer than ${ROUTE_FILE_MAX_LINES} lines`, () => {
+  const routes = sourceFiles(join(SRC, "http", "auth"));
+  assert.ok(routes.length >= 7, "one file per concern");
+  const long = routes
+    .map((file) => ({
+      file: relative(SRC, file),
+      lines: readFileSync(file, "utf8").split("\n").length,
+    }))
+    .filter(({ lines }) => lines > ROUTE_FILE_MAX_LINES);
+  assert.deepEqual(long, []);
 });

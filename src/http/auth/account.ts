@@ -1,0 +1,80 @@
+// The account page and "who am I": the page lists what the user can manage
+// (address, providers, password, sessions, API keys); each section's form
+// posts to its own sub-app and gets this page back, with a notice or the
+// error, through `accountView`.
+import { type Context, Hono } from "hono";
+import type { ServiceError } from "../../errors.ts";
+import { accountPage } from "../pages/account.ts";
+import type { AuthEnv, AuthKit, ErrorPage } from "./kit.ts";
+import type { SessionMiddleware } from "./session.ts";
+
+export type AccountExtras = {
+  /** A key just created, shown this once. */
+  newKey?: { name: string; key: string };
+  error?: string;
+  notice?: string;
+};
+
+export type AccountView = {
+  /** The page of the signed-in user (`signedIn`), with what just happened. */
+  render<E extends AuthEnv>(c: Context<E>, extra?: AccountExtras): Promise<Response>;
+  /** For a failed form on the page: the page again, with the message. */
+  errorPage: ErrorPage;
+};
+
+export function accountView(kit: AuthKit): AccountView {
+  const content = async <E extends AuthEnv>(c: Context<E>, extra: AccountExtras) => {
+    const resolved = c.get("signedIn");
+    if (!resolved) throw new Error("the account page needs a signed-in browser");
+    const { user, session } = resolved;
+    return accountPage(kit.page, {
+      user,
+      sessions: await kit.ownSessions.list(user.id),
+      currentSessionId: session.id,
+      apiKeys: await kit.apiKeys.list(user.id),
+      identities: await kit.oauth.identities(user.id),
+      ...extra,
+    });
+  };
+  return {
+    async render(c, extra = {}) {
+      c.header("Cache-Control", "no-store");
+      return c.html(await content(c, extra));
+    },
+    errorPage: (c, error: ServiceError) => {
+      c.header("Cache-Control", "no-store");
+      return content(c, { error: error.message });
+    },
+  };
+}
+
+export function accountRoutes(kit: AuthKit, session: SessionMiddleware, view: AccountView) {
+  const { config, prefix } = kit;
+  const app = new Hono<AuthEnv>();
+
+  app.get("/account", session.signedIn(), async (c) => {
+    if (!c.get("signedIn"))
+      return c.redirect(
+        `${prefix}/login?rd=${encodeURIComponent(`${config.public_url.origin}${prefix}/account`)}`,
+        302,
+      );
+    return view.render(c);
+  });
+
+  app.get("/userinfo", session.requireSession, (c) => {
+    c.header("Cache-Control", "no-store");
+    const user = c.get("user");
+    const session = c.get("session");
+    return c.json({
+      id: user.id,
+      email: user.email,
+      emailVerified: user.emailVerified,
+      name: user.name,
+      roles: user.roles,
+      method: session.method,
+      authenticatedAt: session.authenticatedAt.toISOString(),
+    });
+  });
+
+  return app;
+}

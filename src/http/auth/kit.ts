@@ -1,0 +1,112 @@
+// What every route file under AUTH_PREFIX shares: the context's typed
+// variables, the services they call, and the small per-request helpers
+// (client address, return target, the session cookie). Built once by
+// routes.ts and handed to each concern's sub-app.
+import type { Context } from "hono";
+import { deleteCookie, setCookie } from "hono/cookie";
+import type { EmailFlows } from "../../accounts/email-flows.ts";
+import type { OwnSessions } from "../../accounts/own-sessions.ts";
+import type { AccountService, ClientMeta, SignedIn } from "../../accounts/service.ts";
+import type { ApiKeyService } from "../../api-keys/service.ts";
+import type { Config } from "../../config.ts";
+import type { ServiceError } from "../../errors.ts";
+import type { OAuthService } from "../../oauth/service.ts";
+import { type HostPolicy, validateRedirectTarget } from "../../security/redirect-target.ts";
+import type { SessionService } from "../../sessions/service.ts";
+import type { ResolvedSession } from "../../sessions/store.ts";
+import { type AppEnv, clientMeta } from "../context.ts";
+import type { Content, PageContext } from "../pages/layout.ts";
+
+/** The page a form post gets back when it fails: the form again, with the message. */
+export type ErrorPage = (c: Context<AuthEnv>, error: ServiceError) => Content | Promise<Content>;
+
+export type AuthVariables = AppEnv["Variables"] & {
+  /** Answer with pages and redirects rather than JSON (a form post from a hosted page). */
+  form?: boolean;
+  /** The body's fields as sent, for the page that shows them again. */
+  fields?: Record<string, unknown>;
+  /** How this route answers a failed form post (errors.ts). */
+  errorPage?: ErrorPage;
+  /** The signed-in browser, when the session middleware found one. */
+  signedIn?: ResolvedSession | null;
+};
+
+export type AuthEnv = { Bindings: AppEnv["Bindings"]; Variables: AuthVariables };
+
+export type AuthServices = {
+  config: Config;
+  accounts: AccountService;
+  emailFlows: EmailFlows;
+  /** Reads the session cookie. */
+  sessions: SessionService;
+  /** The signed-in user's own sessions (listed, revoked, audited). */
+  ownSessions: OwnSessions;
+  apiKeys: ApiKeyService;
+  oauth: OAuthService;
+  logError: (error: unknown, context: string) => void;
+};
+
+export type AuthKit = AuthServices & {
+  prefix: string;
+  page: PageContext;
+  hostPolicy: HostPolicy;
+  /** The client's address (through trusted proxies) and user agent. */
+  meta<E extends AuthEnv>(c: Context<E>): ClientMeta;
+  /** The validated return target from ?rd=, else from the body's rd; undefined when none is acceptable. */
+  returnTarget<E extends AuthEnv>(
+    c: Context<E>,
+    fields?: Record<string, unknown>,
+  ): string | undefined;
+  startSession<E extends AuthEnv>(c: Context<E>, signedIn: SignedIn): void;
+  endSession<E extends AuthEnv>(c: Context<E>): void;
+};
+
+export function authKit(services: AuthServices): AuthKit {
+  const { config } = services;
+  const hostPolicy: HostPolicy = {
+    publicUrl: config.public_url,
+    allowedHosts: config.allowed_redirect_hosts,
+  };
+  const cookieOptions = {
+    path: "/",
+    httpOnly: true,
+    secure: config.secure_cookies,
+    sameSite: "Lax" as const,
+    ...(config.cookie_domain ? { domain: config.cookie_domain } : {}),
+  };
+  return {
+    ...services,
+    prefix: config.auth_prefix,
+    page: {
+      siteName: config.site_name,
+      prefix: config.auth_prefix,
+      providers: services.oauth.list(),
+    },
+    hostPolicy,
+    meta: (c) => clientMeta(c, config.trusted_proxies),
+    returnTarget: (c, fields) =>
+      validateRedirectTarget(c.req.query("rd") ?? fields?.rd, hostPolicy),
+    startSession(c, signedIn) {
+      setCookie(c, config.session_cookie, signedIn.token, {
+        ...cookieOptions,
+        maxAge: config.session_max_age,
+      });
+    },
+    endSession(c) {
+      deleteCookie(c, config.session_cookie, cookieOptions);
+    },
+  };
+}
+
+/** Bodiless posts (logout, revoke) answer JSON to API clients and redirect browsers. */
+export function wantsJson<E extends AuthEnv>(c: Context<E>): boolean {
+  return (
+    (c.req.header("content-type") ?? "").includes("application/json") ||
+    (c.req.header("accept") ?? "").includes("application/json")
+  );
+}
+
+/** A field as text when it is text (to show a form again), else undefined. */
+export function optionalString(value: unknown): string | undefined {
+  return typeof value === "string" ? value : undefined;
+}

@@ -1,0 +1,53 @@
+// The hosted endpoints under AUTH_PREFIX, as one Hono app built from a
+// sub-app per concern: sign-in and registration, email links, password,
+// account, sessions, API keys, providers. Each serves the JSON API and the
+// hosted pages' form posts alike. What stands in front of all of them is in
+// guards.ts; a failed form post gets its page back, anything else the one
+// JSON error shape (body.ts).
+import { Hono } from "hono";
+import { isStoreUnavailable } from "../../db/unavailable.ts";
+import { accountRoutes, accountView } from "./account.ts";
+import { apiKeyRoutes } from "./api-keys.ts";
+import { formOrJsonErrors } from "./body.ts";
+import { emailLinkRoutes } from "./email-links.ts";
+import {
+  bodyDeadline,
+  bodySizeLimit,
+  crossSiteRefusal,
+  hostedPageHeaders,
+  methodNotAllowed,
+} from "./guards.ts";
+import { type AuthEnv, type AuthServices, authKit } from "./kit.ts";
+import { passwordRoutes } from "./password.ts";
+import { providerRoutes } from "./providers.ts";
+import { sessionMiddleware } from "./session.ts";
+import { sessionRoutes } from "./sessions.ts";
+import { signInRoutes } from "./sign-in.ts";
+
+export function authRoutes(services: AuthServices) {
+  const kit = authKit(services);
+  const session = sessionMiddleware(kit);
+  const account = accountView(kit);
+  const app = new Hono<AuthEnv>();
+
+  // Outermost, so errors and refusals get them too.
+  app.use("*", hostedPageHeaders(kit.config.secure_cookies));
+  app.use("*", bodyDeadline(kit.config.body_timeout));
+  app.use("*", bodySizeLimit);
+  app.use("*", crossSiteRefusal(kit.prefix, kit.hostPolicy));
+
+  app.route("/", signInRoutes(kit, session));
+  app.route("/", emailLinkRoutes(kit, session, account));
+  app.route("/", passwordRoutes(kit, session, account));
+  app.route("/", accountRoutes(kit, session, account));
+  app.route("/", sessionRoutes(kit, session));
+  app.route("/", apiKeyRoutes(kit, session, account));
+  app.route("/", providerRoutes(kit, session));
+
+  app.all(
+    "*",
+    methodNotAllowed(kit.prefix, () => app.routes),
+  );
+  app.onError(formOrJsonErrors({ log: kit.logError, isStoreUnavailable }));
+  return app;
+}

@@ -1,0 +1,127 @@
+// Sign in, create an account, sign out: the hosted pages and their JSON
+// twins. A form post answers with a 303 to the return target, or its page
+// again with the message; JSON clients get the session cookie and JSON.
+import { Hono } from "hono";
+import { z } from "zod";
+import { requireEmail, requireName, requireNewPassword } from "../../accounts/fields.ts";
+import { normalizePassword } from "../../accounts/passwords.ts";
+import { messagePage } from "../pages/message.ts";
+import { loginPage, registerPage } from "../pages/sign-in.ts";
+import { errorPage, field, readBody, validate } from "./body.ts";
+import { type AuthEnv, type AuthKit, optionalString, wantsJson } from "./kit.ts";
+import type { SessionMiddleware } from "./session.ts";
+
+const loginBody = z.object({
+  email: field(requireEmail),
+  // Anything that cannot be a password fails like a wrong one, after being counted.
+  password: field(normalizePassword),
+});
+
+const registerBody = z.object({
+  email: field(requireEmail),
+  password: field(requireNewPassword),
+  name: field(requireName),
+});
+
+/** The answer to a request whose outcome arrives by email: the same whatever the address. */
+export function checkYourEmail(kit: AuthKit, message: string) {
+  return messagePage(kit.page, "Check your email", message, {
+    href: `${kit.prefix}/login`,
+    text: "Back to sign in",
+  });
+}
+
+export function signInRoutes(kit: AuthKit, session: SessionMiddleware) {
+  const { config, accounts, page, prefix } = kit;
+  const registrationEnabled = config.registration_enabled;
+  const app = new Hono<AuthEnv>();
+
+  app.get("/login", (c) =>
+    c.html(loginPage(page, { rd: kit.returnTarget(c), registrationEnabled })),
+  );
+
+  app.post(
+    "/login",
+    errorPage((c, error) => {
+      const fields = c.get("fields") ?? {};
+      return loginPage(page, {
+        rd: kit.returnTarget(c, fields),
+        email: optionalString(fields.email),
+        error: error.message,
+        registrationEnabled,
+      });
+    }),
+    readBody,
+    validate(loginBody),
+    async (c) => {
+      const signedIn = await accounts.login(c.get("body"), kit.meta(c));
+      kit.startSession(c, signedIn);
+      const target = kit.returnTarget(c, c.get("fields")) ?? config.default_redirect;
+      if (c.get("form")) return c.redirect(target, 303);
+      return c.json({ user: signedIn.user, redirect: target });
+    },
+  );
+
+  app.get("/register", (c) => {
+    if (!registrationEnabled) {
+      c.status(403);
+      return c.html(
+        messagePage(page, "Registration is closed", "New accounts cannot be created here."),
+      );
+    }
+    return c.html(registerPage(page, { rd: kit.returnTarget(c) }));
+  });
+
+  app.post(
+    "/register",
+    errorPage((c, error) => {
+      const fields = c.get("fields") ?? {};
+      return registerPage(page, {
+        rd: kit.returnTarget(c, fields),
+        email: optionalString(fields.email),
+        name: optionalString(fields.name),
+        error: error.message,
+      });
+    }),
+    readBody,
+    async (_c, next) => {
+      accounts.checkRegistrationOpen();
+      await next();
+    },
+    validate(registerBody),
+    async (c) => {
+      const result = await accounts.register(c.get("body"), kit.meta(c));
+      const target = kit.returnTarget(c, c.get("fields")) ?? config.default_redirect;
+      const signedIn = "created" in result ? result.signedIn : undefined;
+      if (signedIn) kit.startSession(c, signedIn);
+      if (c.get("form")) {
+        if (signedIn) return c.redirect(target, 303);
+        return c.html(
+          checkYourEmail(kit, "If this address can be registered, we have sent it the next step."),
+        );
+      }
+      // The same answer for a new and an existing address.
+      return c.json({ status: "ok", redirect: target }, 201);
+    },
+  );
+
+  // Signing out changes state, so it is POST only; GET shows a page with the button.
+  app.get("/logout", (c) =>
+    c.html(
+      messagePage(page, "Sign out", "Use the button on your account page to sign out.", {
+        href: `${prefix}/account`,
+        text: "Go to your account",
+      }),
+    ),
+  );
+
+  app.post("/logout", session.signedIn(), async (c) => {
+    const resolved = c.get("signedIn");
+    if (resolved) await accounts.logout(resolved.session.id, resolved.user.id, kit.meta(c));
+    kit.endSession(c);
+    if (wantsJson(c)) return c.json({ status: "ok" });
+    return c.redirect(`${prefix}/login`, 303);
+  });
+
+  return app;
+}
