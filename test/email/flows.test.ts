@@ -4,12 +4,12 @@
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
 import { describeOnEachBackend } from "../helpers/backends.ts";
+import { manualClock } from "../helpers/clock.ts";
 import {
   askResolve,
   bodyOf,
   GOOD_PASSWORD,
   login,
-  manualClock,
   register,
   sessionCookie,
   uniqueEmail,

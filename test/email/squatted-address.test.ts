@@ -10,13 +10,13 @@ import { and, eq, isNull } from "drizzle-orm";
 import type { DatabaseHandle } from "../../src/db/client.ts";
 import { apiKeys, oauthIdentities, sessions, users } from "../../src/db/schema.ts";
 import { backends } from "../helpers/backends.ts";
+import { manualClock } from "../helpers/clock.ts";
 import { CookieBrowser } from "../helpers/cookie-browser.ts";
 import {
   askResolve,
   bodyOf,
   GOOD_PASSWORD,
   login,
-  manualClock,
   markVerified,
   type RunningGatehouse,
   register,

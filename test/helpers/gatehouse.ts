@@ -8,10 +8,10 @@ import { createGatehouse, type Gatehouse } from "../../src/app.ts";
 import { loadConfig } from "../../src/config.ts";
 import type { DatabaseHandle } from "../../src/db/client.ts";
 import { users } from "../../src/db/schema.ts";
+import type { Clock } from "../../src/kernel/clock.ts";
 import { createLogger, type Logger } from "../../src/logger.ts";
 import type { SharedRedis } from "../../src/redis/client.ts";
 import { startServer } from "../../src/server.ts";
-import type { Clock } from "../../src/sessions/service.ts";
 import { closeServer } from "./http.ts";
 import { freePort } from "./ports.ts";
 
@@ -106,23 +106,13 @@ export function askResolve(base: string, uri: string, headers: Record<string, st
   return fetch(`${base}/_resolve`, {
     headers: {
       "x-original-uri": uri,
+      "x-original-method": "GET",
       "x-forwarded-proto": "http",
       "x-forwarded-host": "app.example.test",
       ...headers,
     },
     redirect: "manual",
   });
-}
-
-/** A clock a test moves by hand. */
-export function manualClock(start = Date.now()) {
-  let now = start;
-  return {
-    now: () => now,
-    advance(ms: number) {
-      now += ms;
-    },
-  };
 }
 
 /**

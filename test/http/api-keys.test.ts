@@ -2,37 +2,16 @@
 // used as `Authorization: Bearer` on /_resolve, listed without the secret,
 // revoked and expired; bad input answered with 4xx.
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { test } from "node:test";
 import { eq } from "drizzle-orm";
 import { generateApiKey, isWellFormedApiKey } from "../../src/api-keys/format.ts";
 import { apiKeys } from "../../src/db/schema.ts";
 import { describeOnEachBackend } from "../helpers/backends.ts";
-import {
-  askResolve,
-  bodyOf,
-  manualClock,
-  markVerified,
-  register,
-  uniqueEmail,
-} from "../helpers/gatehouse.ts";
+import { manualClock } from "../helpers/clock.ts";
+import { rulesFile } from "../helpers/config-file.ts";
+import { askResolve, bodyOf, markVerified, register, uniqueEmail } from "../helpers/gatehouse.ts";
 
 const DAY = 86_400_000;
-
-function rulesFile(): string {
-  const dir = mkdtempSync(join(tmpdir(), "gatehouse-rules-"));
-  const file = join(dir, "gatehouse.yaml");
-  writeFileSync(
-    file,
-    `rules:
-  - path: /browser-only/**
-    credentials: [session]
-`,
-  );
-  return file;
-}
 
 test("API keys have a scannable prefix and a checksum", () => {
   const key = generateApiKey();
@@ -50,7 +29,7 @@ const clock = manualClock();
 
 describeOnEachBackend(
   "API keys",
-  { GATEHOUSE_CONFIG: rulesFile() },
+  { GATEHOUSE_CONFIG: rulesFile("  - path: /browser-only/**", "    credentials: [session]") },
   (stack) => {
     const base = () => stack.server.url;
     const json = (cookie: string, body: unknown) => ({

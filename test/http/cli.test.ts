@@ -1,6 +1,10 @@
-// The operator CLI as a separate process against the same PostgreSQL as a
-// running gatehouse: roles, API keys, and signing-key rotation, checked
-// through /_resolve and through the published JWKS alone.
+// The operator CLI against the same PostgreSQL as a running gatehouse: roles,
+// API keys, disabling accounts and signing-key rotation, checked through
+// /_resolve and through the published JWKS alone. The commands run in this
+// process, with services of their own (as a separate process has): a
+// replica learns of what they revoke only through Redis or its cache's TTL.
+// The embedded database's one-process rule, and the exit code of the command
+// line itself, need a process of their own.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { mkdtempSync } from "node:fs";
@@ -9,6 +13,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 import { createLocalJWKSet, decodeProtectedHeader, type JSONWebKeySet, jwtVerify } from "jose";
+import { runCommand } from "../../src/cli/commands.ts";
 import { loadConfig } from "../../src/config.ts";
 import { type DatabaseHandle, openDatabase } from "../../src/db/client.ts";
 import { createLogger } from "../../src/logger.ts";
@@ -25,16 +30,28 @@ import {
 } from "../helpers/gatehouse.ts";
 import { startRedis } from "../helpers/redis-server.ts";
 
-const run = promisify(execFile);
+const spawned = promisify(execFile);
 
+/** Runs a command in this process, as `gatehouse <args>` would, with the environment given. */
 async function cli(env: Record<string, string>, ...args: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runCommand(
+    args,
+    { ...process.env, LOG_LEVEL: "silent", ...env },
+    { print: (line) => out.push(line), printError: (line) => err.push(line) },
+  );
+  const text = (lines: string[]) => lines.map((line) => `${line}\n`).join("");
+  return { code, stdout: text(out), stderr: text(err) };
+}
+
+/** Runs the command line as its own process (for what one process cannot show itself). */
+async function cliProcess(env: Record<string, string>, ...args: string[]) {
   try {
-    const { stdout, stderr } = await run(
+    const { stdout, stderr } = await spawned(
       process.execPath,
       ["--import", "tsx", "src/cli.ts", ...args],
-      {
-        env: { ...process.env, LOG_LEVEL: "silent", ...env },
-      },
+      { env: { ...process.env, LOG_LEVEL: "silent", ...env } },
     );
     return { code: 0, stdout, stderr };
   } catch (error) {
@@ -52,7 +69,8 @@ describe("the operator CLI", () => {
   before(async () => {
     url = await createPostgresDatabase();
     database = await openDatabase({ kind: "postgres", url });
-    gatehouse = await startGatehouse(database, { DATABASE_URL: url });
+    // A short cache: what the commands revoke reaches this replica within it.
+    gatehouse = await startGatehouse(database, { DATABASE_URL: url, SESSION_CACHE_TTL: "1s" });
   });
   after(async () => {
     await gatehouse?.stop();
@@ -94,8 +112,8 @@ describe("the operator CLI", () => {
     const id = listed.stdout.split(/\s+/)[0] ?? "";
     const revoked = await cli(env(), "api-keys", "revoke", "--email", email, id);
     assert.equal(revoked.code, 0, revoked.stderr);
-    // Another process revoked it: this replica's cache lets it live at most SESSION_CACHE_TTL.
-    await new Promise((resolve) => setTimeout(resolve, 5_100));
+    // Revoked elsewhere: this replica's cache lets it live at most SESSION_CACHE_TTL.
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
     assert.equal(
       (await askResolve(gatehouse.url, "/x", { authorization: `Bearer ${key}` })).status,
       401,
@@ -139,7 +157,7 @@ describe("the operator CLI", () => {
     const disabled = await cli(env(), "users", "disable", "--email", email);
     assert.equal(disabled.code, 0, disabled.stderr);
     assert.match(disabled.stdout, /1 session revoked/);
-    // Another process, no Redis: this replica's memory lets them live at most SESSION_CACHE_TTL (5 s).
+    // Revoked elsewhere, no Redis: this replica's memory lets them live at most SESSION_CACHE_TTL (1 s).
     await until(401, 6_000, bySession);
     await until(401, 6_000, byKey);
     const refused = await login(gatehouse.url, email);
@@ -224,6 +242,10 @@ describe("the operator CLI", () => {
     const badConfig = await cli({ DATABASE_URL: "mysql://x" }, "keys", "list");
     assert.equal(badConfig.code, 2);
     assert.match(badConfig.stderr, /DATABASE_URL/);
+    // The command line itself: the exit code and the message, never a stack trace.
+    const usage = await cliProcess(env(), "users", "enable");
+    assert.equal(usage.code, 2);
+    assert.ok(usage.stderr.trim().length > 0 && !usage.stderr.includes("    at "), usage.stderr);
   });
 
   test("key rotation: the new key signs, the old stays published, old assertions still verify", async () => {
@@ -259,7 +281,7 @@ describe("the operator CLI", () => {
     const dataDir = mkdtempSync(join(tmpdir(), "gatehouse-data-"));
     const holder = await openDatabase({ kind: "pglite", dataDir });
     try {
-      const refused = await cli({ DATA_DIR: dataDir, DATABASE_URL: "" }, "keys", "list");
+      const refused = await cliProcess({ DATA_DIR: dataDir, DATABASE_URL: "" }, "keys", "list");
       assert.equal(refused.code, 2);
       assert.match(refused.stderr, /in use by process \d+/);
     } finally {

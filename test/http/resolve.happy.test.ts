@@ -1,12 +1,10 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { test } from "node:test";
 import { eq } from "drizzle-orm";
 import { createRemoteJWKSet, jwtVerify } from "jose";
 import { users } from "../../src/db/schema.ts";
 import { describeOnEachBackend } from "../helpers/backends.ts";
+import { rulesFile } from "../helpers/config-file.ts";
 import {
   askResolve,
   bodyOf,
@@ -28,29 +26,19 @@ const IDENTITY_HEADERS = [
   "x-auth-jwt",
 ];
 
-function rulesFile(): string {
-  const dir = mkdtempSync(join(tmpdir(), "gatehouse-rules-"));
-  const file = join(dir, "gatehouse.yaml");
-  writeFileSync(
-    file,
-    `rules:
-  - path: /public/**
-    access: public
-  - path: /admin/**
-    roles: [admin]
-  - path: /forbidden
-    access: deny
-`,
-  );
-  return file;
-}
-
 const resolve = askResolve;
 
 describeOnEachBackend(
   "resolve over HTTP",
   {
-    GATEHOUSE_CONFIG: rulesFile(),
+    GATEHOUSE_CONFIG: rulesFile(
+      "  - path: /public/**",
+      "    access: public",
+      "  - path: /admin/**",
+      "    roles: [admin]",
+      "  - path: /forbidden",
+      "    access: deny",
+    ),
     ALLOWED_REDIRECT_HOSTS: "app.example.test",
   },
   (stack) => {
@@ -120,6 +108,7 @@ describeOnEachBackend(
       // A raw request: fetch itself would add Sec-Fetch-Mode: cors, which no browser navigation sends.
       const browser = await rawRequest(`${stack.server.url}/_resolve?redirect=true`, {
         "x-forwarded-uri": "/reports",
+        "x-forwarded-method": "GET",
         "x-forwarded-host": "app.example.test",
         "x-forwarded-proto": "https",
         accept: "text/html",
@@ -134,6 +123,7 @@ describeOnEachBackend(
       const xhr = await fetch(`${stack.server.url}/_resolve?redirect=true`, {
         headers: {
           "x-forwarded-uri": "/reports",
+          "x-forwarded-method": "GET",
           "x-forwarded-host": "app.example.test",
           accept: "text/html",
           "x-requested-with": "XMLHttpRequest",
@@ -203,6 +193,7 @@ describeOnEachBackend(
       for (const headers of [{ cookie }, {}] as Record<string, string>[]) {
         const head = await rawRequest(`${stack.server.url}/_resolve`, {
           "x-original-uri": "/a",
+          "x-original-method": "GET",
           ...headers,
         });
         assert.equal(head.headers["transfer-encoding"], undefined);

@@ -3,13 +3,11 @@
 // application, rules narrower than the backends behind them, host lists, and
 // identities whose values are not ASCII.
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { test } from "node:test";
 import { eq } from "drizzle-orm";
 import { users } from "../../src/db/schema.ts";
 import { describeOnEachBackend } from "../helpers/backends.ts";
+import { rulesFile } from "../helpers/config-file.ts";
 import {
   askResolve,
   bodyOf,
@@ -19,27 +17,20 @@ import {
   uniqueEmail,
 } from "../helpers/gatehouse.ts";
 
-function rulesFile(): string {
-  const file = join(mkdtempSync(join(tmpdir(), "gatehouse-rules-")), "gatehouse.yaml");
-  writeFileSync(
-    file,
-    `rules:
-  - path: /public/**
-    access: public
-  - path: /admin/**
-    roles: [admin]
-  - path: /reports/**
-    methods: [GET]
-    roles: [auditor]
-  - path: /files/**
-    access: public
-    allow_encoded_slashes: true
-`,
-  );
-  return file;
-}
+const RULES = rulesFile(
+  "  - path: /public/**",
+  "    access: public",
+  "  - path: /admin/**",
+  "    roles: [admin]",
+  "  - path: /reports/**",
+  "    methods: [GET]",
+  "    roles: [auditor]",
+  "  - path: /files/**",
+  "    access: public",
+  "    allow_encoded_slashes: true",
+);
 
-describeOnEachBackend("resolve security", { GATEHOUSE_CONFIG: rulesFile() }, (stack) => {
+describeOnEachBackend("resolve security", { GATEHOUSE_CONFIG: RULES }, (stack) => {
   test("a path the application could read as another path is refused, never judged", async () => {
     const ambiguous = [
       "/admin/%2e%2e/public/x",

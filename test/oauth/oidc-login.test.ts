@@ -8,11 +8,11 @@ import { count, eq } from "drizzle-orm";
 import type { DatabaseHandle } from "../../src/db/client.ts";
 import { oauthFlows, oauthIdentities, users } from "../../src/db/schema.ts";
 import { backends } from "../helpers/backends.ts";
+import { manualClock } from "../helpers/clock.ts";
 import { CookieBrowser } from "../helpers/cookie-browser.ts";
 import {
   askResolve,
   bodyOf,
-  manualClock,
   markVerified,
   type RunningGatehouse,
   register,

@@ -7,10 +7,10 @@ import { loadConfig } from "../../src/config.ts";
 import { type DatabaseHandle, openDatabase } from "../../src/db/client.ts";
 import { createLogger } from "../../src/logger.ts";
 import { connectRedis, type SharedRedis } from "../../src/redis/client.ts";
+import { manualClock } from "../helpers/clock.ts";
 import { CookieBrowser } from "../helpers/cookie-browser.ts";
 import {
   askResolve,
-  manualClock,
   type RunningGatehouse,
   startGatehouse,
   uniqueEmail,

@@ -1,16 +1,14 @@
 // The journeys through each real proxy running its shipped deploy/ config:
 // what a browser, an API client and the application behind the proxy see.
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { eq } from "drizzle-orm";
 import { type DatabaseHandle, openDatabase } from "../../src/db/client.ts";
 import { users } from "../../src/db/schema.ts";
 import { IDENTITY_CLAIMS } from "../../src/resolve/rules.ts";
 import { startCaddy } from "../helpers/caddy.ts";
+import { rulesFile } from "../helpers/config-file.ts";
 import { startEchoApp } from "../helpers/echo-app.ts";
 import {
   bodyOf,
@@ -103,27 +101,21 @@ function useStack(
   let app: Awaited<ReturnType<typeof startEchoApp>> | undefined;
   let proxy: { stop(): Promise<void> } | undefined;
   before(async () => {
-    const dir = mkdtempSync(join(tmpdir(), "gatehouse-proxy-rules-"));
-    writeFileSync(
-      join(dir, "rules.yaml"),
-      [
-        "rules:",
-        "  - path: /public/**",
-        "    access: public",
-        "  - path: /admin/**",
-        "    roles: [admin]",
-        "  - path: /staff/**",
-        "    methods: [GET]",
-        "    roles: [admin]",
-        "",
-      ].join("\n"),
+    const rules = rulesFile(
+      "  - path: /public/**",
+      "    access: public",
+      "  - path: /admin/**",
+      "    roles: [admin]",
+      "  - path: /staff/**",
+      "    methods: [GET]",
+      "    roles: [admin]",
     );
     const proxyPort = await freePort();
     stack.base = `http://127.0.0.1:${proxyPort}`;
     stack.database = await openDatabase({ kind: "pglite" });
     const env = {
       PUBLIC_URL: stack.base,
-      GATEHOUSE_CONFIG: join(dir, "rules.yaml"),
+      GATEHOUSE_CONFIG: rules,
       ...options.env,
     };
     stack.gatehouse = await startGatehouse(stack.database, env);
@@ -423,7 +415,7 @@ for (const { name: proxyName, start: startProxy } of cachingProxies) {
     // 5 s, counted by nginx in whole seconds.
     const CACHE_VALIDITY_MS = 6_000;
 
-    test("each session gets its own cached answer, never another user's", async () => {
+    test("12. each session gets its own cached answer, never another user's", async () => {
       const alice = await signUpThrough(stack.base);
       const bob = await signUpThrough(stack.base);
       const seen: string[] = [];
@@ -441,7 +433,7 @@ for (const { name: proxyName, start: startProxy } of cachingProxies) {
       );
     });
 
-    test("5. after logout, the old cookie stops reaching the application within the documented validity", async () => {
+    test("13. after logout, the cached answer stops letting the old cookie in within the documented validity", async () => {
       const cookie = await signUpThrough(stack.base);
       assert.equal((await fetch(`${stack.base}/page`, { headers: { cookie } })).status, 200);
       const out = await fetch(`${stack.base}/auth/logout`, {

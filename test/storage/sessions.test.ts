@@ -12,6 +12,7 @@ import { createSessionService } from "../../src/sessions/service.ts";
 import { type SessionStore, sqlSessionStore } from "../../src/sessions/store.ts";
 import { hashToken } from "../../src/sessions/tokens.ts";
 import { backends } from "../helpers/backends.ts";
+import { manualClock } from "../helpers/clock.ts";
 
 const HOUR = 3600;
 const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
@@ -31,12 +32,7 @@ for (const backend of backends) {
     after(() => database.close());
 
     function service(options: { cacheTtlSeconds?: number } = {}) {
-      const clock = {
-        t: Date.now(),
-        now() {
-          return this.t;
-        },
-      };
+      const clock = manualClock();
       const store = sqlSessionStore(database.db);
       let touches = 0;
       const counting: SessionStore = {
@@ -76,10 +72,10 @@ for (const backend of backends) {
         const userId = await newUser(database);
         const { token } = await sessions.create(userId, "password");
         assert.ok(await sessions.validate(token));
-        clock.t += 0.4 * 2 * HOUR * 1000; // before half the idle window: no write
+        clock.advance(0.4 * 2 * HOUR * 1000); // before half the idle window: no write
         assert.ok(await sessions.validate(token));
         assert.equal(touches(), 0);
-        clock.t += 0.2 * 2 * HOUR * 1000; // past half: one write, then none
+        clock.advance(0.2 * 2 * HOUR * 1000); // past half: one write, then none
         assert.ok(await sessions.validate(token));
         assert.ok(await sessions.validate(token));
         assert.equal(touches(), 1);
@@ -90,11 +86,11 @@ for (const backend of backends) {
           .where(eq(sessionsTable.id, hashToken(token)));
         assert.equal(
           row?.idleExpiresAt.getTime(),
-          clock.t + 2 * HOUR * 1000,
+          clock.now() + 2 * HOUR * 1000,
           "renewal reached the store",
         );
         // Idle for longer than the window: gone.
-        clock.t += 2.1 * HOUR * 1000;
+        clock.advance(2.1 * HOUR * 1000);
         assert.equal(await sessions.validate(token), null);
       });
     }
@@ -104,11 +100,11 @@ for (const backend of backends) {
       const userId = await newUser(database);
       const { token } = await sessions.create(userId, "password");
       for (let hour = 1; hour <= 4; hour++) {
-        clock.t += HOUR * 1000;
+        clock.advance(HOUR * 1000);
         assert.ok(await sessions.validate(token), `hour ${hour}`);
         await settle(); // the renewal is written in the background; an hour passes before the next request
       }
-      clock.t += 1.01 * HOUR * 1000;
+      clock.advance(1.01 * HOUR * 1000);
       assert.equal(await sessions.validate(token), null);
     });
 
