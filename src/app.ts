@@ -302,6 +302,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
       apiKeys,
       oauth,
       logError,
+      isStoreUnavailable,
     }),
   );
   app.get("/.well-known/jwks.json", (c) => {

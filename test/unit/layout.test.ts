@@ -101,6 +101,18 @@ test("infrastructure modules never import the whole configuration", () => {
     .map(({ from }) => relative(SRC, from));
   assert.deepEqual(wrong, []);
 });
+test("dependencies point one way: the HTTP edge imports no store, no domain module imports Hono", () => {
+  const httpToDb = importEdges()
+    .filter(({ from, to }) => nodeOf(from) === "http/" && nodeOf(to) === "db/")
+    .map(({ from }) => relative(SRC, from));
+  assert.deepEqual(httpToDb, []);
+  const withHono = sourceFiles(SRC)
+    .filter((file) => !["http/", "app.ts", "server.ts"].includes(nodeOf(file)))
+    .filter((file) => /from "hono(\/[^"]*)?"/.test(readFileSync(file, "utf8")))
+    .map((file) => relative(SRC, file));
+  assert.deepEqual(withHono, []);
+});
+
 test(`no route file of the hosted side is longer than ${ROUTE_FILE_MAX_LINES} lines`, () => {
   const routes = sourceFiles(join(SRC, "http", "auth"));
   assert.ok(routes.length >= 7, "one file per concern");

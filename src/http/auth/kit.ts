@@ -44,6 +44,8 @@ export type AuthServices = {
   apiKeys: ApiKeyService;
   oauth: OAuthService;
   logError: (error: unknown, context: string) => void;
+  /** True for an error that says a store cannot be reached (db/unavailable.ts): a 503, not a 500. */
+  isStoreUnavailable: (error: unknown) => boolean;
 };
 
 export type AuthKit = AuthServices & {

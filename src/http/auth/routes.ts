@@ -5,7 +5,6 @@
 // guards.ts; a failed form post gets its page back, anything else the one
 // JSON error shape (body.ts).
 import { Hono } from "hono";
-import { isStoreUnavailable } from "../../db/unavailable.ts";
 import { accountRoutes, accountView } from "./account.ts";
 import { apiKeyRoutes } from "./api-keys.ts";
 import { formOrJsonErrors } from "./body.ts";
@@ -48,6 +47,6 @@ export function authRoutes(services: AuthServices) {
     "*",
     methodNotAllowed(kit.prefix, () => app.routes),
   );
-  app.onError(formOrJsonErrors({ log: kit.logError, isStoreUnavailable }));
+  app.onError(formOrJsonErrors({ log: kit.logError, isStoreUnavailable: kit.isStoreUnavailable }));
   return app;
 }
