@@ -27,6 +27,8 @@ async function start(args: string[], env: Record<string, string>): Promise<Serve
     args,
     port,
     env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", ...env },
+    // A first start on the embedded database compiles its WebAssembly.
+    startTimeoutMs: 60_000,
   });
   stops.push(() => child.stop());
   return { pid: child.pid, port, url: `http://127.0.0.1:${port}`, stop: child.stop };

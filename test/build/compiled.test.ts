@@ -42,6 +42,8 @@ describe("the compiled gatehouse", () => {
       args: [BIN],
       port,
       env: { ...process.env, PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: "warn" },
+      // A first start compiles PostgreSQL's WebAssembly: slow on a busy machine.
+      startTimeoutMs: 60_000,
     });
     url = `http://127.0.0.1:${port}`;
   });

@@ -34,6 +34,8 @@ export async function startProcess(options: {
   env?: NodeJS.ProcessEnv;
   stopSignal?: NodeJS.Signals;
   onStop?: () => void;
+  /** How long the port may take to answer (10 s by default). */
+  startTimeoutMs?: number;
 }): Promise<RunningProcess> {
   const child = spawn(options.command, options.args, {
     stdio: ["ignore", "ignore", "pipe"],
@@ -45,7 +47,7 @@ export async function startProcess(options: {
     stderr += chunk;
   });
   try {
-    await waitForPort(options.port);
+    await waitForPort(options.port, options.startTimeoutMs);
   } catch (error) {
     child.kill("SIGKILL");
     options.onStop?.();
