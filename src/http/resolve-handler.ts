@@ -141,6 +141,13 @@ export function createResolveHandler(deps: ResolveDeps): ResolveHandler {
     return { request, requirement };
   }
 
+  function otherRequirements(request: Target["request"]): Requirement[] | undefined {
+    if ("error" in request || request.otherReadings.length === 0) return undefined;
+    return request.otherReadings.map((reading) =>
+      findRequirement(config.rules, { ...request, ...reading }, config.default_access),
+    );
+  }
+
   /** What the request carries for the XSRF check; read only for unsafe methods when some rule checks it. */
   function xsrfInput(req: IncomingMessage, target: Target): XsrfInput | undefined {
     if (!xsrfAnywhere || "error" in target.request || SAFE_METHODS.has(target.request.method))
@@ -297,7 +304,12 @@ export function createResolveHandler(deps: ResolveDeps): ResolveHandler {
             { authorization: req.headers.authorization, cookie: req.headers.cookie },
             onCredentialError,
           );
-    let outcome = decide({ ...target, credential, xsrf: xsrfInput(req, target) });
+    let outcome = decide({
+      ...target,
+      credential,
+      otherRequirements: otherRequirements(target.request),
+      xsrf: xsrfInput(req, target),
+    });
     const upstream: string[] = [];
     if (outcome.kind === "allow" && outcome.upstreamToken) {
       const wanted = outcome.upstreamToken;
@@ -322,10 +334,25 @@ export function createResolveHandler(deps: ResolveDeps): ResolveHandler {
       })
       .then(([status, headers, body]) => {
         const sent = status === 200 && forwardCookies ? withAppCookies(req, headers) : headers;
-        res.writeHead(status, bypassHeader ? [...sent, ...bypassHeader] : sent);
-        res.end(body);
+        write(res, status, bypassHeader ? [...sent, ...bypassHeader] : sent, body);
+      })
+      .catch((thrown) => {
+        // A header node refuses to write (a provider token with CR/LF, say): fail closed.
+        deps.logError(thrown, "resolve answer");
+        counters.unavailable.inc();
+        if (res.headersSent) res.destroy();
+        else
+          write(
+            res,
+            ...error(req, 503, "unavailable", "cannot answer right now", ["retry-after", "1"]),
+          );
       });
   };
+}
+
+function write(res: ServerResponse, status: number, headers: string[], body: string): void {
+  res.writeHead(status, headers);
+  res.end(body);
 }
 
 function cookieName(part: string): string {

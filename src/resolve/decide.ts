@@ -80,6 +80,8 @@ export function decide(input: {
   /** The first matching rule's requirement (findRequirement); unused when the request is an error. */
   requirement: Requirement;
   credential: CredentialResult;
+  /** The requirements of the request's other readings (OriginalRequest.otherReadings), in order. */
+  otherRequirements?: Requirement[];
   xsrf?: XsrfInput;
 }): Outcome {
   const { request, requirement, credential } = input;
@@ -89,6 +91,16 @@ export function decide(input: {
       kind: "invalid_request",
       reason:
         "the original path contains an encoded / or \\ (%2F, %5C), which this rule does not allow",
+    };
+  // The application might act on another reading: judge only when every
+  // reading falls under the same rule.
+  const differing = request.otherReadings.findIndex(
+    (_, i) => input.otherRequirements?.[i] !== requirement,
+  );
+  if (differing !== -1)
+    return {
+      kind: "invalid_request",
+      reason: `the request's ${request.otherReadings[differing]?.why} falls under another rule`,
     };
   if (requirement.access === "deny")
     return { kind: "forbidden", reason: "access to this resource is denied" };

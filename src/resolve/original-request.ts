@@ -16,16 +16,39 @@ export type OriginalRequest = {
   path: string;
   /** The raw path holds an encoded `/` or `\`: refused unless the matching rule opts in. */
   encodedSlashes: boolean;
+  /**
+   * Other ways the application might read the same request (its method
+   * overridden, its encoded slashes decoded): each must fall under the same
+   * rule, or the request is refused.
+   */
+  otherReadings: OtherReading[];
   /** The absolute original URL (scheme, host, raw path and query). */
   url: string;
 };
+
+export type OtherReading = { method: string; path: string; why: string };
 
 export type ResolveHeaders = (name: string) => string | undefined;
 
 const METHOD_PATTERN = /^[A-Z]{1,16}$/;
 const PLAIN_HOST = /^([a-z0-9_-]+(?:\.[a-z0-9_-]+)*)\.?(?::(\d{1,5}))?$/;
 const IPV6_HOST = /^(\[[0-9a-f:.]+\])(?::(\d{1,5}))?$/;
-const ABSOLUTE_URL = /^([a-z][a-z0-9+.-]*):\/\/([^/?#\\]*)(.*)$/is;
+// The authority ends at the first `/` only: a `?` or `#` in it (`Host: a.com?`,
+// accepted by nginx and copied by ingress-nginx into X-Original-URL) makes
+// the host invalid rather than moving the path into a query.
+const ABSOLUTE_URL = /^([a-z][a-z0-9+.-]*):\/\/([^/\\]*)(.*)$/is;
+// Headers a proxy describes the original request with: from a peer that is
+// not a trusted proxy they mean a misconfigured deployment (or a forgery), and
+// judging gatehouse's own URL instead would skip every path and host rule.
+const FORWARDED_REQUEST_HEADERS = [
+  "x-original-url",
+  "x-original-uri",
+  "x-original-method",
+  "x-forwarded-uri",
+  "x-forwarded-method",
+  "x-forwarded-host",
+];
+const METHOD_OVERRIDE_HEADERS = ["x-http-method-override", "x-http-method", "x-method-override"];
 const MAX_URL_LENGTH = 8192;
 
 function first(value: string | undefined): string | undefined {
@@ -50,42 +73,64 @@ export function readOriginalRequest(input: {
   ownProto: "http" | "https";
 }): OriginalRequest | { error: string } {
   const { header } = input;
-  if (!input.trusted) return build(input.method, input.ownProto, input.ownHost, input.ownUri);
+  if (!input.trusted) {
+    if (FORWARDED_REQUEST_HEADERS.some((name) => header(name) !== undefined))
+      return {
+        error:
+          "forwarded request headers from a peer that is not a trusted proxy: add the proxy's address to TRUSTED_PROXIES",
+      };
+    return build(header, input.method, input.ownProto, input.ownHost, input.ownUri);
+  }
   const originalUrl = header("x-original-url");
   // The method is read from the same family of headers as the URL: under
   // ingress-nginx a client's own X-Forwarded-Method reaches gatehouse and
   // must not decide which method the rules see.
-  const methodHeader =
+  const method =
     originalUrl !== undefined
       ? header("x-original-method")
       : header("x-forwarded-uri") !== undefined
         ? header("x-forwarded-method")
         : (header("x-original-method") ?? header("x-forwarded-method"));
-  const method = methodHeader?.trim() ?? input.method;
+  if (method === undefined)
+    return { error: "the proxy sent no original method (X-Forwarded-Method or X-Original-Method)" };
   if (originalUrl !== undefined) {
     const parts = ABSOLUTE_URL.exec(originalUrl.trim());
     if (!parts) return { error: "the original URL is not a URL" };
     const rest = parts[3] as string;
-    const uri = rest === "" ? "/" : rest.startsWith("?") ? `/${rest}` : rest;
-    return build(method, (parts[1] as string).toLowerCase(), parts[2] as string, uri);
+    return build(
+      header,
+      method.trim(),
+      (parts[1] as string).toLowerCase(),
+      parts[2] as string,
+      rest === "" ? "/" : rest,
+    );
   }
   const proto = (first(header("x-forwarded-proto")) ?? input.ownProto).toLowerCase();
   const forwardedHost = header("x-forwarded-host");
   if (forwardedHost?.includes(","))
     return { error: "X-Forwarded-Host must name one host, not a list" };
-  const host = forwardedHost?.trim() || header("host") || input.ownHost;
-  const uri = header("x-forwarded-uri") ?? header("x-original-uri") ?? "/";
-  return build(method, proto, host, uri);
+  // Never the subrequest's own Host (the upstream's name): the proxy names it.
+  const host = forwardedHost?.trim();
+  if (!host)
+    return { error: "the proxy sent no original host (X-Forwarded-Host or X-Original-URL)" };
+  const uri = header("x-forwarded-uri") ?? header("x-original-uri");
+  if (uri === undefined)
+    return {
+      error: "the proxy sent no original URI (X-Forwarded-Uri, X-Original-URI or X-Original-URL)",
+    };
+  return build(header, method.trim(), proto, host, uri);
 }
 
 function build(
-  rawMethod: string,
+  header: ResolveHeaders,
+  method: string,
   proto: string,
   rawHost: string,
   uri: string,
 ): OriginalRequest | { error: string } {
-  const method = rawMethod.toUpperCase();
-  if (!METHOD_PATTERN.test(method)) return { error: "the original method is not an HTTP method" };
+  // Methods are case-sensitive: `get` is not GET to an application that compares.
+  if (!METHOD_PATTERN.test(method))
+    return { error: "the original method is not an upper-case HTTP method" };
   if (proto !== "http" && proto !== "https")
     return { error: "the original URL must be http or https" };
   if (uri.length > MAX_URL_LENGTH) return { error: "the original URL is too long" };
@@ -95,13 +140,55 @@ function build(
   const end = uri.search(/[?#]/);
   const reading = readPath(end === -1 ? uri : uri.slice(0, end));
   if ("error" in reading) return reading;
+  const otherReadings: OtherReading[] = [];
+  if (reading.encodedSlashes)
+    otherReadings.push({
+      method,
+      path: reading.path.replace(/%2F|%5C/g, "/"),
+      why: "path with its encoded slashes decoded",
+    });
+  const override = methodOverride(header, end === -1 ? "" : uri.slice(end));
+  if (override !== undefined && "error" in override) return override;
+  if (override !== undefined && override.method !== method)
+    otherReadings.push({ method: override.method, path: reading.path, why: override.why });
   return {
     method,
     host,
     path: reading.path,
     encodedSlashes: reading.encodedSlashes,
+    otherReadings,
     url: `${proto}://${host}${uri}`,
   };
+}
+
+/**
+ * A method the application may run instead of the one sent: override headers
+ * (Express's method-override, Laravel, Symfony, ASP.NET) or `?_method=`
+ * (Spring's HiddenHttpMethodFilter). A `_method` in a form body cannot be
+ * seen here; rules that differ by method should not rely on it.
+ */
+function methodOverride(
+  header: ResolveHeaders,
+  queryAndFragment: string,
+): { method: string; why: string } | { error: string } | undefined {
+  let value: string | undefined;
+  let why = "";
+  for (const name of METHOD_OVERRIDE_HEADERS) {
+    value = header(name);
+    if (value !== undefined) {
+      why = `method in ${name}`;
+      break;
+    }
+  }
+  if (value === undefined && queryAndFragment.includes("_method=")) {
+    value =
+      new URLSearchParams(queryAndFragment.slice(1).split("#")[0]).get("_method") ?? undefined;
+    why = "method in the _method query parameter";
+  }
+  if (value === undefined) return undefined;
+  const method = value.trim().toUpperCase();
+  if (!METHOD_PATTERN.test(method)) return { error: `the ${why} is not an HTTP method` };
+  return { method, why };
 }
 
 /** Lower-cased, trailing dot and default port removed; undefined when it is not a host. */
@@ -120,7 +207,7 @@ function readHost(raw: string, proto: string): string | undefined {
 
 /** An internationalised name: the URL parser turns it into its ASCII (punycode) form. */
 function parseHost(raw: string, proto: string): RegExpExecArray | null {
-  if (raw === "" || /[/\\?#@\s]/.test(raw)) return null;
+  if (raw === "" || /[/\\?#@%\s]/.test(raw)) return null;
   try {
     const url = new URL(`${proto}://${raw}/`);
     return PLAIN_HOST.exec(url.host) ?? IPV6_HOST.exec(url.host);

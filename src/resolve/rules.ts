@@ -43,12 +43,29 @@ export const accessRuleSchema = z
             .string()
             .transform((h) => h.trim().toLowerCase().replace(/\.$/, ""))
             .pipe(
-              z.string().regex(/^(\*\.)?[a-z0-9.-]+(:\d+)?$/, "must be a host or *.example.com"),
+              z
+                .string()
+                .regex(/^(\*\.)?[a-z0-9.-]+(:\d+)?$/, "must be a host or *.example.com")
+                // Hosts are compared without their scheme's default port (browsers never send it).
+                .refine(
+                  (host) => !/:(80|443)$/.test(host),
+                  "leave out :80 and :443: hosts are compared without the default port",
+                ),
             ),
         ),
       )
       .optional(),
-    path: oneOrMany.pipe(z.array(z.string().regex(/^\//, "must start with /"))).optional(),
+    path: oneOrMany
+      .pipe(
+        z.array(
+          z
+            .string()
+            .regex(/^\//, "must start with /")
+            // Each `**` is a `.*`: three or more in one pattern backtrack badly on long paths.
+            .refine((pattern) => pattern.split("**").length <= 3, "at most two ** in a pattern"),
+        ),
+      )
+      .optional(),
     methods: z
       .array(z.string().transform((m) => m.toUpperCase()))
       .pipe(z.array(z.enum(METHODS as [string, ...string[]])))
@@ -152,13 +169,14 @@ function escapeRegExp(text: string): string {
 }
 
 /**
- * Compiles path patterns: `/exact`, `/prefix/**` (the prefix itself and
+ * Compiles path patterns: `/exact` (with or without a trailing slash, which
+ * most frameworks route alike), `/prefix/**` (the prefix itself and
  * everything below it), `*` (any characters within one segment).
  */
 export function compilePathPatterns(patterns: string[], caseSensitive = false): RegExp {
   const parts = patterns.map((pattern) => {
     let body = pattern;
-    let tail = "";
+    let tail = body.endsWith("/") ? "" : "/?";
     if (body.endsWith("/**")) {
       body = body.slice(0, -3);
       tail = "(?:/.*)?";
@@ -208,6 +226,18 @@ function compileRule(rule: RuleInput): AccessRule {
   };
 }
 
+const DEFAULT_REQUIREMENTS: Record<"public" | "authenticated" | "deny", Requirement> = {
+  public: { access: "public" },
+  authenticated: {
+    access: "authenticated",
+    roles: [],
+    requireVerifiedEmail: false,
+    credentials: null,
+  },
+  deny: { access: "deny" },
+};
+
+/** The first matching rule's requirement; the same object for the same rule (or default), so readings compare by identity. */
 export function findRequirement(
   rules: AccessRule[],
   request: Pick<OriginalRequest, "method" | "host" | "path">,
@@ -219,7 +249,5 @@ export function findRequirement(
     if (rule.paths && !rule.paths.test(request.path)) continue;
     return rule.requirement;
   }
-  return fallback === "authenticated"
-    ? { access: fallback, roles: [], requireVerifiedEmail: false, credentials: null }
-    : { access: fallback };
+  return DEFAULT_REQUIREMENTS[fallback];
 }

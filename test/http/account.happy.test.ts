@@ -6,6 +6,7 @@ import { auditEvents } from "../../src/db/schema.ts";
 import { hashToken } from "../../src/sessions/tokens.ts";
 import { describeOnEachBackend } from "../helpers/backends.ts";
 import {
+  askResolve,
   bodyOf,
   login,
   register,
@@ -34,10 +35,7 @@ describeOnEachBackend("account and sessions", {}, (stack) => {
     assert.equal(revoked.status, 200);
     for (const cookie of [first, second, third]) {
       const expected = hashToken(cookie.split("=")[1] ?? "") === other.id ? 401 : 200;
-      assert.equal(
-        (await fetch(`${stack.server.url}/_resolve`, { headers: { cookie } })).status,
-        expected,
-      );
+      assert.equal((await askResolve(stack.server.url, "/", { cookie })).status, expected);
     }
     const remaining = await bodyOf(
       await fetch(`${stack.server.url}/auth/sessions`, { headers: { cookie: first } }),
@@ -71,13 +69,10 @@ describeOnEachBackend("account and sessions", {}, (stack) => {
     });
     assert.equal((await bodyOf(everywhere)).revoked, 1);
     for (const cookie of [second, third]) {
-      assert.equal(
-        (await fetch(`${stack.server.url}/_resolve`, { headers: { cookie } })).status,
-        401,
-      );
+      assert.equal((await askResolve(stack.server.url, "/", { cookie })).status, 401);
     }
     assert.equal(
-      (await fetch(`${stack.server.url}/_resolve`, { headers: { cookie: first } })).status,
+      (await askResolve(stack.server.url, "/", { cookie: first })).status,
       200,
     );
   });

@@ -183,12 +183,16 @@ describe("bearer JWTs from trusted issuers", () => {
   test("oversized tokens are refused quickly with a 4xx", async () => {
     const big = await rawRequest(`${gatehouse.url}/_resolve`, {
       "x-original-uri": "/x",
+      "x-original-method": "GET",
+      "x-forwarded-host": "app.example.test",
       authorization: `Bearer ${"a".repeat(9000)}.b.c`,
     });
     assert.equal(big.status, 401);
     // Hundreds of KB: Node's header limit answers before any parsing.
     const huge = await rawRequest(`${gatehouse.url}/_resolve`, {
       "x-original-uri": "/x",
+      "x-original-method": "GET",
+      "x-forwarded-host": "app.example.test",
       authorization: `Bearer ${"a".repeat(300_000)}.b.c`,
     }).catch(() => ({ status: 431 }));
     assert.ok(huge.status >= 400 && huge.status < 500, `status ${huge.status}`);

@@ -130,7 +130,7 @@ describe("bug classes that must stay closed", () => {
     const json = (body: string) =>
       `POST /auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
     const resolve = (headers: string) =>
-      `GET /_resolve HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Original-URI: /x\r\n${headers}\r\n`;
+      `GET /_resolve HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Original-URI: /x\r\nX-Original-Method: GET\r\nX-Forwarded-Host: app.example.test\r\n${headers}\r\n`;
     const manyCookies = Array.from({ length: 1500 }, (_, i) => `c${i}=1`).join("; ");
     const manySessions = Array.from({ length: 200 }, () => `gatehouse_session=${"A".repeat(43)}`);
     const cases: [what: string, request: string, body: string, status: RegExp][] = [
@@ -259,10 +259,17 @@ describe("bug classes that must stay closed", () => {
           }),
         );
     };
-    await send(50, (i) => ({ "x-original-uri": "/warm", cookie: `w${i}=1` }));
+    await send(50, (i) => ({
+      "x-original-uri": "/warm",
+      "x-original-method": "GET",
+      "x-forwarded-host": "app.example.test",
+      cookie: `w${i}=1`,
+    }));
     const start = heapMb();
     await send(2000, (i) => ({
       "x-original-uri": `/x/${i}/${"u".repeat(2000)}`,
+      "x-original-method": "GET",
+      "x-forwarded-host": "app.example.test",
       cookie: `junk${i}=${"z".repeat(8000)}`,
     }));
     const retained = heapMb() - start;

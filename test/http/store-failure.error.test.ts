@@ -46,7 +46,14 @@ test("with the database down: fail closed, keep cached sessions, 503 logins, no 
   const email = uniqueEmail();
   const cookie = await register(uncached.url, email);
   const resolveOn = (server: RunningGatehouse, headers: Record<string, string> = {}) =>
-    fetch(`${server.url}/_resolve`, { headers: { "x-original-uri": "/app", ...headers } });
+    fetch(`${server.url}/_resolve`, {
+      headers: {
+        "x-original-uri": "/app",
+        "x-original-method": "GET",
+        "x-forwarded-host": "app.example.test",
+        ...headers,
+      },
+    });
   assert.equal((await resolveOn(cached, { cookie })).status, 200, "warm the cache");
 
   await setReachable(false);

@@ -88,7 +88,13 @@ describe("three replicas sharing Redis and PostgreSQL", () => {
 
   const resolveOn = (target: Replica, cookie: string) =>
     fetch(`${target.url}/_resolve`, {
-      headers: { cookie, "x-original-uri": "/page", accept: "application/json" },
+      headers: {
+        cookie,
+        "x-original-uri": "/page",
+        "x-original-method": "GET",
+        "x-forwarded-host": "app.example.test",
+        accept: "application/json",
+      },
     });
 
   /** Requests through nginx for `ms`, alternating valid and invalid cookies; returns every status seen. */

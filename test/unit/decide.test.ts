@@ -15,6 +15,7 @@ import { accessRuleSchema, findRequirement } from "../../src/resolve/rules.ts";
 
 const rules = z.array(accessRuleSchema).parse([
   { path: "/public/**", access: "public" },
+  { path: "/files/admin/**", roles: ["admin"] },
   { path: "/files/**", access: "public", allow_encoded_slashes: true },
   { path: "/admin/**", roles: ["admin"] },
   { path: "/billing/**", access: "authenticated", require_verified_email: true },
@@ -48,6 +49,15 @@ const request = (path: string, encodedSlashes = false): OriginalRequest => ({
   host: "app.example.com",
   path,
   encodedSlashes,
+  otherReadings: encodedSlashes
+    ? [
+        {
+          method: "GET",
+          path: path.replace(/%2F/g, "/"),
+          why: "path with its encoded slashes decoded",
+        },
+      ]
+    : [],
   url: `https://app.example.com${path}`,
 });
 
@@ -204,7 +214,13 @@ test("every documented answer of /_resolve, from the pure decision", () => {
       "error" in original
         ? findRequirement([], request("/"), "deny")
         : findRequirement(rules, original, "authenticated");
-    const outcome = decide({ request: original, requirement, credential });
+    const otherRequirements =
+      "error" in original
+        ? undefined
+        : original.otherReadings.map((reading) =>
+            findRequirement(rules, { ...original, ...reading }, "authenticated"),
+          );
+    const outcome = decide({ request: original, requirement, credential, otherRequirements });
     assert.equal(outcome.kind, expected, what);
     if (reason) assert.match("reason" in outcome ? outcome.reason : "", reason, what);
     if (outcome.kind === "allow" && credential.kind === "identity")

@@ -8,10 +8,17 @@ import {
 import { clientAddress } from "../../src/security/client-address.ts";
 import { isTrustedPeer, parseCidrList } from "../../src/security/trusted-proxies.ts";
 
+/** A trusted proxy always names the method; tests that are not about it get GET from the URL's family. */
+const withMethod = (headers: Record<string, string>): Record<string, string> =>
+  "x-original-method" in headers || "x-forwarded-method" in headers
+    ? headers
+    : "x-forwarded-uri" in headers
+      ? { ...headers, "x-forwarded-method": "GET" }
+      : { ...headers, "x-original-method": "GET" };
 const read = (headers: Record<string, string>, trusted = true, method = "GET") =>
   readOriginalRequest({
     trusted,
-    header: (name) => headers[name],
+    header: (name) => (trusted ? withMethod(headers) : headers)[name],
     method,
     ownUri: "/_resolve",
     ownHost: "gatehouse.internal:4180",
@@ -35,6 +42,7 @@ test("each proxy's headers describe the original request", () => {
     host: "app.example.com",
     path: "/api/Admin",
     encodedSlashes: false,
+    otherReadings: [],
     url: "https://app.example.com/api/Admin?q=1#x",
   });
   const ingress = read({
@@ -49,7 +57,7 @@ test("each proxy's headers describe the original request", () => {
   const nginx = read({
     "x-original-uri": "/docs/x?a=/../admin",
     "x-forwarded-proto": "https",
-    host: "site.example.com:443",
+    "x-forwarded-host": "site.example.com:443",
   });
   assert.ok(!("error" in nginx));
   assert.equal(nginx.url, "https://site.example.com/docs/x?a=/../admin");
@@ -82,18 +90,26 @@ test("the method comes from the same proxy's headers as the URL", () => {
   });
   assert.ok(!("error" in ingress));
   assert.deepEqual([ingress.method, ingress.path], ["DELETE", "/cart"]);
-  const ingressWithoutMethod = read(
-    {
-      "x-original-url": "https://shop.example.com/cart",
-      "x-forwarded-method": "GET",
-    },
-    true,
-    "POST",
+  // ingress-nginx without X-Original-Method: refused, never the client's
+  // X-Forwarded-Method nor the auth subrequest's own method.
+  const ingressWithoutMethod = readOriginalRequest({
+    trusted: true,
+    header: (name) =>
+      ({ "x-original-url": "https://shop.example.com/cart", "x-forwarded-method": "GET" })[
+        name as "x-original-url"
+      ],
+    method: "POST",
+    ownUri: "/_resolve",
+    ownHost: "gatehouse.internal:4180",
+    ownProto: "http",
+  });
+  assert.match(
+    "error" in ingressWithoutMethod ? ingressWithoutMethod.error : "",
+    /no original method/,
   );
-  assert.ok(!("error" in ingressWithoutMethod));
-  assert.equal(ingressWithoutMethod.method, "POST");
   const traefik = read({
     "x-forwarded-uri": "/x",
+    "x-forwarded-host": "a.example.com",
     "x-forwarded-method": "PUT",
     "x-original-method": "GET",
   });
@@ -118,14 +134,20 @@ test("X-Auth-Request-Redirect sets the return target, resolved against the origi
   );
 });
 
-test("forwarded headers from an untrusted peer are ignored", () => {
+test("forwarded headers from an untrusted peer are refused; without them it asks about /_resolve itself", () => {
+  // A proxy missing from TRUSTED_PROXIES: judging gatehouse's own URL would skip every rule.
   const result = read(
     { "x-forwarded-host": "admin.example.com", "x-forwarded-uri": "/public" },
     false,
   );
-  assert.ok(!("error" in result));
-  assert.equal(result.host, "gatehouse.internal:4180");
-  assert.equal(result.path, "/_resolve");
+  assert.match(
+    "error" in result ? result.error : "",
+    /not a trusted proxy: add the proxy's address to TRUSTED_PROXIES/,
+  );
+  const direct = read({}, false);
+  assert.ok(!("error" in direct));
+  assert.equal(direct.host, "gatehouse.internal:4180");
+  assert.equal(direct.path, "/_resolve");
 });
 
 test("unreadable forwarded requests are errors, never guesses", () => {
@@ -147,6 +169,16 @@ test("unreadable forwarded requests are errors, never guesses", () => {
     { "x-original-url": "https://a.example.com\\admin" },
     { "x-original-url": "https://a.example.com/admin/../public" },
     { "x-forwarded-host": "a.example.com", "x-forwarded-uri": "/admin/%2e%2e/public/x" },
+    // Left out by the proxy: refused, never guessed from the subrequest itself.
+    { "x-forwarded-uri": "/", host: "gatehouse.internal" },
+    { "x-forwarded-host": "", "x-forwarded-uri": "/" },
+    { "x-forwarded-host": "a.example.com" },
+    // The authority ends only at /: `Host: a.com?` must not move the path into a query.
+    { "x-original-url": "http://app.example.com?/admin/secret" },
+    { "x-original-url": "http://app.example.com#/admin" },
+    // Methods are case-sensitive, and an override must be a method.
+    { "x-forwarded-host": "a.example.com", "x-forwarded-uri": "/", "x-forwarded-method": "get" },
+    { "x-forwarded-host": "a.example.com", "x-forwarded-uri": "/", "x-http-method-override": "DE LETE" },
   ];
   for (const headers of bad)
     assert.ok("error" in read(headers), JSON.stringify(headers).slice(0, 100));
