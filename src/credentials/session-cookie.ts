@@ -1,8 +1,11 @@
 // The session cookie: an opaque token whose SHA-256 keys the session. The
 // hash is remembered per well-formed token (a browser sends the same one on
 // every request), and the identity per cached session, so a warm request
-// hashes nothing and builds no identity. Junk never enters a cache: only
-// tokens of the right shape are remembered, 10,000 at most (~1.5 MB).
+// hashes nothing and builds no identity. A session read again (its cache
+// entry expired, or read from Redis on every request) whose identity did not
+// change keeps its identity object, so the resolver's answer for it stays
+// cached too. Junk never enters a cache: only tokens of the right shape are
+// remembered, 10,000 at most (~1.5 MB).
 import { LRUCache } from "lru-cache";
 import type { CredentialResult, Identity } from "../resolve/decide.ts";
 import { cookieValues } from "../sessions/cookie-header.ts";
@@ -25,6 +28,9 @@ export function sessionCookieStrategy(
 ): CredentialStrategy {
   const idsByToken = new LRUCache<string, string>({ max: options.rememberTokens ?? 10_000 });
   const identities = new WeakMap<ResolvedSession, CredentialResult>();
+  const lastById = new LRUCache<string, CredentialResult & { kind: "identity" }>({
+    max: options.rememberTokens ?? 10_000,
+  });
 
   function sessionId(token: string): string {
     let id = idsByToken.get(token);
@@ -37,9 +43,11 @@ export function sessionCookieStrategy(
 
   /** One credential object per cached session (its token is the one whose hash keys it). */
   function asCredential(resolved: ResolvedSession, token: string): CredentialResult {
-    let credential = identities.get(resolved);
-    if (!credential) {
-      const { session, user } = resolved;
+    const known = identities.get(resolved);
+    if (known) return known;
+    const { session, user } = resolved;
+    let credential = lastById.get(session.id);
+    if (!credential || !sameIdentity(credential.identity, resolved)) {
       const identity: Identity = {
         userId: user.id,
         email: user.email,
@@ -52,8 +60,9 @@ export function sessionCookieStrategy(
       credential = options.xsrf
         ? { kind: "identity", identity, xsrfToken: xsrfTokenFor(token) }
         : { kind: "identity", identity };
-      identities.set(resolved, credential);
+      lastById.set(session.id, credential);
     }
+    identities.set(resolved, credential);
     return credential;
   }
 
@@ -74,4 +83,17 @@ export function sessionCookieStrategy(
         );
     },
   };
+}
+
+function sameIdentity(identity: Identity, { session, user }: ResolvedSession): boolean {
+  return (
+    identity.userId === user.id &&
+    identity.email === user.email &&
+    identity.emailVerified === user.emailVerified &&
+    identity.name === user.name &&
+    identity.method === session.method &&
+    identity.authenticatedAt.getTime() === session.authenticatedAt.getTime() &&
+    identity.roles.length === user.roles.length &&
+    identity.roles.every((role, i) => role === user.roles[i])
+  );
 }
