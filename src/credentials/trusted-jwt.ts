@@ -1,5 +1,5 @@
 // `Authorization: Bearer <JWT>` from a configured trusted issuer.
-import { type JwtVerifier, looksLikeJwt } from "../bearer/jwt-verifier.ts";
+import { type JwtVerifier, looksLikeJwt } from "../trusted-issuers/verifier.ts";
 import { type CredentialStrategy, NOT_MINE } from "./strategy.ts";
 
 export function trustedJwtStrategy(verifier: Pick<JwtVerifier, "verify">): CredentialStrategy {

@@ -16,7 +16,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
 import { type Config, xsrfInUse } from "../config.ts";
 import { type CredentialStrategy, readCredential } from "../credentials/strategy.ts";
-import type { AssertionSigner } from "../keys/assertions.ts";
+import type { AssertionSigner } from "../signing-keys/assertions.ts";
 import type { Metrics } from "../metrics.ts";
 import {
   type CredentialResult,
