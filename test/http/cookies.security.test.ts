@@ -56,3 +56,37 @@ test("plain http (local development): a plain name without Secure; keep-alive ou
   assert.ok(cookie.includes("HttpOnly"));
   assert.equal(keepAlive, "timeout=75");
 });
+
+test("the XSRF cookie: only when some rule checks XSRF; the session cookie's scope, readable by scripts", async () => {
+  const cookiesOf = async (env: Record<string, string>) => {
+    const server = await startGatehouse(database, env);
+    try {
+      const response = await fetch(`${server.url}/auth/register`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ email: uniqueEmail(), password: GOOD_PASSWORD }),
+      });
+      assert.equal(response.status, 201);
+      return response.headers.getSetCookie();
+    } finally {
+      await server.stop();
+    }
+  };
+  const without = await cookiesOf({});
+  assert.equal(without.length, 1, "no XSRF cookie unless a rule checks XSRF");
+  for (const env of <Record<string, string>[]>[
+    { XSRF_PROTECTION: "true" },
+    { RULES: "[{ path: /api/**, access: authenticated, xsrf: true }]" },
+  ]) {
+    const cookies = await cookiesOf({
+      ...env,
+      PUBLIC_URL: "https://auth.example.test",
+      COOKIE_DOMAIN: "example.test",
+    });
+    const xsrf = cookies.find((cookie) => cookie.startsWith("XSRF-TOKEN="));
+    assert.ok(xsrf, JSON.stringify(cookies));
+    for (const attribute of ["Path=/", "Secure", "SameSite=Lax", "Domain=example.test"])
+      assert.ok(xsrf.includes(attribute), attribute);
+    assert.ok(!xsrf.includes("HttpOnly"), "scripts read it");
+  }
+});

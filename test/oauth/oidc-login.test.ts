@@ -7,6 +7,7 @@ import { after, before, describe, test } from "node:test";
 import { count, eq } from "drizzle-orm";
 import type { DatabaseHandle } from "../../src/db/client.ts";
 import { oauthFlows, oauthIdentities, users } from "../../src/db/schema.ts";
+import { xsrfTokenFor } from "../../src/sessions/xsrf.ts";
 import { backends } from "../helpers/backends.ts";
 import { manualClock } from "../helpers/clock.ts";
 import { CookieBrowser } from "../helpers/cookie-browser.ts";
@@ -49,7 +50,8 @@ for (const backend of backends) {
           ALLOWED_REDIRECT_HOSTS: "app.example.test",
           RULES: `[
             { path: "/api/**", upstream_token: { provider: idp } },
-            { path: "/raw/**", upstream_token: { provider: idp, header: x-idp-token } }
+            { path: "/raw/**", upstream_token: { provider: idp, header: x-idp-token } },
+            { path: "/forms/**", access: authenticated, xsrf: true }
           ]`,
         },
         { clock, port },
@@ -95,7 +97,13 @@ for (const backend of backends) {
       const account = { sub: `sub-${email}`, email, email_verified: true, name: "Ada Lovelace" };
       const first = await signIn(account);
       assert.equal(first.last.status, 303, "the callback redirects to rd");
-      const cookie = `gatehouse_session=${first.browser.cookies.get("gatehouse_session")}`;
+      const token = first.browser.cookies.get("gatehouse_session") ?? "";
+      const cookie = `gatehouse_session=${token}`;
+      assert.equal(
+        first.browser.cookies.get("XSRF-TOKEN"),
+        xsrfTokenFor(token),
+        "a provider sign-in sets the session's XSRF cookie (a rule checks XSRF)",
+      );
       const resolved = await askResolve(base, "/", { cookie });
       assert.equal(resolved.status, 200);
       assert.equal(resolved.headers.get("x-auth-method"), "oauth:idp");

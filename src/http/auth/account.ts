@@ -65,6 +65,8 @@ export function accountRoutes(kit: AuthKit, session: SessionMiddleware, view: Ac
     c.header("Cache-Control", "no-store");
     const user = c.get("user");
     const session = c.get("session");
+    // Front ends call this on start: a session from before XSRF was switched on gets its token.
+    kit.keepXsrfCookie(c, session.id);
     return c.json({
       id: user.id,
       email: user.email,

@@ -8,13 +8,15 @@ import type { EmailFlows } from "../../accounts/email-flows.ts";
 import type { OwnSessions } from "../../accounts/own-sessions.ts";
 import type { AccountService, ClientMeta, SignedIn } from "../../accounts/service.ts";
 import type { ApiKeyService } from "../../api-keys/service.ts";
-import type { Config } from "../../config.ts";
+import { type Config, xsrfInUse } from "../../config.ts";
 import type { ServiceError } from "../../errors.ts";
+import { hashToken } from "../../kernel/tokens.ts";
 import type { OAuthService } from "../../oauth/service.ts";
 import { type HostPolicy, validateRedirectTarget } from "../../security/redirect-target.ts";
 import type { SessionService } from "../../sessions/service.ts";
 import type { ResolvedSession } from "../../sessions/store.ts";
-import { type AppEnv, clientMeta } from "../context.ts";
+import { xsrfTokenFor } from "../../sessions/xsrf.ts";
+import { type AppEnv, clientMeta, cookieValues } from "../context.ts";
 import type { Content, PageContext } from "../pages/layout.ts";
 
 /** The page a form post gets back when it fails: the form again, with the message. */
@@ -59,7 +61,15 @@ export type AuthKit = AuthServices & {
     c: Context<E>,
     fields?: Record<string, unknown>,
   ): string | undefined;
+  /** Sets the session cookie, and the session's XSRF cookie when some rule checks XSRF. */
   startSession<E extends AuthEnv>(c: Context<E>, signedIn: SignedIn): void;
+  /**
+   * Sets the XSRF cookie of the browser's live session (a session from
+   * before XSRF_PROTECTION was switched on has none yet); nothing when no
+   * rule checks XSRF.
+   */
+  keepXsrfCookie<E extends AuthEnv>(c: Context<E>, sessionId: string): void;
+  /** Clears the session cookie and the XSRF cookie. */
   endSession<E extends AuthEnv>(c: Context<E>): void;
 };
 
@@ -76,6 +86,14 @@ export function authKit(services: AuthServices): AuthKit {
     sameSite: "Lax" as const,
     ...(config.cookie_domain ? { domain: config.cookie_domain } : {}),
   };
+  // The XSRF cookie has the session cookie's scope, but scripts must read it.
+  const xsrfOptions = { ...cookieOptions, httpOnly: false };
+  const xsrf = xsrfInUse(config);
+  const setXsrfCookie = <E extends AuthEnv>(c: Context<E>, sessionToken: string) =>
+    setCookie(c, config.xsrf_cookie_name, xsrfTokenFor(sessionToken), {
+      ...xsrfOptions,
+      maxAge: config.session_max_age,
+    });
   return {
     ...services,
     prefix: config.auth_prefix,
@@ -93,9 +111,19 @@ export function authKit(services: AuthServices): AuthKit {
         ...cookieOptions,
         maxAge: config.session_max_age,
       });
+      if (xsrf) setXsrfCookie(c, signedIn.token);
+    },
+    keepXsrfCookie(c, sessionId) {
+      if (!xsrf) return;
+      // The cookie value whose hash is this session: the browser may send several.
+      const token = cookieValues(c.req.header("cookie"), config.session_cookie).find(
+        (value) => hashToken(value) === sessionId,
+      );
+      if (token) setXsrfCookie(c, token);
     },
     endSession(c) {
       deleteCookie(c, config.session_cookie, cookieOptions);
+      if (xsrf) deleteCookie(c, config.xsrf_cookie_name, xsrfOptions);
     },
   };
 }
