@@ -282,9 +282,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
             logError(error, "upstream token");
             return { kind: "unavailable", message: "cannot read the provider token right now" };
           }
-          return error.reason === "expired"
-            ? { kind: "expired" }
-            : { kind: error.reason, message: error.message };
+          return { kind: error.reason, message: error.message };
         },
       ),
     logError,

@@ -425,7 +425,8 @@ function finishConfig(
     ...parsed,
     public_url,
     rules: parsed.rules,
-    default_redirect: parsed.default_redirect ?? `${origin}/`,
+    // The account page always exists; PUBLIC_URL's / may be gatehouse's own 404.
+    default_redirect: parsed.default_redirect ?? `${origin}${parsed.auth_prefix}/account`,
     smtp_from:
       parsed.smtp_from ??
       `"${parsed.site_name.replaceAll('"', "")}" <no-reply@${public_url.hostname}>`,

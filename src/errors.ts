@@ -13,6 +13,7 @@ export const ERROR_STATUS = {
   email_not_verified: 403,
   reauthentication_required: 403,
   cross_site_request: 403,
+  xsrf: 403,
   account_disabled: 403,
   registration_closed: 403,
   not_found: 404,

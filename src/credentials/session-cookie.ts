@@ -5,20 +5,23 @@
 // entry expired, or read from Redis on every request) whose identity did not
 // change keeps its identity object, so the resolver's answer for it stays
 // cached too. Junk never enters a cache: only tokens of the right shape are
-// remembered, 10,000 at most (~1.5 MB).
+// remembered, 10,000 at most (~1.5 MB). A session that has expired is
+// "none" marked expired (one shared object), so the answer can say so.
 import { LRUCache } from "lru-cache";
 import type { CredentialResult, Identity } from "../resolve/decide.ts";
 import { cookieValues } from "../sessions/cookie-header.ts";
-import type { SessionService } from "../sessions/service.ts";
+import { EXPIRED, type SessionService } from "../sessions/service.ts";
 import type { ResolvedSession } from "../sessions/store.ts";
 import { hashToken, isWellFormedToken } from "../sessions/tokens.ts";
 import { xsrfTokenFor } from "../sessions/xsrf.ts";
 import { type CredentialStrategy, NOT_MINE } from "./strategy.ts";
 
 const NONE: CredentialResult = { kind: "none" };
+/** The cookie names a session that has expired: no identity, but the front end is told why. */
+const EXPIRED_SESSION: CredentialResult = { kind: "none", expired: true };
 
 export function sessionCookieStrategy(
-  sessions: Pick<SessionService, "validateIds">,
+  sessions: Pick<SessionService, "lookUpIds">,
   cookieName: string,
   options: {
     rememberTokens?: number;
@@ -74,13 +77,11 @@ export function sessionCookieStrategy(
       const tokens = cookieValues(cookie, cookieName).filter(isWellFormedToken);
       if (tokens.length === 0) return NONE;
       const ids = tokens.map(sessionId);
-      return sessions
-        .validateIds(ids)
-        .then((resolved) =>
-          resolved
-            ? asCredential(resolved, tokens[ids.indexOf(resolved.session.id)] as string)
-            : NONE,
-        );
+      return sessions.lookUpIds(ids).then((found) => {
+        if (found === null) return NONE;
+        if (found === EXPIRED) return EXPIRED_SESSION;
+        return asCredential(found, tokens[ids.indexOf(found.session.id)] as string);
+      });
     },
   };
 }

@@ -48,16 +48,19 @@ export async function readCredential(
     if (bearer === undefined) return NOT_BEARER;
   }
   const source: CredentialSource = { bearer, cookie: request.cookie };
+  // "none" marked expired (a session that has expired) is kept over a plain "none".
+  let none = NONE;
   for (const strategy of strategies) {
     try {
       const read = strategy.read(source);
       if (read === NOT_MINE) continue;
       const result = await read;
       if (result.kind !== "none") return result;
+      if (result.expired) none = result;
     } catch (error) {
       onError(error, strategy.name);
       return UNAVAILABLE;
     }
   }
-  return bearer === undefined ? NONE : UNKNOWN_BEARER;
+  return bearer === undefined ? none : UNKNOWN_BEARER;
 }

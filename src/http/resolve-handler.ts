@@ -16,7 +16,6 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
 import { type Config, xsrfInUse } from "../config.ts";
 import { type CredentialStrategy, readCredential } from "../credentials/strategy.ts";
-import type { AssertionSigner } from "../signing-keys/assertions.ts";
 import type { Metrics } from "../metrics.ts";
 import {
   type CredentialResult,
@@ -39,6 +38,7 @@ import { findRequirement, type IdentityClaim, type Requirement } from "../resolv
 import { isTrustedPeer } from "../security/trusted-proxies.ts";
 import { cookieValues } from "../sessions/cookie-header.ts";
 import type { Clock } from "../sessions/service.ts";
+import type { AssertionSigner } from "../signing-keys/assertions.ts";
 
 export type ResolveDeps = {
   config: Config;
@@ -60,6 +60,7 @@ const OUTCOME_LABELS: Record<Outcome["kind"], string> = {
   allow: "allow",
   anonymous: "anonymous",
   unauthenticated: "unauthenticated",
+  provider_reauth: "provider_reauth",
   forbidden: "forbidden",
   invalid_request: "invalid",
   xsrf: "xsrf",
@@ -219,9 +220,11 @@ export function createResolveHandler(deps: ResolveDeps): ResolveHandler {
     code: string,
     message: string,
     extra: string[] = [],
+    link?: string,
   ): [number, string[], string] {
+    const requestId = headerValue(req.headers, "x-request-id") ?? null;
     const body = JSON.stringify({
-      error: { code, message, requestId: headerValue(req.headers, "x-request-id") ?? null },
+      error: link ? { code, message, requestId, link } : { code, message, requestId },
     });
     const headers = [
       "content-type",
@@ -238,13 +241,22 @@ export function createResolveHandler(deps: ResolveDeps): ResolveHandler {
     return [status, headers, body];
   }
 
-  function loginAnswer(
+  /**
+   * A 401 whose Location signs in again (the login page, or a provider's
+   * sign-in): a 302 instead for a browser navigation that asked for one.
+   * `code` tells a front end's XHR why: unauthenticated, session_expired,
+   * provider_reauth.
+   */
+  function signInAnswer(
     req: IncomingMessage,
     request: OriginalRequest,
     trusted: boolean,
+    signInUrl: string,
+    code: string,
+    message: string,
   ): [number, string[], string] {
     const header = (name: string) => headerValue(req.headers, name);
-    const location = `${config.login_url}?rd=${encodeURIComponent(returnTarget(request, header, trusted))}`;
+    const location = `${signInUrl}?rd=${encodeURIComponent(returnTarget(request, header, trusted))}`;
     const query = req.url?.indexOf("?") ?? -1;
     const wantsRedirect =
       query !== -1 &&
@@ -252,7 +264,14 @@ export function createResolveHandler(deps: ResolveDeps): ResolveHandler {
       isBrowserNavigation(request, header);
     if (wantsRedirect)
       return [302, ["location", location, "content-length", "0", "cache-control", "no-store"], ""];
-    return error(req, 401, "unauthenticated", "sign in to continue", ["location", location]);
+    return error(
+      req,
+      401,
+      code,
+      message,
+      ["location", location],
+      code === "provider_reauth" ? location : undefined,
+    );
   }
 
   async function render(
@@ -276,7 +295,32 @@ export function createResolveHandler(deps: ResolveDeps): ResolveHandler {
       case "anonymous":
         return [200, anonymousHeaders, ""];
       case "unauthenticated":
-        return loginAnswer(req, target.request as OriginalRequest, trusted);
+        return outcome.expired
+          ? signInAnswer(
+              req,
+              target.request as OriginalRequest,
+              trusted,
+              config.login_url,
+              "session_expired",
+              "the session has expired: sign in again",
+            )
+          : signInAnswer(
+              req,
+              target.request as OriginalRequest,
+              trusted,
+              config.login_url,
+              "unauthenticated",
+              "sign in to continue",
+            );
+      case "provider_reauth":
+        return signInAnswer(
+          req,
+          target.request as OriginalRequest,
+          trusted,
+          `${config.public_url.origin}${config.auth_prefix}/oauth/${encodeURIComponent(outcome.provider)}`,
+          "provider_reauth",
+          outcome.reason,
+        );
       case "forbidden":
         return error(req, 403, "forbidden", outcome.reason);
       case "xsrf":

@@ -16,7 +16,8 @@ export type { Identity } from "../kernel/identity.ts";
 
 /** What the credential strategies found (credentials.ts). */
 export type CredentialResult =
-  | { kind: "none" }
+  /** No credential; `expired` when the cookie named a session that has expired. */
+  | { kind: "none"; expired?: true }
   | { kind: "invalid"; message: string }
   | {
       kind: "identity";
@@ -36,14 +37,22 @@ export type Outcome =
       xsrfChecked?: true;
     }
   | { kind: "anonymous" }
-  /** 401 with the login location (or a 302 for a browser navigation that asked for one). */
-  | { kind: "unauthenticated" }
+  /**
+   * 401 with the login location (or a 302 for a browser navigation that
+   * asked for one); `expired` when the session has expired (code
+   * session_expired rather than unauthenticated).
+   */
+  | { kind: "unauthenticated"; expired?: true }
+  /** 401: the session is alive but the provider refused to refresh its token; sign in with it again. */
+  | { kind: "provider_reauth"; provider: string; reason: string }
   | { kind: "forbidden"; reason: string }
   /** 403: a cookie-authenticated unsafe request without this session's XSRF token. */
   | { kind: "xsrf"; reason: string }
   | { kind: "invalid_request"; reason: string }
   | { kind: "invalid_credential"; reason: string }
   | { kind: "unavailable"; reason: string };
+
+const UNAUTHENTICATED: Outcome = { kind: "unauthenticated" };
 
 /** The development bypass stands in for a browser session. */
 export function credentialKind(identity: Identity): CredentialKind {
@@ -113,7 +122,8 @@ export function decide(input: {
         ? { kind: "anonymous" }
         : { kind: "unavailable", reason: "cannot check credentials right now" };
     case "none":
-      return requirement.access === "public" ? { kind: "anonymous" } : { kind: "unauthenticated" };
+      if (requirement.access === "public") return { kind: "anonymous" };
+      return credential.expired ? { kind: "unauthenticated", expired: true } : UNAUTHENTICATED;
   }
   const { identity } = credential;
   const kind = credentialKind(identity);
@@ -186,8 +196,8 @@ export type UpstreamTokenResult =
   | { kind: "token"; value: string }
   /** The user has no identity at that provider. */
   | { kind: "not_linked"; message: string }
-  /** The provider's refresh token is gone or refused: the user must sign in again. */
-  | { kind: "expired" }
+  /** The provider's refresh token is gone or refused: the user must sign in with it again. */
+  | { kind: "expired"; message: string }
   | { kind: "unavailable"; message: string };
 
 /** The second step of an allow whose rule passes a provider token upstream. */
@@ -201,7 +211,14 @@ export function decideUpstream(
     case "not_linked":
       return { kind: "forbidden", reason: result.message };
     case "expired":
-      return { kind: "unauthenticated" };
+      // The gatehouse session is alive: not a sign-out, a sign-in with that provider.
+      return allowed.upstreamToken
+        ? {
+            kind: "provider_reauth",
+            provider: allowed.upstreamToken.provider,
+            reason: result.message,
+          }
+        : UNAUTHENTICATED;
     case "unavailable":
       return { kind: "unavailable", reason: result.message };
   }

@@ -1,7 +1,10 @@
 // Sessions as a handful of plain functions: create, validate, revoke.
 // Validation is the resolver's hot path: a bounded in-process cache answers
 // most requests, and sliding renewal writes only when a session is past half
-// its idle window.
+// its idle window. A session that has expired (not one revoked or never
+// known) is told apart, from the row the lookup read anyway, so a front end
+// can say "your session expired": the row stays for a day after its expiry
+// for that, and is deleted when read after that.
 import { LRUCache } from "lru-cache";
 import { type Clock, systemClock } from "../kernel/clock.ts";
 import { generateToken, hashToken, isWellFormedToken } from "../kernel/tokens.ts";
@@ -29,6 +32,14 @@ export type SessionService = ReturnType<typeof createSessionService>;
 const NOT_FOUND = Symbol("not found");
 const REFRESH_AGAIN_MS = 1000;
 const NULL_SESSION: Promise<null> = Promise.resolve(null);
+/** A session that existed and has expired: answered as such, not as unknown. */
+export const EXPIRED = "expired";
+const EXPIRED_SESSION: Promise<typeof EXPIRED> = Promise.resolve(EXPIRED);
+/** How long an expired session's row is kept to say so, before a read deletes it. */
+const KEEP_EXPIRED_MS = 24 * 60 * 60 * 1000;
+
+/** A lookup's answer: the live session, "expired", or null (no such session, revoked, or disabled). */
+export type SessionLookup = ResolvedSession | typeof EXPIRED | null;
 
 export function createSessionService(options: SessionServiceOptions) {
   const { store } = options;
@@ -37,7 +48,7 @@ export function createSessionService(options: SessionServiceOptions) {
   const maxAgeMs = options.maxAgeSeconds * 1000;
   const cacheEnabled = options.cacheTtlSeconds > 0 && options.cacheMax > 0;
   const cache = cacheEnabled
-    ? new LRUCache<string, ResolvedSession | typeof NOT_FOUND>({
+    ? new LRUCache<string, ResolvedSession | typeof NOT_FOUND | typeof EXPIRED>({
         max: options.cacheMax,
         ttl: options.cacheTtlSeconds * 1000,
       })
@@ -63,14 +74,16 @@ export function createSessionService(options: SessionServiceOptions) {
   }
 
   /** A warm session is answered from memory without a promise of its own. */
-  function validateId(id: string): Promise<ResolvedSession | null> {
+  function lookUpId(id: string): Promise<SessionLookup> {
     const now = clock.now();
     const cached = cache?.get(id);
     if (cached === NOT_FOUND) return NULL_SESSION;
+    if (cached === EXPIRED) return EXPIRED_SESSION;
     if (cached) {
       if (!isLive(cached.session, now)) {
+        // Read again: another replica may have renewed it meanwhile.
         cache?.delete(id);
-        return NULL_SESSION;
+        return load(id, now);
       }
       renewIfDue(cached, now);
       return Promise.resolve(cached);
@@ -78,16 +91,41 @@ export function createSessionService(options: SessionServiceOptions) {
     return load(id, now);
   }
 
-  async function load(id: string, now: number): Promise<ResolvedSession | null> {
+  async function load(id: string, now: number): Promise<SessionLookup> {
     const resolved = await store.findWithUser(id);
-    if (!resolved || !isLive(resolved.session, now)) {
+    if (!resolved) {
       cache?.set(id, NOT_FOUND);
-      if (resolved) store.delete(id).catch((error) => options.onBackgroundError?.(error));
+      return null;
+    }
+    if (!isLive(resolved.session, now)) {
+      const { idleExpiresAt, expiresAt } = resolved.session;
+      const endedAt = Math.min(idleExpiresAt.getTime(), expiresAt.getTime());
+      if (now - endedAt < KEEP_EXPIRED_MS) {
+        cache?.set(id, EXPIRED);
+        return EXPIRED;
+      }
+      cache?.set(id, NOT_FOUND);
+      store.delete(id).catch((error) => options.onBackgroundError?.(error));
       return null;
     }
     renewIfDue(resolved, now);
     cache?.set(id, resolved);
     return resolved;
+  }
+
+  async function validateId(id: string): Promise<ResolvedSession | null> {
+    const found = await lookUpId(id);
+    return found === EXPIRED ? null : found;
+  }
+
+  async function firstLive(ids: string[]): Promise<SessionLookup> {
+    let answer: SessionLookup = null;
+    for (const id of ids) {
+      const found = await lookUpId(id);
+      if (found === EXPIRED) answer = EXPIRED;
+      else if (found) return found;
+    }
+    return answer;
   }
 
   function forget(ids: string[]): void {
@@ -156,13 +194,35 @@ export function createSessionService(options: SessionServiceOptions) {
       return service.validateIds(tokens.filter(isWellFormedToken).map(hashToken));
     },
 
-    /** As validateAny, for tokens already hashed (the resolver remembers the hashes per Cookie header). */
+    /** As validateAny, for tokens already hashed. */
     async validateIds(ids: string[]): Promise<ResolvedSession | null> {
-      for (const id of ids) {
-        const resolved = await validateId(id);
-        if (resolved) return resolved;
+      const found = await service.lookUpIds(ids);
+      return found === EXPIRED ? null : found;
+    },
+
+    /**
+     * For the resolver, which remembers the hashes per token: the first live
+     * session among the ids; else "expired" when one of them has expired
+     * (within a day), else null. A single warm id costs no promise of its own.
+     */
+    lookUpIds(ids: string[]): Promise<SessionLookup> {
+      if (ids.length === 1) return lookUpId(ids[0] as string);
+      return firstLive(ids);
+    },
+
+    /**
+     * Extends a live session's idle window now (a front end that polls asks
+     * for it explicitly), never past its absolute expiry. Returns the session
+     * with its new idle expiry.
+     */
+    async extend(resolved: ResolvedSession): Promise<SessionRecord> {
+      const { session } = resolved;
+      const idleExpiresAt = new Date(Math.min(clock.now() + idleMs, session.expiresAt.getTime()));
+      if (idleExpiresAt.getTime() > session.idleExpiresAt.getTime()) {
+        await store.touch(session.id, idleExpiresAt);
+        session.idleExpiresAt = idleExpiresAt;
       }
-      return null;
+      return session;
     },
 
     async revoke(id: string): Promise<void> {

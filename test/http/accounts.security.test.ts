@@ -163,7 +163,7 @@ describeOnEachBackend("accounts security", { LOGIN_MAX_FAILURES_PER_IP: "1000" }
     assert.equal(good.headers.get("location"), `${stack.server.url}/private/page?x=1`);
     assert.ok(sessionCookie(good));
     const evil = await form("https://evil.example/steal");
-    assert.equal(evil.headers.get("location"), `${stack.server.url}/`);
+    assert.equal(evil.headers.get("location"), `${stack.server.url}/auth/account`);
 
     const page = await fetch(
       `${stack.server.url}/auth/login?rd=${encodeURIComponent(`${stack.server.url}/p`)}`,

@@ -54,19 +54,21 @@ describe("hosted endpoints hardening", () => {
           body: new URLSearchParams({ email, password: GOOD_PASSWORD }),
           redirect: "manual",
         });
+      // No acceptable rd: the account page (DEFAULT_REDIRECT's default).
+      const fallback = `${base}/auth/account`;
       const cases: [string, string][] = [
         [`${base}/x?y=1`, `${base}/x?y=1`],
-        ["http://127.0.0.1:9999/x", `${base}/`],
-        ["https://127.0.0.1/x", `${base}/`],
+        ["http://127.0.0.1:9999/x", fallback],
+        ["https://127.0.0.1/x", fallback],
         ["http://app.example.test/after", "http://app.example.test/after"],
         ["https://app.example.test/after", "https://app.example.test/after"],
-        ["http://app.example.test:9999/after", `${base}/`],
+        ["http://app.example.test:9999/after", fallback],
         ["http://app.example.test:80/after", "http://app.example.test/after"],
         ["https://admin.example.test:8443/x", "https://admin.example.test:8443/x"],
-        ["https://admin.example.test/x", `${base}/`],
-        ["https://admin.example.test:9443/x", `${base}/`],
+        ["https://admin.example.test/x", fallback],
+        ["https://admin.example.test:9443/x", fallback],
         ["http://one.apps.example.test/x", "http://one.apps.example.test/x"],
-        ["http://one.apps.example.test:8080/x", `${base}/`],
+        ["http://one.apps.example.test:8080/x", fallback],
       ];
       for (const [rd, expected] of cases) {
         const response = await signIn(rd);

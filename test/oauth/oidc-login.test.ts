@@ -292,6 +292,25 @@ for (const backend of backends) {
       });
       assert.equal(check.status, 200);
 
+      // The provider's refresh token is gone while the gatehouse session lives:
+      // 401 provider_reauth with the provider's sign-in, not a sign-out.
+      await database.db
+        .update(oauthIdentities)
+        .set({ refreshToken: null })
+        .where(eq(oauthIdentities.email, email));
+      clock.advance(3600 * 1000);
+      const reauth = await askResolve(base, "/api/things", { cookie });
+      assert.equal(reauth.status, 401);
+      const link = `${base}/auth/oauth/idp?rd=${encodeURIComponent("http://app.example.test/api/things")}`;
+      assert.equal(reauth.headers.get("location"), link);
+      const reauthBody = await bodyOf(reauth);
+      assert.equal(reauthBody.error.code, "provider_reauth");
+      assert.equal(reauthBody.error.link, link);
+      assert.match(reauthBody.error.message, /Test IdP/);
+      assert.equal((await fetch(`${base}/auth/userinfo`, { headers: { cookie } })).status, 200);
+      // Back to the provider's own time, which verifies the next tests' ID tokens.
+      clock.advance(-3600 * 1000);
+
       // A user without this provider gets a 403 saying what to do.
       const password = await register(base, uniqueEmail("no-idp"));
       const refused = await askResolve(base, "/api/things", { cookie: password });

@@ -187,7 +187,10 @@ test("forgot the password: ask for a link, follow it from the email, choose a ne
   await page.getByLabel("Email").fill(email);
   await page.getByLabel("Password").fill(newPassword);
   await page.getByRole("button", { name: "Sign in", exact: true }).click();
-  await page.waitForURL(`${base}/`);
+  // No return target: the account page, never a JSON 404.
+  await page.waitForURL(`${base}/auth/account`);
+  await page.getByText(email).first().waitFor();
+  await page.goto(`${base}/`);
   const echoed = JSON.parse(((await page.locator("body").textContent()) ?? "").trim());
   assert.equal(echoed.headers["x-auth-email"], email);
   await page.close();

@@ -41,6 +41,7 @@ const as = (changes: Partial<Identity>): CredentialResult => ({
 });
 const SESSION = as({});
 const NONE: CredentialResult = { kind: "none" };
+const EXPIRED: CredentialResult = { kind: "none", expired: true };
 const INVALID: CredentialResult = { kind: "invalid", message: "the bearer token is not valid" };
 const DOWN: CredentialResult = { kind: "unavailable" };
 
@@ -96,6 +97,10 @@ const rows: Row[] = [
   ["nobody on the default rule", request("/x"), NONE, "unauthenticated"],
   ["nobody on a roles rule", request("/admin/x"), NONE, "unauthenticated"],
   ["nobody on a sessions-only rule", request("/settings/x"), NONE, "unauthenticated"],
+  ["an expired session on the default rule", request("/x"), EXPIRED, "unauthenticated"],
+  ["an expired session on a roles rule", request("/admin/x"), EXPIRED, "unauthenticated"],
+  // an expired session on a public rule is anonymous, like nobody
+  ["an expired session on a public rule", request("/public/x"), EXPIRED, "anonymous"],
   // 401 invalid_token: never a fall-back to the cookie or to anonymous
   ["an invalid bearer token", request("/x"), INVALID, "invalid_credential", /not valid/],
   ["an invalid bearer token on a public rule", request("/public/x"), INVALID, "invalid_credential"],
@@ -239,7 +244,12 @@ test("a rule that passes the provider's token upstream: the second step", () => 
     decideUpstream(allowed, { kind: "not_linked", message: "link GitHub first" }).kind,
     "forbidden",
   );
-  assert.equal(decideUpstream(allowed, { kind: "expired" }).kind, "unauthenticated");
+  // The provider refused to refresh while the session lives: sign in with it again, not a sign-out.
+  assert.deepEqual(decideUpstream(allowed, { kind: "expired", message: "sign in with GitHub" }), {
+    kind: "provider_reauth",
+    provider: "github",
+    reason: "sign in with GitHub",
+  });
   assert.equal(
     decideUpstream(allowed, { kind: "unavailable", message: "GitHub is down" }).kind,
     "unavailable",
@@ -382,4 +392,27 @@ test("XSRF checks are for cookies: Auth.js sessions are asked too, the developme
   assert.equal(decideWith(authjs), "xsrf");
   assert.equal(decideWith(authjs, "someone-else's"), "xsrf");
   assert.equal(decideWith(authjs, "mine"), "allow");
+});
+
+test("an expired session is told apart from none: session_expired, not unauthenticated", () => {
+  const cases: [CredentialResult, string, Outcome][] = [
+    [EXPIRED, "/x", { kind: "unauthenticated", expired: true }],
+    [EXPIRED, "/admin/x", { kind: "unauthenticated", expired: true }],
+    [EXPIRED, "/settings/x", { kind: "unauthenticated", expired: true }],
+    [EXPIRED, "/repos/x", { kind: "unauthenticated", expired: true }],
+    [NONE, "/x", { kind: "unauthenticated" }],
+    [NONE, "/repos/x", { kind: "unauthenticated" }],
+    [EXPIRED, "/public/x", { kind: "anonymous" }],
+    [EXPIRED, "/blocked/x", { kind: "forbidden", reason: "access to this resource is denied" }],
+  ];
+  for (const [credential, path, expected] of cases)
+    assert.deepEqual(
+      decide({
+        request: request(path),
+        requirement: findRequirement(rules, request(path), "authenticated"),
+        credential,
+      }),
+      expected,
+      `${path} ${JSON.stringify(credential)}`,
+    );
 });

@@ -4,6 +4,7 @@
 // error, through `accountView`.
 import { type Context, Hono } from "hono";
 import type { ServiceError } from "../../errors.ts";
+import type { SessionRecord } from "../../sessions/store.ts";
 import { accountPage } from "../pages/account.ts";
 import type { AuthEnv, AuthKit, ErrorPage } from "./kit.ts";
 import type { SessionMiddleware } from "./session.ts";
@@ -75,8 +76,29 @@ export function accountRoutes(kit: AuthKit, session: SessionMiddleware, view: Ac
       roles: user.roles,
       method: session.method,
       authenticatedAt: session.authenticatedAt.toISOString(),
+      session: sessionTimes(session),
     });
   });
 
+  // For apps that poll: extends the idle window now (same-origin, like every
+  // unsafe endpoint here, and XSRF-checked when some rule checks XSRF).
+  app.post("/session/refresh", session.requireSession, async (c) => {
+    kit.checkXsrf(c, c.get("session").id);
+    c.header("Cache-Control", "no-store");
+    const signedIn = c.get("signedIn");
+    if (!signedIn) throw new Error("requireSession sets signedIn");
+    return c.json({ session: sessionTimes(await kit.sessions.extend(signedIn)) });
+  });
+
   return app;
+}
+
+/** What a front end needs to know of its session: when it ends, and how it was signed in. */
+function sessionTimes(session: SessionRecord) {
+  return {
+    idleExpiresAt: session.idleExpiresAt.toISOString(),
+    expiresAt: session.expiresAt.toISOString(),
+    authenticatedAt: session.authenticatedAt.toISOString(),
+    methods: [session.method],
+  };
 }

@@ -9,13 +9,13 @@ import type { OwnSessions } from "../../accounts/own-sessions.ts";
 import type { AccountService, ClientMeta, SignedIn } from "../../accounts/service.ts";
 import type { ApiKeyService } from "../../api-keys/service.ts";
 import { type Config, xsrfInUse } from "../../config.ts";
-import type { ServiceError } from "../../errors.ts";
+import { ServiceError } from "../../errors.ts";
 import { hashToken } from "../../kernel/tokens.ts";
 import type { OAuthService } from "../../oauth/service.ts";
 import { type HostPolicy, validateRedirectTarget } from "../../security/redirect-target.ts";
 import type { SessionService } from "../../sessions/service.ts";
 import type { ResolvedSession } from "../../sessions/store.ts";
-import { xsrfTokenFor } from "../../sessions/xsrf.ts";
+import { sameToken, xsrfTokenFor } from "../../sessions/xsrf.ts";
 import { type AppEnv, clientMeta, cookieValues } from "../context.ts";
 import type { Content, PageContext } from "../pages/layout.ts";
 
@@ -69,6 +69,12 @@ export type AuthKit = AuthServices & {
    * rule checks XSRF.
    */
   keepXsrfCookie<E extends AuthEnv>(c: Context<E>, sessionId: string): void;
+  /**
+   * When some rule checks XSRF: throws 403 `xsrf` unless the request's XSRF
+   * header equals its XSRF cookie and is this session's token (as the
+   * resolver checks the application's unsafe requests).
+   */
+  checkXsrf<E extends AuthEnv>(c: Context<E>, sessionId: string): void;
   /** Clears the session cookie and the XSRF cookie. */
   endSession<E extends AuthEnv>(c: Context<E>): void;
 };
@@ -94,6 +100,11 @@ export function authKit(services: AuthServices): AuthKit {
       ...xsrfOptions,
       maxAge: config.session_max_age,
     });
+  /** The session cookie's value whose hash is this session: the browser may send several. */
+  const sessionToken = <E extends AuthEnv>(c: Context<E>, sessionId: string) =>
+    cookieValues(c.req.header("cookie"), config.session_cookie).find(
+      (value) => hashToken(value) === sessionId,
+    );
   return {
     ...services,
     prefix: config.auth_prefix,
@@ -115,11 +126,23 @@ export function authKit(services: AuthServices): AuthKit {
     },
     keepXsrfCookie(c, sessionId) {
       if (!xsrf) return;
-      // The cookie value whose hash is this session: the browser may send several.
-      const token = cookieValues(c.req.header("cookie"), config.session_cookie).find(
-        (value) => hashToken(value) === sessionId,
-      );
+      const token = sessionToken(c, sessionId);
       if (token) setXsrfCookie(c, token);
+    },
+    checkXsrf(c, sessionId) {
+      if (!xsrf) return;
+      const header = c.req.header(config.xsrf_header_name);
+      const token = sessionToken(c, sessionId);
+      const problem = !header
+        ? "the XSRF header is missing: send the XSRF-TOKEN cookie's value in it"
+        : !cookieValues(c.req.header("cookie"), config.xsrf_cookie_name).some((value) =>
+              sameToken(value, header),
+            )
+          ? "the XSRF header does not match the XSRF cookie"
+          : !token || !sameToken(header, xsrfTokenFor(token))
+            ? "the XSRF token does not belong to this session: reload the page to get a new one"
+            : null;
+      if (problem) throw new ServiceError("xsrf", problem);
     },
     endSession(c) {
       deleteCookie(c, config.session_cookie, cookieOptions);
