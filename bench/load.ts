@@ -53,6 +53,14 @@ export async function wrk(
   return Number(rate);
 }
 
+/** What the shipped nginx config tells /_resolve about the request (rotate.lua sends the same). */
+export const FORWARDED = {
+  "x-original-uri": "/page",
+  "x-original-method": "GET",
+  "x-forwarded-host": "app.example.test",
+  "x-forwarded-proto": "http",
+};
+
 /** Sends every credential once (16 at a time), so every cache measured as warm holds all of them. */
 export async function touchAll(url: string, headers: [string, string][]): Promise<void> {
   const agent = new Agent({ keepAlive: true, maxSockets: 16 });
@@ -61,18 +69,14 @@ export async function touchAll(url: string, headers: [string, string][]): Promis
     while (next < headers.length) {
       const [name, value] = headers[next++] as [string, string];
       await new Promise<void>((resolve, reject) => {
-        const req = request(
-          url,
-          { agent, headers: { [name]: value, "x-original-uri": "/page" } },
-          (res) => {
-            res.resume();
-            res.on("end", () =>
-              res.statusCode === 200
-                ? resolve()
-                : reject(new Error(`warm-up of ${url} got ${res.statusCode}`)),
-            );
-          },
-        );
+        const req = request(url, { agent, headers: { [name]: value, ...FORWARDED } }, (res) => {
+          res.resume();
+          res.on("end", () =>
+            res.statusCode === 200
+              ? resolve()
+              : reject(new Error(`warm-up of ${url} got ${res.statusCode}`)),
+          );
+        });
         req.on("error", reject);
         req.end();
       });

@@ -12,6 +12,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { encode as encodeAuthjs } from "@auth/core/jwt";
 import { Redis } from "ioredis";
 import { openDatabase } from "../src/db/client.ts";
 import { runNginx, startNginx } from "../test/helpers/nginx.ts";
@@ -21,6 +22,7 @@ import { startRedis } from "../test/helpers/redis-server.ts";
 import { startTokenIssuer } from "../test/helpers/token-issuer.ts";
 import {
   CONNECTIONS,
+  FORWARDED,
   fixedRate,
   headersFile,
   median,
@@ -34,6 +36,7 @@ import { SESSIONS_PER_USER, seedExpress, seedGatehouse, USERS } from "./seed.ts"
 
 const ROUNDS = 3;
 const CREDENTIALS_OF_EACH_KIND = 200;
+const AUTHJS_SECRET = "the Next.js app's AUTH_SECRET for the benchmark only";
 const PROBE_RATE = 200;
 const PROBE_SECONDS = 4;
 const STORM_RATE = 300;
@@ -101,6 +104,7 @@ async function main() {
     ...common,
     DATABASE_URL: pg.url,
     TRUSTED_ISSUERS: JSON.stringify([{ issuer: issuer.issuer, audiences: ["bench"] }]),
+    AUTHJS_SECRET: AUTHJS_SECRET,
   };
   const warm = await startGatehouse(onPostgres); // applies the migrations
   const viaRedis = await startGatehouse({
@@ -128,6 +132,18 @@ async function main() {
       .slice(0, CREDENTIALS_OF_EACH_KIND)
       .map((sub) => issuer.sign({ sub, aud: "bench", exp })),
   );
+  // Auth.js v5 session cookies, minted by @auth/core as a Next.js app would.
+  const authjsCookies = await Promise.all(
+    seeded.userIds.slice(0, CREDENTIALS_OF_EACH_KIND).map(
+      async (sub) =>
+        `authjs.session-token=${await encodeAuthjs({
+          token: { sub, email: `${sub}@example.test` },
+          secret: AUTHJS_SECRET,
+          salt: "authjs.session-token",
+          maxAge: 3600,
+        })}`,
+    ),
+  );
   const cookies = asHeaders("Cookie", seeded.cookies);
   const files = {
     cookies: headersFile(work, "cookies", cookies),
@@ -150,6 +166,7 @@ async function main() {
       ),
     ),
     express: headersFile(work, "express", asHeaders("Cookie", expressCookies)),
+    authjs: headersFile(work, "authjs", asHeaders("Cookie", authjsCookies)),
   };
 
   log("starting nginx in four configurations, each serving the application itself ...");
@@ -203,6 +220,7 @@ ${application(plainAppPort)}`,
       jwts.map((jwt) => `Bearer ${jwt}`),
     ),
   );
+  await touchAll(`${warm.url}/_resolve`, asHeaders("cookie", authjsCookies));
   const redisClient = new Redis(redis.url);
   const usedMemory = async () =>
     Number(/used_memory:(\d+)/.exec(await redisClient.info("memory"))?.[1]);
@@ -219,12 +237,8 @@ ${application(plainAppPort)}`,
     runs[name] = [...(runs[name] ?? []), value];
     log(`  ${name.padEnd(30)} ${value.toFixed(value < 100 ? 1 : 0)}`);
   };
-  const resolve = {
-    REQUEST_PATH: "/_resolve",
-    EXTRA_HEADER_NAME: "X-Original-URI",
-    EXTRA_HEADER_VALUE: "/page",
-  };
-  const probeHeaders = seeded.cookies.map((cookie) => ({ cookie, "x-original-uri": "/page" }));
+  const resolve = { REQUEST_PATH: "/_resolve" };
+  const probeHeaders = seeded.cookies.map((cookie) => ({ cookie, ...FORWARDED }));
   const probe = async () =>
     p99(await fixedRate(`${warm.url}/_resolve`, PROBE_RATE, PROBE_SECONDS, probeHeaders));
   const stormScript = join(import.meta.dirname, "login-storm.mjs");
@@ -244,6 +258,7 @@ ${application(plainAppPort)}`,
     );
     await measure("resolve api key", () => wrk(`${warm.url}/_resolve`, files.keys, resolve));
     await measure("resolve jwt", () => wrk(`${warm.url}/_resolve`, files.jwts, resolve));
+    await measure("resolve authjs", () => wrk(`${warm.url}/_resolve`, files.authjs, resolve));
     await measure("nginx + gatehouse", () => wrk(`${nginxGatehouse}/page`, files.cookies));
     await measure("nginx + no-op resolver", () => wrk(`${nginxNoop}/page`, files.cookies));
     await measure("nginx + gatehouse, cached", () => wrk(`${nginxCached}/page`, files.cookies));
@@ -334,6 +349,11 @@ ${application(plainAppPort)}`,
     {
       name: "trusted-issuer JWT ÷ cookie (both warm)",
       value: ratio("resolve jwt", "resolve, rotating"),
+    },
+    {
+      name: "Auth.js session ÷ gatehouse session (both warm)",
+      value: ratio("resolve authjs", "resolve, rotating"),
+      target: { at: "least", goal: 0.8 },
     },
     {
       name: `nginx cache block ÷ nginx without auth, ${SESSIONS_TEXT} sessions`,
