@@ -9,10 +9,8 @@
 //
 // What makes the warm path cheap: the forwarded request is read with string
 // operations (resolve/original-request.ts), the session hash is remembered
-// per token (credentials/session-cookie.ts), and the answer's header block
-// per identity and host while its x-auth-jwt has more than half its life left.
-// The identity objects come from the session, API key, JWT and Auth.js
-// caches, so a revoked or changed session drops its answers with it.
+// per token (credentials/session-cookie.ts), and the 200's header block per
+// identity and host while its x-auth-jwt is fresh (http/identity-headers.ts).
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
 import { type Config, xsrfInUse } from "../config.ts";
 import { type CredentialStrategy, readCredential } from "../credentials/strategy.ts";
@@ -21,7 +19,6 @@ import {
   type CredentialResult,
   decide,
   decideUpstream,
-  type Identity,
   needsCredential,
   type Outcome,
   SAFE_METHODS,
@@ -34,11 +31,12 @@ import {
   readOriginalRequest,
   returnTarget,
 } from "../resolve/original-request.ts";
-import { findRequirement, type IdentityClaim, type Requirement } from "../resolve/rules.ts";
+import { findRequirement, type Requirement } from "../resolve/rules.ts";
 import { isTrustedPeer } from "../security/trusted-proxies.ts";
 import { cookieValues } from "../sessions/cookie-header.ts";
 import type { Clock } from "../sessions/service.ts";
 import type { AssertionSigner } from "../signing-keys/assertions.ts";
+import { createIdentityHeaders } from "./identity-headers.ts";
 
 export type ResolveDeps = {
   config: Config;
@@ -52,10 +50,8 @@ export type ResolveDeps = {
 };
 
 type Target = { request: OriginalRequest | { error: string }; requirement: Requirement };
-type CachedAnswer = { headers: string[]; reuseUntil: number; kid: string | null };
 
 const NOT_READ: CredentialResult = { kind: "none" };
-const MAX_HOSTS_PER_IDENTITY = 16;
 const OUTCOME_LABELS: Record<Outcome["kind"], string> = {
   allow: "allow",
   anonymous: "anonymous",
@@ -77,7 +73,7 @@ export function createResolveHandler(deps: ResolveDeps): ResolveHandler {
   // audience: "private" would forbid them. Vary keeps each credential's answer apart.
   const cacheControl =
     config.auth_cache_seconds > 0 ? `max-age=${config.auth_cache_seconds}` : "no-store";
-  const claimHeaders = config.identity_headers.map((claim) => `${prefix}${claim}`);
+  const identityHeaders = createIdentityHeaders({ config, signer, clock, cacheControl });
   const forwardCookies = config.forward_cookie_header;
   const xsrfAnywhere = xsrfInUse(config);
   // DEV_BYPASS_USER: every answer says so, whatever its status.
@@ -96,34 +92,16 @@ export function createResolveHandler(deps: ResolveDeps): ResolveHandler {
       .filter((part) => part !== "" && !ownCookies.has(cookieName(part)));
     return kept.length === 0 ? headers : [...headers, "cookie", kept.join("; ")];
   }
-  const anonymousHeaders = [
-    ...commonHeaders("true"),
-    ...claimHeaders.flatMap((name) => [name, ""]),
-  ];
   const counters = Object.fromEntries(
     Object.entries(OUTCOME_LABELS).map(([kind, outcome]) => [
       kind,
       metrics.resolves.labels({ outcome }),
     ]),
   ) as Record<Outcome["kind"], { inc(): void }>;
-  const answers = new WeakMap<Identity, Map<string, CachedAnswer>>();
   const onCredentialError = (error: unknown, strategy: string) => {
     if (strategy === "session") metrics.storeErrors.inc({ store: "sessions" });
     deps.logError(error, `${strategy} credential`);
   };
-
-  function commonHeaders(anonymous: "true" | "false"): string[] {
-    return [
-      "content-length",
-      "0",
-      "cache-control",
-      cacheControl,
-      "vary",
-      "Cookie, Authorization",
-      `${prefix}anonymous`,
-      anonymous,
-    ];
-  }
 
   function targetOf(req: IncomingMessage, trusted: boolean): Target {
     const h = req.headers;
@@ -160,60 +138,6 @@ export function createResolveHandler(deps: ResolveDeps): ResolveHandler {
     };
   }
 
-  async function allowHeaders(identity: Identity, host: string): Promise<string[]> {
-    const now = clock.now();
-    let perHost = answers.get(identity);
-    const hit = perHost?.get(host);
-    if (hit && hit.reuseUntil > now && (hit.kid === null || hit.kid === signer.currentKid()))
-      return hit.headers;
-    const headers = commonHeaders("false");
-    // Reused while the x-auth-jwt inside has more than half its life left.
-    let reuseUntil = now + (config.assertion_ttl * 1000) / 2;
-    let kid: string | null = null;
-    for (const claim of config.identity_headers) {
-      if (claim === "jwt") {
-        const assertion = await signer.sign(identity, host);
-        reuseUntil = assertion.reuseUntil;
-        kid = assertion.kid;
-        headers.push(`${prefix}jwt`, assertion.jwt);
-      } else headers.push(`${prefix}${claim}`, claimValue(claim, identity));
-    }
-    for (const [name, value] of Object.entries(identity.extraHeaders ?? {})) {
-      const header = `${prefix}${name}`;
-      // A trusted issuer's extra claims never replace an identity header.
-      if (
-        header !== `${prefix}anonymous` &&
-        header !== `${prefix}bypass` &&
-        !claimHeaders.includes(header)
-      )
-        headers.push(header, encodeHeaderValue(value));
-    }
-    if (!perHost || perHost.size >= MAX_HOSTS_PER_IDENTITY) {
-      perHost = new Map();
-      answers.set(identity, perHost);
-    }
-    perHost.set(host, { headers, reuseUntil, kid });
-    return headers;
-  }
-
-  function claimValue(claim: Exclude<IdentityClaim, "jwt">, identity: Identity): string {
-    switch (claim) {
-      case "user-id":
-        return encodeHeaderValue(identity.userId);
-      case "email":
-        return encodeHeaderValue(identity.email);
-      case "email-verified":
-        return String(identity.emailVerified);
-      case "name":
-        return encodeHeaderValue(identity.name);
-      case "roles":
-        return identity.roles.map(encodeListItem).join(",");
-      case "method":
-        return encodeHeaderValue(identity.method);
-      case "authenticated-at":
-        return identity.authenticatedAt.toISOString();
-    }
-  }
   function error(
     req: IncomingMessage,
     status: 401 | 403 | 503,
@@ -264,12 +188,13 @@ export function createResolveHandler(deps: ResolveDeps): ResolveHandler {
       isBrowserNavigation(request, header);
     if (wantsRedirect)
       return [302, ["location", location, "content-length", "0", "cache-control", "no-store"], ""];
+    // The code in a header too: nginx's auth_request cannot pass the body on.
     return error(
       req,
       401,
       code,
       message,
-      ["location", location],
+      ["location", location, `${prefix}error`, code],
       code === "provider_reauth" ? location : undefined,
     );
   }
@@ -284,7 +209,7 @@ export function createResolveHandler(deps: ResolveDeps): ResolveHandler {
     switch (outcome.kind) {
       case "allow": {
         const host = (target.request as OriginalRequest).host;
-        const headers = await allowHeaders(outcome.identity, host);
+        const headers = await identityHeaders.allow(outcome.identity, host);
         // A provider token is never kept in a shared auth cache, nor is an
         // answer that depended on the XSRF header (the cache key has no headers).
         if (upstream.length === 0 && !outcome.xsrfChecked) return [200, headers, ""];
@@ -293,7 +218,7 @@ export function createResolveHandler(deps: ResolveDeps): ResolveHandler {
         return [200, uncached, ""];
       }
       case "anonymous":
-        return [200, anonymousHeaders, ""];
+        return [200, identityHeaders.anonymous, ""];
       case "unauthenticated":
         return outcome.expired
           ? signInAnswer(
@@ -407,23 +332,4 @@ function cookieName(part: string): string {
 function headerValue(headers: IncomingHttpHeaders, name: string): string | undefined {
   const value = headers[name];
   return Array.isArray(value) ? value[0] : value;
-}
-
-// Printable ASCII without `%`, not starting or ending with a space: sent as it is.
-const PLAIN_VALUE = /^(?:[\x21-\x24\x26-\x7e](?:[\x20-\x24\x26-\x7e]*[\x21-\x24\x26-\x7e])?)?$/;
-const PLAIN_LIST_ITEM = /^[\x21-\x24\x26-\x2b\x2d-\x7e]*$/;
-
-/**
- * Identity header values are ASCII, whatever an account or a token holds:
- * anything else is sent percent-encoded as UTF-8 (`encodeURIComponent`), and
- * so is any value holding a `%`, so `decodeURIComponent` gives every value
- * back exactly and two different values never arrive as the same string.
- */
-export function encodeHeaderValue(value: string): string {
-  return PLAIN_VALUE.test(value) ? value : encodeURIComponent(value);
-}
-
-/** An item of a comma-separated header (roles): a comma inside it is encoded too. */
-function encodeListItem(value: string): string {
-  return PLAIN_LIST_ITEM.test(value) ? value : encodeURIComponent(value);
 }
