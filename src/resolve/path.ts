@@ -28,7 +28,7 @@ const ENCODED_SLASHES = /%(2f|5c)/gi;
 // What separates names inside a decoded segment for some backend: `;`
 // parameters, and encoded separators a file server decodes.
 const INNER_SEPARATORS = /;|%2F|%5C/;
-const NON_ASCII = /[^\x00-\x7f]/;
+const NON_ASCII = /[\u0080-\uffff]/;
 const ASCII_FOLD = /^[a-z]\u0307?$/i;
 
 const isDotSegment = (name: string) => name === "." || name === "..";

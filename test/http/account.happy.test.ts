@@ -71,10 +71,7 @@ describeOnEachBackend("account and sessions", {}, (stack) => {
     for (const cookie of [second, third]) {
       assert.equal((await askResolve(stack.server.url, "/", { cookie })).status, 401);
     }
-    assert.equal(
-      (await askResolve(stack.server.url, "/", { cookie: first })).status,
-      200,
-    );
+    assert.equal((await askResolve(stack.server.url, "/", { cookie: first })).status, 200);
   });
 
   test("revoking a session and signing out the others are audited, with who and from where", async () => {

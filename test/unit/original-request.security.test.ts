@@ -178,7 +178,11 @@ test("unreadable forwarded requests are errors, never guesses", () => {
     { "x-original-url": "http://app.example.com#/admin" },
     // Methods are case-sensitive, and an override must be a method.
     { "x-forwarded-host": "a.example.com", "x-forwarded-uri": "/", "x-forwarded-method": "get" },
-    { "x-forwarded-host": "a.example.com", "x-forwarded-uri": "/", "x-http-method-override": "DE LETE" },
+    {
+      "x-forwarded-host": "a.example.com",
+      "x-forwarded-uri": "/",
+      "x-http-method-override": "DE LETE",
+    },
   ];
   for (const headers of bad)
     assert.ok("error" in read(headers), JSON.stringify(headers).slice(0, 100));
