@@ -194,7 +194,7 @@ export function createResolveHandler(deps: ResolveDeps): ResolveHandler {
       401,
       code,
       message,
-      ["location", location, `${prefix}error`, code],
+      ["location", location, "x-gatehouse-error", code],
       code === "provider_reauth" ? location : undefined,
     );
   }

@@ -417,6 +417,7 @@ server {
     location / {
         auth_request /_gatehouse_resolve;
         auth_request_set $gatehouse_login_location $upstream_http_location;
+        auth_request_set $gatehouse_error $upstream_http_x_gatehouse_error;
         root ${root};
     }
 }`,

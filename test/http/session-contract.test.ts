@@ -92,6 +92,7 @@ describeOnEachBackend(
       assert.equal(xhr.status, 401);
       const expired = await bodyOf(xhr);
       assert.equal(expired.error.code, "session_expired");
+      assert.equal(xhr.headers.get("x-gatehouse-error"), "session_expired", "for nginx");
       assert.match(xhr.headers.get("location") ?? "", /\/auth\/login\?rd=/);
       // Asked again (now from memory, then from the store), the same answer.
       for (let i = 0; i < 2; i++)

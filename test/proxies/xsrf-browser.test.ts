@@ -4,7 +4,8 @@
 // convention), and the application receives the identity; a page on another
 // origin (a second loopback port: same site, so the Lax session cookie goes
 // along) posting a form or a fetch with credentials gets 403, and the
-// application receives nothing.
+// application receives nothing. And the 401 codes reach a page's fetch
+// through nginx: session_expired, unauthenticated.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server } from "node:http";
@@ -12,6 +13,7 @@ import type { AddressInfo } from "node:net";
 import { after, before, test } from "node:test";
 import { type Browser, chromium } from "playwright-core";
 import { type DatabaseHandle, openDatabase } from "../../src/db/client.ts";
+import { manualClock } from "../helpers/clock.ts";
 import {
   GOOD_PASSWORD,
   type RunningGatehouse,
@@ -93,12 +95,17 @@ let other: Awaited<ReturnType<typeof startOtherOrigin>>;
 let nginx: Awaited<ReturnType<typeof startNginx>>;
 let browser: Browser;
 let base: string;
+const clock = manualClock();
 
 before(async () => {
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
   database = await openDatabase({ kind: "pglite" });
-  gatehouse = await startGatehouse(database, { PUBLIC_URL: base, XSRF_PROTECTION: "true" });
+  gatehouse = await startGatehouse(
+    database,
+    { PUBLIC_URL: base, XSRF_PROTECTION: "true" },
+    { clock },
+  );
   app = await startApp();
   other = await startOtherOrigin(base);
   nginx = await startNginx({ gatehousePort: gatehouse.port, appPort: app.port, port });
@@ -193,5 +200,35 @@ test("the app's page posts with axios and with the fetch wrapper; another origin
     app.received.every((request) => !request.url.startsWith("/api/transfer")),
     JSON.stringify(app.received.map((request) => request.url)),
   );
+  await context.close();
+});
+
+test("through nginx, a page's fetch learns why it gets a 401; a navigation goes to the login page", async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${base}/app`);
+  await page.getByRole("link", { name: "Create one" }).click();
+  await page.getByLabel("Email").fill(uniqueEmail("expiring-browser"));
+  await page.getByLabel("Password").fill(GOOD_PASSWORD);
+  await page.getByRole("button", { name: "Create account" }).click();
+  await page.waitForURL(`${base}/app`);
+
+  const ask = () =>
+    page.evaluate(async () => {
+      const response = await fetch("/api/items", { headers: { accept: "application/json" } });
+      return { status: response.status, body: await response.text() };
+    });
+  assert.equal((await ask()).status, 200);
+  clock.advance(7 * 24 * 3600 * 1000 + 3600 * 1000); // an hour past the 7-day idle window
+  const expired = await ask();
+  assert.equal(expired.status, 401);
+  const { error } = JSON.parse(expired.body);
+  assert.equal(error.code, "session_expired");
+  assert.match(error.link, /\/auth\/login\?rd=/);
+
+  await context.clearCookies();
+  assert.equal(JSON.parse((await ask()).body).error.code, "unauthenticated");
+  await page.goto(`${base}/app`);
+  assert.equal(new URL(page.url()).pathname, "/auth/login");
   await context.close();
 });
