@@ -8,8 +8,9 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, test } from "node:test";
 import { createLocalJWKSet, jwtVerify } from "jose";
-import { type Browser, chromium } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { type DatabaseHandle, openDatabase } from "../../src/db/client.ts";
+import { launchChromium } from "../helpers/chromium.ts";
 import { startEchoApp } from "../helpers/echo-app.ts";
 import { type RunningGatehouse, startGatehouse } from "../helpers/gatehouse.ts";
 import { closeServer } from "../helpers/http.ts";
@@ -120,17 +121,7 @@ before(async () => {
     port,
     editSite: (site) => authjsRecipe(site, nextApp.port),
   });
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {

@@ -4,8 +4,9 @@
 // OpenID Connect provider; reset a forgotten password from the email.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { type Browser, chromium } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { type DatabaseHandle, openDatabase } from "../../src/db/client.ts";
+import { launchChromium } from "../helpers/chromium.ts";
 import { startEchoApp } from "../helpers/echo-app.ts";
 import {
   GOOD_PASSWORD,
@@ -68,18 +69,7 @@ before(async () => {
     port,
     editSite: withUpstreamTokenLocation,
   });
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {
