@@ -11,8 +11,9 @@ import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, test } from "node:test";
-import { type Browser, chromium } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { type DatabaseHandle, openDatabase } from "../../src/db/client.ts";
+import { launchChromium } from "../helpers/chromium.ts";
 import { manualClock } from "../helpers/clock.ts";
 import {
   GOOD_PASSWORD,
@@ -109,18 +110,7 @@ before(async () => {
   app = await startApp();
   other = await startOtherOrigin(base);
   nginx = await startNginx({ gatehousePort: gatehouse.port, appPort: app.port, port });
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {
