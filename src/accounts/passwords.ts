@@ -94,37 +94,55 @@ export type PasswordHasher = {
 
 type Job = { op: "hash"; password: string } | { op: "verify"; password: string; hash: string };
 
-/** One hashing thread (hash-worker.js): one job at a time, answers matched by id. */
-function hashThread() {
-  let worker: Worker;
+/**
+ * One hashing thread (hash-worker.js): one job at a time, answers matched by
+ * id. The thread is started by its first job and ends after `idleMs` without
+ * one, so a resolver that nobody signs in to does not carry it (~20 MB).
+ */
+function hashThread(idleMs: number) {
+  let worker: Worker | undefined;
+  let idleTimer: NodeJS.Timeout | undefined;
   let nextId = 0;
   const pending = new Map<number, { resolve(value: unknown): void; reject(error: Error): void }>();
-  const start = () => {
-    worker = new Worker(new URL("./hash-worker.js", import.meta.url));
-    worker.unref();
-    worker.on("message", ({ id, result, error }) => {
+  const start = (): Worker => {
+    const thread = new Worker(new URL("./hash-worker.js", import.meta.url));
+    thread.unref();
+    thread.on("message", ({ id, result, error }) => {
       const job = pending.get(id);
       pending.delete(id);
       if (error && result === undefined) job?.reject(new Error(error));
       else job?.resolve(result);
+      if (pending.size === 0) {
+        clearTimeout(idleTimer);
+        idleTimer = setTimeout(stop, idleMs).unref();
+      }
     });
-    // A crashed thread fails its job and is replaced.
-    worker.on("error", (error) => {
+    // A crashed thread fails its jobs; the next job starts a new one.
+    thread.on("error", (error) => {
       for (const job of pending.values()) job.reject(error);
       pending.clear();
-      start();
+      if (worker === thread) worker = undefined;
     });
+    return thread;
   };
-  start();
+  const stop = async () => {
+    clearTimeout(idleTimer);
+    const thread = worker;
+    worker = undefined;
+    await thread?.terminate();
+  };
   return {
     run(job: Job): Promise<unknown> {
+      clearTimeout(idleTimer);
+      worker ??= start();
       const id = nextId++;
+      const thread = worker;
       return new Promise((resolve, reject) => {
         pending.set(id, { resolve, reject });
-        worker.postMessage({ id, ...job, options: ARGON2_OPTIONS });
+        thread.postMessage({ id, ...job, options: ARGON2_OPTIONS });
       });
     },
-    close: () => worker.terminate().then(() => {}),
+    close: stop,
   };
 }
 
@@ -135,8 +153,12 @@ function hashThread() {
 export async function createPasswordHasher(options: {
   concurrency: number;
   queue: number;
+  /** A hashing thread ends after this long without work (default 30 s). */
+  idleMs?: number;
 }): Promise<PasswordHasher> {
-  const threads = Array.from({ length: options.concurrency }, hashThread);
+  const threads = Array.from({ length: options.concurrency }, () =>
+    hashThread(options.idleMs ?? 30_000),
+  );
   const idle = [...threads];
   const waiting: ((thread: ReturnType<typeof hashThread>) => void)[] = [];
 
