@@ -14,6 +14,7 @@ import {
   sessionCookie,
   uniqueEmail,
 } from "../helpers/gatehouse.ts";
+import { postForm as form, postJson as json } from "../helpers/http.ts";
 import { linkTo, startSmtp } from "../helpers/smtp.ts";
 
 const smtp = await startSmtp();
@@ -21,24 +22,6 @@ after(() => smtp.stop());
 
 const NEW_PASSWORD = "another quite uncommon passphrase 7";
 const RULES = `[{ path: "/verified/**", require_verified_email: true, access: authenticated }]`;
-
-const json = (body: unknown, cookie?: string) => ({
-  method: "POST",
-  headers: { "content-type": "application/json", ...(cookie ? { cookie } : {}) },
-  body: JSON.stringify(body),
-});
-
-/** A form post as the hosted pages send it. */
-const form = (fields: Record<string, string>, cookie?: string) => ({
-  method: "POST",
-  headers: {
-    "content-type": "application/x-www-form-urlencoded",
-    "sec-fetch-site": "same-origin",
-    ...(cookie ? { cookie } : {}),
-  },
-  body: new URLSearchParams(fields).toString(),
-  redirect: "manual" as const,
-});
 
 /** The token in the form of the page a link opens. */
 function hiddenToken(page: string): string {

@@ -24,6 +24,7 @@ import {
   startGatehouse,
   uniqueEmail,
 } from "../helpers/gatehouse.ts";
+import { postForm as form, postJson as json } from "../helpers/http.ts";
 import { type RunningOidcProvider, startOidcProvider } from "../helpers/oidc-provider.ts";
 import { freePort } from "../helpers/ports.ts";
 import { linkTo, startSmtp } from "../helpers/smtp.ts";
@@ -32,24 +33,6 @@ const NEW_PASSWORD = "the owner's own long passphrase 9";
 
 const smtp = await startSmtp();
 after(() => smtp.stop());
-
-const json = (body: unknown, cookie?: string) => ({
-  method: "POST",
-  headers: { "content-type": "application/json", ...(cookie ? { cookie } : {}) },
-  body: JSON.stringify(body),
-});
-
-/** A form post as the hosted pages send it. */
-const form = (fields: Record<string, string>, cookie?: string) => ({
-  method: "POST",
-  headers: {
-    "content-type": "application/x-www-form-urlencoded",
-    "sec-fetch-site": "same-origin",
-    ...(cookie ? { cookie } : {}),
-  },
-  body: new URLSearchParams(fields).toString(),
-  redirect: "manual" as const,
-});
 
 const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
 

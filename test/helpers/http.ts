@@ -29,3 +29,22 @@ export function closeServer(server: Server): Promise<void> {
     server.close(() => resolve());
   });
 }
+
+/** A JSON POST, with the session cookie when given (fetch options). */
+export const postJson = (body: unknown, cookie?: string) => ({
+  method: "POST",
+  headers: { "content-type": "application/json", ...(cookie ? { cookie } : {}) },
+  body: JSON.stringify(body),
+});
+
+/** A form post as the hosted pages send it (fetch options, redirects not followed). */
+export const postForm = (fields: Record<string, string>, cookie?: string) => ({
+  method: "POST",
+  headers: {
+    "content-type": "application/x-www-form-urlencoded",
+    "sec-fetch-site": "same-origin",
+    ...(cookie ? { cookie } : {}),
+  },
+  body: new URLSearchParams(fields).toString(),
+  redirect: "manual" as const,
+});

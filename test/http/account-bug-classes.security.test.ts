@@ -17,14 +17,9 @@ import {
   startGatehouse,
   uniqueEmail,
 } from "../helpers/gatehouse.ts";
+import { postJson as json } from "../helpers/http.ts";
 
 const NEW_PASSWORD = "yet another uncommon passphrase 5";
-
-const json = (body: unknown, cookie?: string) => ({
-  method: "POST",
-  headers: { "content-type": "application/json", ...(cookie ? { cookie } : {}) },
-  body: JSON.stringify(body),
-});
 
 describeOnEachBackend("account bug classes", { LOGIN_MAX_FAILURES_PER_IP: "1000" }, (stack) => {
   const base = () => stack.server.url;
