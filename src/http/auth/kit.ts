@@ -10,6 +10,7 @@ import type { AccountService, ClientMeta, SignedIn } from "../../accounts/servic
 import type { ApiKeyService } from "../../api-keys/service.ts";
 import { type Config, xsrfInUse } from "../../config.ts";
 import { ServiceError } from "../../errors.ts";
+import { FALLBACK_LOCALE, translator } from "../../i18n/catalogue.ts";
 import { hashToken } from "../../kernel/tokens.ts";
 import type { OAuthService } from "../../oauth/service.ts";
 import { type HostPolicy, validateRedirectTarget } from "../../security/redirect-target.ts";
@@ -110,6 +111,8 @@ export function authKit(services: AuthServices): AuthKit {
     prefix: config.auth_prefix,
     page: {
       siteName: config.site_name,
+      locale: FALLBACK_LOCALE,
+      t: translator(FALLBACK_LOCALE),
       prefix: config.auth_prefix,
       providers: services.oauth.list(),
     },

@@ -6,11 +6,15 @@
 import { createHash } from "node:crypto";
 import { html, raw } from "hono/html";
 import type { HtmlEscapedString } from "hono/utils/html";
+import type { Translate } from "../../i18n/catalogue.ts";
 
 export type Content = HtmlEscapedString | Promise<HtmlEscapedString>;
 
 export type PageContext = {
   siteName: string;
+  /** The page's language (a BCP 47 tag) and its messages: `t("area.key", { name })`. */
+  locale: string;
+  t: Translate;
   prefix: string;
   /** Sign-in providers, a button each on the login page. */
   providers?: { id: string; displayName: string }[];
@@ -49,7 +53,7 @@ export const STYLE_HASH_SOURCE = `'sha256-${createHash("sha256").update(STYLE).d
 
 export function layout(ctx: PageContext, title: string, body: Content, wide = false): Content {
   return html`<!doctype html>
-<html lang="en">
+<html lang="${ctx.locale}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
