@@ -8,6 +8,7 @@ import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import { describeIssue } from "./config-issues.ts";
 import { ConfigError } from "./kernel/config-error.ts";
 import {
   type OAuthProviderConfig,
@@ -385,12 +386,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   }
   const result = configSchema.safeParse(raw);
   if (!result.success) {
-    for (const issue of result.error.issues) {
-      const key = String(issue.path[0] ?? "");
-      const rest = issue.path.slice(1).join(".");
-      const name = issue.code === "unrecognized_keys" ? issue.keys.join(", ") : key.toUpperCase();
-      problems.push(`${name}${rest ? ` (${rest})` : ""}: ${issue.message}`);
-    }
+    for (const issue of result.error.issues)
+      problems.push(...describeIssue(issue, raw, configSchema));
   }
   if (problems.length > 0 || !result.success) throw new ConfigError(problems);
   const oauth = withSecrets(result.data.oauth_providers, env);

@@ -81,7 +81,10 @@ test("the YAML file carries rules; the environment overrides it", () => {
     () => loadConfig({ GATEHOUSE_CONFIG: file }),
     (error: ConfigError) => {
       const text = error.problems.join("\n");
-      return /RULES \(0\.path/.test(text) && /unknown_key/.test(text);
+      return (
+        /RULES\[0\]\.path/.test(text) &&
+        /unknown_key \(GATEHOUSE_CONFIG\): not a setting/.test(text)
+      );
     },
   );
   assert.throws(() => loadConfig({ GATEHOUSE_CONFIG: join(dir, "missing.yaml") }), /cannot read/);
@@ -114,7 +117,10 @@ test("trusted issuers cannot allow none or HMAC, and need an audience", () => {
   assert.equal(problems(base), "");
   assert.match(problems({ ...base, algorithms: ["none"] }), /never none or HS/);
   assert.match(problems({ ...base, algorithms: ["HS256"] }), /never none or HS/);
-  assert.match(problems({ issuer: base.issuer }), /TRUSTED_ISSUERS \(0\.audiences\)/);
+  assert.match(
+    problems({ issuer: base.issuer }),
+    /TRUSTED_ISSUERS\[0\]\.audiences: at least one audience/,
+  );
   assert.match(problems({ ...base, audiences: [] }), /at least one audience/);
   assert.match(problems({ ...base, issuer: "ftp://idp" }), /http or https/);
   assert.match(problems({ ...base, jwks: "typo" }), /jwks/);
@@ -134,4 +140,33 @@ test("only loopback proxies are trusted by default; broad ranges are warned abou
   assert.equal(broad.length, 2);
   assert.match(broad[0] ?? "", /TRUSTED_PROXIES: 10\.0\.0\.0\/8 is a broad range/);
   assert.match(broad[1] ?? "", /fc00::\/7/);
+});
+
+test("a configuration problem names the setting by its path, says what was expected and suggests the closest key", () => {
+  const problems = (env: Record<string, string>) => {
+    try {
+      loadConfig(env);
+    } catch (error) {
+      assert.ok(error instanceof ConfigError);
+      return error.problems;
+    }
+    assert.fail("expected a ConfigError");
+  };
+  assert.deepEqual(problems({ PORT: "abc" }), ['PORT: expected a number, got "abc"']);
+  assert.ok(
+    problems({ RULES: "[{host: a.example, acess: public}]" }).includes(
+      'RULES[0].acess: not a setting here; did you mean "access"?',
+    ),
+  );
+  assert.deepEqual(problems({ RULES: "[{host: a.example, access: publc}]" }), [
+    'RULES[0].access: expected one of public, authenticated, deny, got "publc"; did you mean "public"?',
+  ]);
+  assert.deepEqual(problems({ OAUTH_PROVIDERS: "[{id: g, type: gogle, client_id: x}]" }), [
+    'OAUTH_PROVIDERS[0].type: expected one of oidc, github, google, discord, microsoft-entra-id, gitlab, keycloak, auth0, okta, authentik, gitea, apple, got "gogle"; did you mean "google"?',
+  ]);
+  const dir = mkdtempSync(join(tmpdir(), "gatehouse-config-"));
+  writeFileSync(join(dir, "gatehouse.yaml"), "sesion_max_age: 1d\n");
+  assert.deepEqual(problems({ GATEHOUSE_CONFIG: join(dir, "gatehouse.yaml") }), [
+    'sesion_max_age (GATEHOUSE_CONFIG): not a setting; did you mean "session_max_age"?',
+  ]);
 });
