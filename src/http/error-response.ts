@@ -1,11 +1,18 @@
 // One error shape for every JSON answer: { error: { code, message, requestId } }.
 // What a store failure looks like is the composition root's knowledge (db/),
 // handed in: the HTTP edge imports no store.
+import { randomUUID } from "node:crypto";
 import type { Context, ErrorHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { ERROR_STATUS, type ErrorCode, ServiceError } from "../errors.ts";
 import type { AppEnv } from "./context.ts";
+
+/** The request id the proxy sent (as Hono's requestId middleware accepts it), else a new one. */
+const REQUEST_ID = /^[\w\-=]{1,255}$/;
+export function requestIdFor(given: string | undefined): string {
+  return given !== undefined && REQUEST_ID.test(given) ? given : randomUUID();
+}
 
 export function errorBody(code: ErrorCode, message: string, requestId: string | undefined) {
   return { error: { code, message, requestId: requestId ?? null } };

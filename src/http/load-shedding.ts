@@ -5,27 +5,31 @@
 // costing the event loop (and so /_resolve) a Fetch Request, a body stream,
 // an error object and a rendered page each.
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { requestIdFor } from "./error-response.ts";
 
-const BODY = JSON.stringify({
-  error: {
-    code: "overloaded",
-    message: "Too many sign-ins at once. Try again in a moment.",
-    requestId: null,
-  },
-});
-const HEADERS = [
-  "content-type",
-  "application/json",
-  "content-length",
-  String(Buffer.byteLength(BODY)),
-  "cache-control",
-  "no-store",
-  "retry-after",
-  "1",
-  // The body is not read: the connection is not reused after it.
-  "connection",
-  "close",
-];
+const MESSAGE = "Too many sign-ins at once. Try again in a moment.";
+
+function refusal(requestId: string): [string, string[]] {
+  const body = JSON.stringify({ error: { code: "overloaded", message: MESSAGE, requestId } });
+  return [
+    body,
+    [
+      "content-type",
+      "application/json",
+      "content-length",
+      String(Buffer.byteLength(body)),
+      "cache-control",
+      "no-store",
+      "retry-after",
+      "1",
+      "x-request-id",
+      requestId,
+      // The body is not read: the connection is not reused after it.
+      "connection",
+      "close",
+    ],
+  ];
+}
 
 /** Returns a listener step: true when it answered the request itself. */
 export function passwordLoadShedder(
@@ -40,8 +44,10 @@ export function passwordLoadShedder(
     const url = req.url ?? "";
     const query = url.indexOf("?");
     if (!paths.has(query === -1 ? url : url.slice(0, query))) return false;
-    res.writeHead(503, HEADERS);
-    res.end(BODY);
+    const header = req.headers["x-request-id"];
+    const [body, headers] = refusal(requestIdFor(typeof header === "string" ? header : undefined));
+    res.writeHead(503, headers);
+    res.end(body);
     return true;
   };
 }

@@ -36,6 +36,7 @@ import { isTrustedPeer } from "../security/trusted-proxies.ts";
 import { cookieValues } from "../sessions/cookie-header.ts";
 import type { Clock } from "../sessions/service.ts";
 import type { AssertionSigner } from "../signing-keys/assertions.ts";
+import { requestIdFor } from "./error-response.ts";
 import { createIdentityHeaders } from "./identity-headers.ts";
 
 export type ResolveDeps = {
@@ -146,7 +147,7 @@ export function createResolveHandler(deps: ResolveDeps): ResolveHandler {
     extra: string[] = [],
     link?: string,
   ): [number, string[], string] {
-    const requestId = headerValue(req.headers, "x-request-id") ?? null;
+    const requestId = requestIdFor(headerValue(req.headers, "x-request-id"));
     const body = JSON.stringify({
       error: link ? { code, message, requestId, link } : { code, message, requestId },
     });
@@ -160,6 +161,8 @@ export function createResolveHandler(deps: ResolveDeps): ResolveHandler {
       status === 503 || code === "xsrf" ? "no-store" : cacheControl,
       "vary",
       "Cookie, Authorization",
+      "x-request-id",
+      requestId,
       ...extra,
     ];
     return [status, headers, body];

@@ -133,6 +133,25 @@ describeOnEachBackend(
       assert.equal(xhr.status, 401);
     });
 
+    test("a refusal has the error shape of every other endpoint: the request id in the body and a header", async () => {
+      const fresh = await resolve(stack.server.url, "/reports", { accept: "application/json" });
+      const id = fresh.headers.get("x-request-id") ?? "";
+      assert.match(id, /^[0-9a-f-]{36}$/, "a new id when the proxy sends none");
+      assert.equal((await bodyOf(fresh)).error.requestId, id);
+
+      const traced = await resolve(stack.server.url, "/forbidden", { "x-request-id": "trace-42" });
+      assert.equal(traced.status, 403);
+      assert.equal(traced.headers.get("x-request-id"), "trace-42", "the proxy's id is kept");
+      assert.equal((await bodyOf(traced)).error.requestId, "trace-42");
+
+      const hostile = await resolve(stack.server.url, "/forbidden", { "x-request-id": "a b<c>" });
+      assert.notEqual(
+        hostile.headers.get("x-request-id"),
+        "a b<c>",
+        "an id that is not a token is replaced",
+      );
+    });
+
     test("public rules answer anonymous with every identity header present and empty", async () => {
       const response = await resolve(stack.server.url, "/public/page");
       assert.equal(response.status, 200);
