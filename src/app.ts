@@ -227,7 +227,8 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     refreshTimeoutMs: config.oauth_timeout * 1000,
     onTokensForgotten: (keys) => publishRevoked({ providerTokens: keys }),
     logoutReplay: logoutReplay(database.db, redis),
-    logoutLandingUrl: (id) => `${config.public_url.origin}${config.auth_prefix}/oauth/${id}/logged-out`,
+    logoutLandingUrl: (id) =>
+      `${config.public_url.origin}${config.auth_prefix}/oauth/${id}/logged-out`,
     ...(redis ? { refreshLock: redisLock(redis) } : {}),
   });
   const jwts = createJwtVerifier({

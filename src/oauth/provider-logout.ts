@@ -18,13 +18,13 @@ import type { Database } from "../db/client.ts";
 import { oauthIdentities, providerSessions, sessions as sessionRows } from "../db/schema.ts";
 import type { Clock } from "../kernel/clock.ts";
 import type { SessionService } from "../sessions/service.ts";
+import type { LogoutReplay } from "./logout-replay.ts";
 import {
   CLOCK_SKEW_SECONDS,
   LOGOUT_TOKEN_MAX_AGE_SECONDS,
   LogoutTokenError,
   verifyLogoutToken,
 } from "./logout-tokens.ts";
-import type { LogoutReplay } from "./logout-replay.ts";
 import type { Provider } from "./provider.ts";
 import type { ProviderTokens } from "./provider-calls.ts";
 import type { TokenVault } from "./token-vault.ts";

@@ -44,7 +44,10 @@ export type RunningOidcProvider = {
 
 async function signingKey(kid: string): Promise<{ privateJwk: JWK; privateKey: CryptoKey }> {
   const { privateKey } = await generateKeyPair("RS256", { extractable: true });
-  return { privateJwk: { ...(await exportJWK(privateKey)), kid, alg: "RS256", use: "sig" }, privateKey };
+  return {
+    privateJwk: { ...(await exportJWK(privateKey)), kid, alg: "RS256", use: "sig" },
+    privateKey,
+  };
 }
 
 export async function startOidcProvider(options: {
@@ -65,7 +68,10 @@ export async function startOidcProvider(options: {
   const tokenRequests = { authorization_code: 0, refresh_token: 0 };
   const sids = new Map<string, string[]>();
   const backchannel = { success: 0, error: [] as string[] };
-  const [own, stranger] = await Promise.all([signingKey("provider-key"), signingKey("provider-key")]);
+  const [own, stranger] = await Promise.all([
+    signingKey("provider-key"),
+    signingKey("provider-key"),
+  ]);
 
   const provider = new Provider(issuer, {
     clients: [
@@ -114,8 +120,9 @@ export async function startOidcProvider(options: {
   provider.on("grant.success", (ctx) => {
     const grant = (ctx as { oidc: { params?: { grant_type?: string } } }).oidc.params?.grant_type;
     if (grant === "authorization_code" || grant === "refresh_token") tokenRequests[grant] += 1;
-    const code = (ctx as { oidc: { entities?: { AuthorizationCode?: { accountId: string; sid?: string } } } })
-      .oidc.entities?.AuthorizationCode;
+    const code = (
+      ctx as { oidc: { entities?: { AuthorizationCode?: { accountId: string; sid?: string } } } }
+    ).oidc.entities?.AuthorizationCode;
     if (grant === "authorization_code" && code?.sid)
       sids.set(code.accountId, [...(sids.get(code.accountId) ?? []), code.sid]);
   });
@@ -188,7 +195,9 @@ export async function startOidcProvider(options: {
     async endSessionsOf(sub) {
       const client = await provider.Client.find(clientId);
       if (!client) throw new Error("the test client is gone");
-      const logout = client as unknown as { backchannelLogout(sub: string, sid: string): Promise<void> };
+      const logout = client as unknown as {
+        backchannelLogout(sub: string, sid: string): Promise<void>;
+      };
       for (const sid of sids.get(sub) ?? []) await logout.backchannelLogout(sub, sid);
     },
     async signLogoutToken(claims, tokenOptions = {}) {

@@ -10,7 +10,6 @@
 //   validated return target (never on one that is not allowed).
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { eq } from "drizzle-orm";
 import { decodeJwt } from "jose";
 import type { DatabaseHandle } from "../../src/db/client.ts";
 import { providerSessions } from "../../src/db/schema.ts";
@@ -61,9 +60,17 @@ for (const backend of backends) {
     });
 
     /** A whole sign-in at the provider; the browser keeps the provider's cookies too. */
-    async function signIn(sub: string, email = uniqueEmail("logout"), browser = new CookieBrowser()) {
+    async function signIn(
+      sub: string,
+      email = uniqueEmail("logout"),
+      browser = new CookieBrowser(),
+    ) {
       provider.nextUser({ sub, email, email_verified: true, name: "Grace" });
-      await browser.follow(`${base}/auth/oauth/idp`, {}, (next) => next.pathname === "/auth/account");
+      await browser.follow(
+        `${base}/auth/oauth/idp`,
+        {},
+        (next) => next.pathname === "/auth/account",
+      );
       const token = browser.cookies.get("gatehouse_session");
       assert.ok(token, "signed in");
       return { browser, cookie: `gatehouse_session=${token}`, email };
@@ -92,7 +99,11 @@ for (const backend of backends) {
 
       const [row] = await database.db.select().from(providerSessions);
       assert.ok(row?.sid, "the session remembers the provider's sid");
-      assert.match(row.idToken ?? "", /^ey[\w-]+\.\.[\w-]+\.[\w-]+\.[\w-]+$/, "the ID token is sealed");
+      assert.match(
+        row.idToken ?? "",
+        /^ey[\w-]+\.\.[\w-]+\.[\w-]+\.[\w-]+$/,
+        "the ID token is sealed",
+      );
 
       await provider.endSessionsOf(sub);
       assert.equal(provider.backchannel.error.length, 0, provider.backchannel.error.join("; "));
@@ -133,7 +144,10 @@ for (const backend of backends) {
         ["signed by another key", provider.signLogoutToken({ sub, sid }, { foreignKey: true })],
         ["for another client", provider.signLogoutToken({ sub, sid, aud: "someone-else" })],
         ["from another issuer", provider.signLogoutToken({ sub, sid, iss: "http://127.0.0.1:1" })],
-        ["issued an hour ago", provider.signLogoutToken({ sub, sid, iat: now - 3600, exp: now + 60 })],
+        [
+          "issued an hour ago",
+          provider.signLogoutToken({ sub, sid, iat: now - 3600, exp: now + 60 }),
+        ],
         ["issued in the future", provider.signLogoutToken({ sub, sid, iat: now + 3600 })],
         ["expired", provider.signLogoutToken({ sub, sid, iat: now - 200, exp: now - 100 })],
         ["with a nonce (an ID token)", provider.signLogoutToken({ sub, sid, nonce: "n" })],
@@ -263,7 +277,11 @@ for (const backend of backends) {
       });
       assert.equal(direct.status, 303);
       assert.equal(direct.headers.get("location"), "/auth/login");
-      for (const target of ["//evil.example/", "javascript:alert(1)", "http://app.example.test.evil.example/"]) {
+      for (const target of [
+        "//evil.example/",
+        "javascript:alert(1)",
+        "http://app.example.test.evil.example/",
+      ]) {
         const state = `x.${Buffer.from(target).toString("base64url")}`;
         const answer = await fetch(`${base}/auth/oauth/idp/logged-out?state=${state}`, {
           redirect: "manual",

@@ -76,7 +76,11 @@ for (const backend of backends) {
       const sub = `sub-${email}`;
       provider.nextUser({ sub, email, email_verified: true });
       const browser = new CookieBrowser();
-      await browser.follow(`${a.url}/auth/oauth/idp`, {}, (next) => next.pathname === "/auth/account");
+      await browser.follow(
+        `${a.url}/auth/oauth/idp`,
+        {},
+        (next) => next.pathname === "/auth/account",
+      );
       const cookie = `gatehouse_session=${browser.cookies.get("gatehouse_session")}`;
       const created = await fetch(`${a.url}/auth/api-keys`, {
         method: "POST",

@@ -9,8 +9,8 @@
 //   after an RP-initiated logout; it goes on to the return target carried in
 //   `state`, validated here like any `rd`, else to the sign-in page.
 import { type Context, Hono } from "hono";
-import { LogoutTokenError } from "../../oauth/service.ts";
 import { decodeLandingState } from "../../oauth/provider-logout.ts";
+import { LogoutTokenError } from "../../oauth/service.ts";
 import { validateRedirectTarget } from "../../security/redirect-target.ts";
 import type { AuthEnv, AuthKit } from "./kit.ts";
 

@@ -123,7 +123,8 @@ export function signInRoutes(kit: AuthKit, session: SessionMiddleware) {
       : null;
     if (resolved) await accounts.logout(resolved.session.id, resolved.user.id, kit.meta(c));
     kit.endSession(c);
-    if (wantsJson(c)) return c.json(provider ? { status: "ok", redirect: provider } : { status: "ok" });
+    if (wantsJson(c))
+      return c.json(provider ? { status: "ok", redirect: provider } : { status: "ok" });
     return c.redirect(provider ?? `${prefix}/login`, 303);
   });
 
