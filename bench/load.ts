@@ -28,6 +28,13 @@ export function headersFile(dir: string, name: string, headers: [string, string]
   return path;
 }
 
+/** As headersFile, with several headers on each request (a cookie and the XSRF header). */
+export function headerSetsFile(dir: string, name: string, sets: [string, string][][]): string {
+  const path = join(dir, name);
+  writeFileSync(path, `${sets.map((set) => set.flat().join("\t")).join("\n")}\n`);
+  return path;
+}
+
 /** Requests per second wrk reached (one thread); any non-2xx answer is an error. */
 export async function wrk(
   url: string,
