@@ -41,6 +41,15 @@ export async function wrk(
   headers: string,
   env: Record<string, string> = {},
 ): Promise<number> {
+  return (await wrkRun(url, headers, env)).rate;
+}
+
+/** As wrk, with the number of requests answered. */
+export async function wrkRun(
+  url: string,
+  headers: string,
+  env: Record<string, string> = {},
+): Promise<{ rate: number; requests: number }> {
   const { stdout } = await run(
     "wrk",
     [
@@ -57,7 +66,8 @@ export async function wrk(
   const non2xx = /Non-2xx or 3xx responses:\s+(\d+)/.exec(stdout)?.[1];
   if (!rate) throw new Error(`wrk printed no rate:\n${stdout}`);
   if (non2xx) throw new Error(`${url}: ${non2xx} non-2xx answers\n${stdout}`);
-  return Number(rate);
+  const requests = /(\d+) requests in/.exec(stdout)?.[1];
+  return { rate: Number(rate), requests: Number(requests) };
 }
 
 /** What the shipped nginx config tells /_resolve about the request (rotate.lua sends the same). */
