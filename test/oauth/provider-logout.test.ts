@@ -192,6 +192,18 @@ for (const backend of backends) {
       assert.equal(await resolves(cookie), 200);
     });
 
+    test("a logout token naming a sid with another subject ends nothing", async () => {
+      const sub = `sub-${crypto.randomUUID()}`;
+      const { cookie } = await signIn(sub);
+      const sid = provider.sids.get(sub)?.[0] as string;
+      const answer = await postLogoutToken(
+        await provider.signLogoutToken({ sid, sub: `someone-else-${crypto.randomUUID()}` }),
+      );
+      assert.equal(answer.status, 200);
+      assert.equal((await bodyOf(answer)).sessions, 0);
+      assert.equal(await resolves(cookie), 200);
+    });
+
     test("a logout token by sub alone ends every session of that subject from this provider", async () => {
       const sub = `sub-${crypto.randomUUID()}`;
       const one = await signIn(sub);
