@@ -28,12 +28,28 @@ export function headersFile(dir: string, name: string, headers: [string, string]
   return path;
 }
 
+/** As headersFile, with several headers on each request (a cookie and the XSRF header). */
+export function headerSetsFile(dir: string, name: string, sets: [string, string][][]): string {
+  const path = join(dir, name);
+  writeFileSync(path, `${sets.map((set) => set.flat().join("\t")).join("\n")}\n`);
+  return path;
+}
+
 /** Requests per second wrk reached (one thread); any non-2xx answer is an error. */
 export async function wrk(
   url: string,
   headers: string,
   env: Record<string, string> = {},
 ): Promise<number> {
+  return (await wrkRun(url, headers, env)).rate;
+}
+
+/** As wrk, with the number of requests answered. */
+export async function wrkRun(
+  url: string,
+  headers: string,
+  env: Record<string, string> = {},
+): Promise<{ rate: number; requests: number }> {
   const { stdout } = await run(
     "wrk",
     [
@@ -50,7 +66,8 @@ export async function wrk(
   const non2xx = /Non-2xx or 3xx responses:\s+(\d+)/.exec(stdout)?.[1];
   if (!rate) throw new Error(`wrk printed no rate:\n${stdout}`);
   if (non2xx) throw new Error(`${url}: ${non2xx} non-2xx answers\n${stdout}`);
-  return Number(rate);
+  const requests = /(\d+) requests in/.exec(stdout)?.[1];
+  return { rate: Number(rate), requests: Number(requests) };
 }
 
 /** What the shipped nginx config tells /_resolve about the request (rotate.lua sends the same). */

@@ -50,3 +50,11 @@ export function memory(pid: number): { rss: number; peak: number } {
   const kB = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(status)?.[1]);
   return { rss: kB("VmRSS") / 1024, peak: kB("VmHWM") / 1024 };
 }
+
+/** CPU time (user + system) a process has used so far, in seconds (clock ticks of 1/100 s). */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  // Fields after the command (in parentheses, which may hold spaces): utime is the 12th, stime the 13th.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}

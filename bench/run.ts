@@ -6,7 +6,8 @@
 // sessions, 200 API keys and 200 JWTs, measures resident memory on both
 // databases, and drives load with wrk in interleaved rounds; each ratio is
 // the median over the rounds. Bounded: about four minutes. Writes
-// bench/results/report.json.
+// bench/results/report.json. `npm run bench -- --only xsrf` runs the XSRF
+// check's cost alone (PostgreSQL and two gatehouse processes, about 30 s).
 import { execFile } from "node:child_process";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus, tmpdir, totalmem } from "node:os";
@@ -15,6 +16,7 @@ import { promisify } from "node:util";
 import { encode as encodeAuthjs } from "@auth/core/jwt";
 import { Redis } from "ioredis";
 import { openDatabase } from "../src/db/client.ts";
+import { xsrfTokenFor } from "../src/sessions/xsrf.ts";
 import { runNginx, startNginx } from "../test/helpers/nginx.ts";
 import { freePort } from "../test/helpers/ports.ts";
 import { startPostgres } from "../test/helpers/postgres-server.ts";
@@ -24,14 +26,16 @@ import {
   CONNECTIONS,
   FORWARDED,
   fixedRate,
+  headerSetsFile,
   headersFile,
   median,
   p99,
   SECONDS,
   touchAll,
   wrk,
+  wrkRun,
 } from "./load.ts";
-import { memory, startGatehouse, startServer, stops } from "./processes.ts";
+import { cpuSeconds, memory, startGatehouse, startServer, stops } from "./processes.ts";
 import { SESSIONS_PER_USER, seedExpress, seedGatehouse, USERS } from "./seed.ts";
 
 const ROUNDS = 3;
@@ -71,6 +75,93 @@ async function embeddedMemory(env: Record<string, string>) {
   const after = memory(server.pid);
   await server.stop();
   return { firstStartPeak: firstStart, rss: after.rss, peak: after.peak };
+}
+
+/**
+ * The XSRF check on warm /_resolve: an unsafe request (X-Original-Method:
+ * POST) with the session cookie, the XSRF cookie and a valid X-XSRF-TOKEN,
+ * at a gatehouse with XSRF_PROTECTION on, against the same request at one
+ * with it off; both answer every request from the in-process cache.
+ */
+async function xsrfScenario(
+  env: Record<string, string>,
+  cookies: string[],
+  off?: { url: string; pid: number },
+) {
+  const without = off ?? (await startGatehouse(env));
+  const withXsrf = await startGatehouse({ ...env, XSRF_PROTECTION: "true" });
+  const sets = cookies.slice(0, HOT_SESSIONS).map((cookie): [string, string][] => {
+    const token = xsrfTokenFor(cookie.slice(cookie.indexOf("=") + 1));
+    return [
+      ["Cookie", `${cookie}; XSRF-TOKEN=${token}`],
+      ["X-XSRF-TOKEN", token],
+    ];
+  });
+  // The same request to both: only the check differs.
+  const file = headerSetsFile(work, "xsrf", sets);
+  await touchAll(`${without.url}/_resolve`, asHeaders("cookie", cookies.slice(0, HOT_SESSIONS)));
+  await touchAll(`${withXsrf.url}/_resolve`, asHeaders("cookie", cookies.slice(0, HOT_SESSIONS)));
+  const post = { REQUEST_PATH: "/_resolve", ORIGINAL_METHOD: "POST" };
+  /** Requests per second, and the server's CPU microseconds per request (robust to load from elsewhere). */
+  const run = async (server: { url: string; pid: number }) => {
+    const before = cpuSeconds(server.pid);
+    const { rate, requests } = await wrkRun(`${server.url}/_resolve`, file, post);
+    return { rate, cpuMicros: ((cpuSeconds(server.pid) - before) * 1e6) / requests };
+  };
+  return { off: () => run(without), on: () => run(withXsrf) };
+}
+
+const XSRF_ROUNDS = 6;
+const XSRF_RESULT = "warm /_resolve POST, XSRF checked ÷ off (requests per CPU s)";
+
+/** `--only xsrf`: the XSRF check's cost alone, in one short run. */
+async function onlyXsrf() {
+  log("starting PostgreSQL and two gatehouse processes (XSRF off, on) ...");
+  const pg = await startPostgres();
+  stops.push(() => pg.stop());
+  const env = { DATABASE_URL: pg.url, SESSION_CACHE_TTL: "600s", OUTBOX_DIR: join(work, "outbox") };
+  const first = await startGatehouse(env); // applies the migrations
+  const database = await openDatabase({ kind: "postgres", url: pg.url, maxConnections: 2 });
+  const seeded = await seedGatehouse(database.db, 0);
+  await database.close();
+  // Two fresh processes, alike but for the setting (the first one, which
+  // applied the migrations, is not measured).
+  await first.stop();
+  const xsrf = await xsrfScenario(env, seeded.cookies);
+  // Throughput on this shared machine swings with everyone else's load; the
+  // CPU time each server spends per request does not: the ratio of those is
+  // the throughput ratio a quiet machine would show.
+  const ratios: number[] = [];
+  const rates: number[] = [];
+  for (let round = 1; round <= XSRF_ROUNDS; round++) {
+    // In alternating order, so neither always runs after the other.
+    type Run = Awaited<ReturnType<typeof xsrf.off>>;
+    let off: Run;
+    let on: Run;
+    if (round % 2) {
+      off = await xsrf.off();
+      on = await xsrf.on();
+    } else {
+      on = await xsrf.on();
+      off = await xsrf.off();
+    }
+    ratios.push(off.cpuMicros / on.cpuMicros);
+    rates.push(on.rate / off.rate);
+    log(
+      `  round ${round}: XSRF off ${off.rate.toFixed(0)}/s, ${off.cpuMicros.toFixed(1)} µs CPU a request; checked ${on.rate.toFixed(0)}/s, ${on.cpuMicros.toFixed(1)} µs`,
+    );
+  }
+  const result: Result = {
+    name: XSRF_RESULT,
+    value: median(ratios),
+    target: { at: "least", goal: 0.95 },
+  };
+  console.log(
+    `\n${result.name.padEnd(62)} ${shown(result).padStart(12)}  ${targetText(result.target).padEnd(16)} ${verdict(result)}`,
+  );
+  console.log(
+    `  (CPU per request, off ÷ checked, median of ${XSRF_ROUNDS} rounds: ${ratios.map((r) => r.toFixed(2)).join(", ")}; wall-clock throughput ratios ${rates.map((r) => r.toFixed(2)).join(", ")})`,
+  );
 }
 
 async function main() {
@@ -126,6 +217,7 @@ async function main() {
   const seeded = await seedGatehouse(database.db, CREDENTIALS_OF_EACH_KIND);
   await database.close();
   const expressCookies = await seedExpress(redis.url, expressSecret);
+  const xsrf = await xsrfScenario(onPostgres, seeded.cookies, warm);
   const exp = Math.floor(Date.now() / 1000) + 3600;
   const jwts = await Promise.all(
     seeded.userIds
@@ -259,6 +351,8 @@ ${application(plainAppPort)}`,
     await measure("resolve api key", () => wrk(`${warm.url}/_resolve`, files.keys, resolve));
     await measure("resolve jwt", () => wrk(`${warm.url}/_resolve`, files.jwts, resolve));
     await measure("resolve authjs", () => wrk(`${warm.url}/_resolve`, files.authjs, resolve));
+    await measure("µs CPU a POST, XSRF off", async () => (await xsrf.off()).cpuMicros);
+    await measure("µs CPU a POST, XSRF checked", async () => (await xsrf.on()).cpuMicros);
     await measure("nginx + gatehouse", () => wrk(`${nginxGatehouse}/page`, files.cookies));
     await measure("nginx + no-op resolver", () => wrk(`${nginxNoop}/page`, files.cookies));
     await measure("nginx + gatehouse, cached", () => wrk(`${nginxCached}/page`, files.cookies));
@@ -332,6 +426,11 @@ ${application(plainAppPort)}`,
       name: "peak RSS MB, PGlite first start",
       value: embedded.firstStartPeak,
       target: { at: "most", goal: 400 },
+    },
+    {
+      name: XSRF_RESULT,
+      value: ratio("µs CPU a POST, XSRF off", "µs CPU a POST, XSRF checked"),
+      target: { at: "least", goal: 0.95 },
     },
     {
       name: "Hono no-op ÷ raw node:http no-op",
@@ -433,7 +532,11 @@ function verdict({ value, target }: Result): string {
 }
 
 try {
-  await main();
+  if (process.argv.includes("--only")) {
+    const only = process.argv[process.argv.indexOf("--only") + 1];
+    if (only !== "xsrf") throw new Error(`--only knows one scenario: xsrf (not ${only})`);
+    await onlyXsrf();
+  } else await main();
 } finally {
   for (const stop of stops.reverse()) await stop().catch(() => {});
 }

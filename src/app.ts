@@ -29,6 +29,7 @@ import type { Logger } from "./logger.ts";
 import { createMailer, type Mailer } from "./mail/mailer.ts";
 import { loadTemplates } from "./mail/templates.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
+import { logoutReplay } from "./oauth/logout-replay.ts";
 import { buildProvider } from "./oauth/provider.ts";
 import { createOAuthService, type OAuthService, UpstreamTokenError } from "./oauth/service.ts";
 import { loadTokenVault } from "./oauth/token-vault.ts";
@@ -225,6 +226,9 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     registrationEnabled: config.registration_enabled,
     refreshTimeoutMs: config.oauth_timeout * 1000,
     onTokensForgotten: (keys) => publishRevoked({ providerTokens: keys }),
+    logoutReplay: logoutReplay(database.db, redis),
+    logoutLandingUrl: (id) =>
+      `${config.public_url.origin}${config.auth_prefix}/oauth/${id}/logged-out`,
     ...(redis ? { refreshLock: redisLock(redis) } : {}),
   });
   const jwts = createJwtVerifier({

@@ -104,6 +104,50 @@ export const sessions = pgTable(
   (table) => [index("sessions_user_id_idx").on(table.userId)],
 );
 
+/**
+ * What a session started with an OpenID Connect provider remembers of the
+ * provider's session: its `sid` (back-channel logout names it) and the ID
+ * token, sealed like the other provider tokens (the `id_token_hint` of an
+ * RP-initiated logout). Kept beside the session, not in it, so the hot path
+ * never reads or caches it; it goes with its session.
+ */
+export const providerSessions = pgTable(
+  "provider_sessions",
+  {
+    sessionId: text("session_id")
+      .primaryKey()
+      .references(() => sessions.id, { onDelete: "cascade" }),
+    /** The provider's id in the configuration. */
+    provider: text("provider").notNull(),
+    /** The provider's subject (`sub`) the session was signed in as. */
+    subject: text("subject").notNull(),
+    /** The ID token's `sid`, when the provider sends one. */
+    sid: text("sid"),
+    /** The ID token, sealed (JWE). */
+    idToken: text("id_token"),
+    createdAt: createdAt(),
+  },
+  (table) => [
+    index("provider_sessions_provider_sid_idx").on(table.provider, table.sid),
+    index("provider_sessions_provider_subject_idx").on(table.provider, table.subject),
+  ],
+);
+
+/**
+ * Logout tokens already acted on (back-channel logout), by provider and
+ * `jti`, so a replayed token changes nothing. Used when Redis is not
+ * configured; rows expire when the token's `iat` is too old to pass anyway.
+ */
+export const usedLogoutTokens = pgTable(
+  "used_logout_tokens",
+  {
+    /** SHA-256 of provider and jti. */
+    id: text("id").primaryKey(),
+    expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
+  },
+  (table) => [index("used_logout_tokens_expires_idx").on(table.expiresAt)],
+);
+
 export const emailTokens = pgTable(
   "email_tokens",
   {

@@ -75,6 +75,17 @@ export function createResolveHandler(deps: ResolveDeps): ResolveHandler {
   const cacheControl =
     config.auth_cache_seconds > 0 ? `max-age=${config.auth_cache_seconds}` : "no-store";
   const identityHeaders = createIdentityHeaders({ config, signer, clock, cacheControl });
+  /** An identity block with no-store (an answer that passed the XSRF check), made once per block. */
+  const noStoreBlocks = new WeakMap<string[], string[]>();
+  const noStore = (headers: string[]) => {
+    let copy = noStoreBlocks.get(headers);
+    if (!copy) {
+      copy = [...headers];
+      copy[copy.indexOf("cache-control") + 1] = "no-store";
+      noStoreBlocks.set(headers, copy);
+    }
+    return copy;
+  };
   const forwardCookies = config.forward_cookie_header;
   const xsrfAnywhere = xsrfInUse(config);
   // DEV_BYPASS_USER: every answer says so, whatever its status.
@@ -215,7 +226,8 @@ export function createResolveHandler(deps: ResolveDeps): ResolveHandler {
         const headers = await identityHeaders.allow(outcome.identity, host);
         // A provider token is never kept in a shared auth cache, nor is an
         // answer that depended on the XSRF header (the cache key has no headers).
-        if (upstream.length === 0 && !outcome.xsrfChecked) return [200, headers, ""];
+        if (upstream.length === 0)
+          return [200, outcome.xsrfChecked ? noStore(headers) : headers, ""];
         const uncached = [...headers, ...upstream];
         uncached[uncached.indexOf("cache-control") + 1] = "no-store";
         return [200, uncached, ""];

@@ -24,6 +24,8 @@ export type DiscoveryDocument = {
   token_endpoint: string;
   jwks_uri: string;
   userinfo_endpoint?: string;
+  /** RP-initiated logout: where the browser ends its session at the provider. */
+  end_session_endpoint?: string;
 };
 
 /**

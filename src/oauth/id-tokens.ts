@@ -23,6 +23,10 @@ export type OidcIssuer = {
   /** The verified claims; throws ProviderError when anything does not hold. */
   verifyIdToken(idToken: string, nonce: string): Promise<JWTPayload>;
   userinfo(accessToken: string): Promise<Record<string, unknown> | null>;
+  /** The issuer's published keys (fetched when first needed, refreshed on an unknown kid). */
+  keys(): Promise<JWTVerifyGetKey>;
+  /** Whether `iss` is this issuer (exactly, or by the family's own rule). */
+  isIssuer(iss: unknown, payload: JWTPayload): boolean;
 };
 
 export function oidcIssuer(options: {
@@ -57,15 +61,24 @@ export function oidcIssuer(options: {
       return document;
     },
 
-    async verifyIdToken(idToken, nonce) {
+    async keys() {
       const meta = await issuer.discover();
       keys ??= createRemoteJWKSet(new URL(meta.jwks_uri), {
         timeoutDuration: FETCH_TIMEOUT_MS,
         cooldownDuration: 30_000,
       });
+      return keys;
+    },
+
+    isIssuer: (iss, payload) =>
+      typeof iss === "string" &&
+      (options.issuerMatches ? options.issuerMatches(iss, payload) : iss === options.issuer),
+
+    async verifyIdToken(idToken, nonce) {
+      const keySet = await issuer.keys();
       let payload: JWTPayload;
       try {
-        ({ payload } = await jwtVerify(idToken, keys, {
+        ({ payload } = await jwtVerify(idToken, keySet, {
           algorithms: ID_TOKEN_ALGORITHMS,
           audience: options.clientId,
           ...(options.issuerMatches ? {} : { issuer: options.issuer }),

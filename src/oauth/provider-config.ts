@@ -46,6 +46,10 @@ export function withSecrets(
       problems.push(
         `OAUTH_PROVIDERS (${provider.id}): client_secret_env is required for ${provider.type}`,
       );
+    if (provider.logout === "provider" && !("idToken" in providerFamily(provider.type).profile))
+      problems.push(
+        `OAUTH_PROVIDERS (${provider.id}): logout: provider needs an OpenID Connect provider (${provider.type} publishes no end_session_endpoint)`,
+      );
     const privateKey = "private_key_env" in provider ? read(provider.private_key_env) : null;
     return { ...provider, clientSecret, privateKey };
   });

@@ -39,6 +39,12 @@ const COMMON = {
   display_name: z.string().min(1).max(60).optional(),
   /** The issuer whose ID tokens are accepted, when the default derived from the other settings is not right. */
   issuer: issuerUrl.optional(),
+  /**
+   * `provider`: signing out of a session from this provider also ends the
+   * provider's session (RP-initiated logout, when it publishes an
+   * end_session_endpoint); `local` (the default): gatehouse's session only.
+   */
+  logout: z.enum(["local", "provider"]).default("local"),
 };
 
 function settingsSchema<const T extends string, X extends z.ZodRawShape>(type: T, extra: X) {

@@ -4,7 +4,7 @@
 // an ID token get a nonce on every sign-in and have it verified exactly as the
 // generic `oidc` family does.
 import type { Clock } from "../kernel/clock.ts";
-import { oidcIssuer, profileFromIdToken } from "./id-tokens.ts";
+import { type OidcIssuer, oidcIssuer, profileFromIdToken } from "./id-tokens.ts";
 import {
   callProvider,
   type ProviderProfile,
@@ -26,6 +26,11 @@ export type Provider = {
   profile(tokens: ProviderTokens, nonce: string): Promise<ProviderProfile>;
   /** null: the provider issues no refresh tokens to gatehouse. */
   refresh: ((refreshToken: string) => Promise<ProviderTokens>) | null;
+  clientId: string;
+  /** The OpenID Connect issuer whose ID tokens are verified; null for providers known by their API. */
+  oidc: OidcIssuer | null;
+  /** `provider`: signing out also ends the provider's session (RP-initiated logout). */
+  logout: "local" | "provider";
 };
 
 export function buildProvider(
@@ -76,5 +81,8 @@ export function buildProvider(
     refresh: refresh
       ? (refreshToken) => call(async () => toTokens(await refresh(refreshToken, scopes), clock))
       : null,
+    clientId: config.client_id,
+    oidc: issuer,
+    logout: config.logout,
   };
 }

@@ -8,13 +8,16 @@ import type { Database } from "../db/client.ts";
 import type { Clock } from "../kernel/clock.ts";
 import type { SessionService } from "../sessions/service.ts";
 import { createIdentityLinks } from "./identity-links.ts";
+import type { LogoutReplay } from "./logout-replay.ts";
 import type { Provider } from "./provider.ts";
+import { createProviderLogout } from "./provider-logout.ts";
 import { OAuthError } from "./sign-in-error.ts";
 import { createSignInFlow } from "./sign-in-flow.ts";
 import type { TokenVault } from "./token-vault.ts";
 import { createUpstreamTokens, type RefreshLock } from "./upstream-tokens.ts";
 
 export type { IdentitySummary } from "./identity-links.ts";
+export { LogoutTokenError } from "./provider-logout.ts";
 export { OAuthError } from "./sign-in-error.ts";
 export { type RefreshLock, UpstreamTokenError } from "./upstream-tokens.ts";
 
@@ -32,6 +35,10 @@ export function createOAuthService(deps: {
   refreshTimeoutMs?: number;
   /** Called with the `userId:provider` keys of tokens dropped here, so other replicas drop them too. */
   onTokensForgotten?: (keys: string[]) => void;
+  /** Logout tokens used once (back-channel logout). */
+  logoutReplay: LogoutReplay;
+  /** The post-logout landing of a provider (RP-initiated logout). */
+  logoutLandingUrl(providerId: string): string;
 }) {
   const { db, vault, sessions, audit, clock } = deps;
   const providers = new Map(deps.providers.map((provider) => [provider.id, provider]));
@@ -58,7 +65,26 @@ export function createOAuthService(deps: {
     providerName: (id) => providers.get(id)?.displayName ?? id,
     tokens,
   });
-  const flow = createSignInFlow({ db, vault, sessions, audit, clock, links, provider });
+  const logout = createProviderLogout({
+    db,
+    vault,
+    sessions,
+    audit,
+    clock,
+    replay: deps.logoutReplay,
+    provider: (id) => providers.get(id) ?? null,
+    landingUrl: deps.logoutLandingUrl,
+  });
+  const flow = createSignInFlow({
+    db,
+    vault,
+    sessions,
+    audit,
+    clock,
+    links,
+    provider,
+    rememberProviderSession: logout.remember,
+  });
 
   return {
     /** The providers offered, in configuration order. */
@@ -75,6 +101,10 @@ export function createOAuthService(deps: {
     /** Forgets provider tokens another replica dropped. */
     forgetTokens: tokens.forgetTokens,
     upstreamToken: tokens.upstreamToken,
+    /** RP-initiated logout: the provider's end-session URL for this session, or null. */
+    endSessionUrl: logout.endSessionUrl,
+    /** Back-channel logout: revokes the sessions a verified logout token names. */
+    backchannelLogout: logout.backchannel,
   };
 }
 

@@ -39,6 +39,13 @@ export function createSignInFlow(deps: {
   links: IdentityLinks;
   /** The configured provider of that id; throws OAuthError 404 when there is none. */
   provider(id: string): Provider;
+  /** Records the provider's session (sid, ID token) beside a new session. */
+  rememberProviderSession(
+    sessionId: string,
+    source: Provider,
+    subject: string,
+    tokens: ProviderTokens,
+  ): Promise<void>;
 }) {
   const { db, audit, clock, links } = deps;
 
@@ -146,6 +153,7 @@ export function createSignInFlow(deps: {
       const created = await deps.sessions.createIf({ identityId }, user.id, method, meta);
       if (!created) throw new OAuthError(409, SIGN_IN_CHANGED);
       const { token, session } = created;
+      await deps.rememberProviderSession(session.id, source, profile.subject, tokens);
       audit("user.login", { userId: user.id, ip: meta.ip, detail: { method } });
       const { id, email, emailVerified, name, roles } = user;
       return {

@@ -18,6 +18,7 @@ import {
 } from "./guards.ts";
 import { type AuthEnv, type AuthServices, authKit } from "./kit.ts";
 import { passwordRoutes } from "./password.ts";
+import { providerLogoutRoutes } from "./provider-logout.ts";
 import { providerRoutes } from "./providers.ts";
 import { sessionMiddleware } from "./session.ts";
 import { sessionRoutes } from "./sessions.ts";
@@ -42,6 +43,7 @@ export function authRoutes(services: AuthServices) {
   app.route("/", sessionRoutes(kit, session));
   app.route("/", apiKeyRoutes(kit, session, account));
   app.route("/", providerRoutes(kit, session));
+  app.route("/", providerLogoutRoutes(kit));
 
   app.all(
     "*",

@@ -117,10 +117,15 @@ export function signInRoutes(kit: AuthKit, session: SessionMiddleware) {
 
   app.post("/logout", session.signedIn(), async (c) => {
     const resolved = c.get("signedIn");
+    // A session from a provider set to `logout: provider` ends there too (read before it goes).
+    const provider = resolved
+      ? await kit.oauth.endSessionUrl(resolved.session, kit.returnTarget(c))
+      : null;
     if (resolved) await accounts.logout(resolved.session.id, resolved.user.id, kit.meta(c));
     kit.endSession(c);
-    if (wantsJson(c)) return c.json({ status: "ok" });
-    return c.redirect(`${prefix}/login`, 303);
+    if (wantsJson(c))
+      return c.json(provider ? { status: "ok", redirect: provider } : { status: "ok" });
+    return c.redirect(provider ?? `${prefix}/login`, 303);
   });
 
   return app;
