@@ -45,6 +45,8 @@ import {
 import { sqlSessionStore } from "./sessions/store.ts";
 import { createAssertionSigner } from "./signing-keys/assertions.ts";
 import { type KeyRing, loadKeyRing } from "./signing-keys/key-ring.ts";
+import { sessionCookieNames } from "./sites/cookies.ts";
+import { hopCodeStore } from "./sites/hop-codes.ts";
 import { createJwtVerifier } from "./trusted-issuers/verifier.ts";
 
 export type Gatehouse = {
@@ -267,7 +269,10 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     strategies: [
       apiKeyStrategy(apiKeys),
       trustedJwtStrategy(jwts),
-      sessionCookieStrategy(sessions, config.session_cookie, { xsrf: xsrfInUse(config) }),
+      // A satellite's cookie may have another prefix (sites/sites.ts): each name is read.
+      ...sessionCookieNames(config).map((name) =>
+        sessionCookieStrategy(sessions, name, { xsrf: xsrfInUse(config) }),
+      ),
       ...(authjs ? [authjs.strategy] : []),
       ...(bypass ? [bypass] : []),
     ],
@@ -299,6 +304,10 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
       ownSessions: createOwnSessions({ sessions, audit }),
       apiKeys,
       oauth,
+      hopCodes: hopCodeStore(database.db, {
+        idleTimeoutSeconds: config.session_idle_timeout,
+        now: () => clock.now(),
+      }),
       logError,
       isStoreUnavailable,
     }),

@@ -15,8 +15,10 @@ import { hashToken } from "../../kernel/tokens.ts";
 import type { OAuthService } from "../../oauth/service.ts";
 import { type HostPolicy, validateRedirectTarget } from "../../security/redirect-target.ts";
 import type { SessionService } from "../../sessions/service.ts";
-import type { ResolvedSession } from "../../sessions/store.ts";
+import type { ResolvedSession, SessionRecord } from "../../sessions/store.ts";
 import { sameToken, xsrfTokenFor } from "../../sessions/xsrf.ts";
+import type { HopCodes } from "../../sites/hop-codes.ts";
+import { type Site, satelliteCookie, siteOf } from "../../sites/sites.ts";
 import { type AppEnv, clientMeta, cookieValues } from "../context.ts";
 import type { Content, PageContext } from "../pages/layout.ts";
 
@@ -46,6 +48,8 @@ export type AuthServices = {
   ownSessions: OwnSessions;
   apiKeys: ApiKeyService;
   oauth: OAuthService;
+  /** The hop's one-time codes between sites (SITES). */
+  hopCodes: HopCodes;
   logError: (error: unknown, context: string) => void;
   /** True for an error that says a store cannot be reached (db/unavailable.ts): a 503, not a 500. */
   isStoreUnavailable: (error: unknown) => boolean;
@@ -76,8 +80,22 @@ export type AuthKit = AuthServices & {
    * resolver checks the application's unsafe requests).
    */
   checkXsrf<E extends AuthEnv>(c: Context<E>, sessionId: string): void;
-  /** Clears the session cookie and the XSRF cookie. */
+  /** Clears the session cookie and the XSRF cookie (of the site the request is on). */
   endSession<E extends AuthEnv>(c: Context<E>): void;
+  /** The SITES site of the request's Host; undefined for an unknown host (or when SITES is not set). */
+  siteOf<E extends AuthEnv>(c: Context<E>): Site | undefined;
+  /** The session cookie of the site the request is on: its name and attributes. */
+  siteCookie<E extends AuthEnv>(c: Context<E>): { name: string; options: SessionCookieOptions };
+  /** False for a session made for another site than the request's (never honoured there). */
+  sessionFits<E extends AuthEnv>(c: Context<E>, session: SessionRecord): boolean;
+};
+
+export type SessionCookieOptions = {
+  path: string;
+  httpOnly: boolean;
+  secure: boolean;
+  sameSite: "Lax";
+  domain?: string;
 };
 
 export function authKit(services: AuthServices): AuthKit {
@@ -85,7 +103,9 @@ export function authKit(services: AuthServices): AuthKit {
   const hostPolicy: HostPolicy = {
     publicUrl: config.public_url,
     allowedHosts: config.allowed_redirect_hosts,
+    sites: config.sites,
   };
+  const sitesOn = config.sites.sites.length > 0;
   const cookieOptions = {
     path: "/",
     httpOnly: true,
@@ -106,6 +126,16 @@ export function authKit(services: AuthServices): AuthKit {
     cookieValues(c.req.header("cookie"), config.session_cookie).find(
       (value) => hashToken(value) === sessionId,
     );
+  const requestSite = <E extends AuthEnv>(c: Context<E>) =>
+    sitesOn ? siteOf(config.sites, c.req.header("host")) : undefined;
+  /** A satellite's own cookie; the home cookie everywhere else (and always without SITES). */
+  const siteCookie = <E extends AuthEnv>(c: Context<E>) => {
+    const site = requestSite(c);
+    if (!site || site.home) return { name: config.session_cookie, options: cookieOptions };
+    const { name, domain } = satelliteCookie(site, config.cookie_name, config.secure_cookies);
+    const { domain: _, ...hostOnly } = cookieOptions;
+    return { name, options: domain ? { ...hostOnly, domain } : hostOnly };
+  };
   return {
     ...services,
     prefix: config.auth_prefix,
@@ -148,8 +178,17 @@ export function authKit(services: AuthServices): AuthKit {
       if (problem) throw new ServiceError("xsrf", problem);
     },
     endSession(c) {
-      deleteCookie(c, config.session_cookie, cookieOptions);
-      if (xsrf) deleteCookie(c, config.xsrf_cookie_name, xsrfOptions);
+      const own = siteCookie(c);
+      deleteCookie(c, own.name, own.options);
+      if (xsrf) deleteCookie(c, config.xsrf_cookie_name, { ...own.options, httpOnly: false });
+    },
+    siteOf: requestSite,
+    siteCookie,
+    sessionFits(c, session) {
+      if (!sitesOn) return true;
+      const site = requestSite(c);
+      if (!site) return false;
+      return (session.site ?? null) === (site.home ? null : site.domain);
     },
   };
 }
