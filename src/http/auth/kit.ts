@@ -15,12 +15,12 @@ import { hashToken } from "../../kernel/tokens.ts";
 import type { OAuthService } from "../../oauth/service.ts";
 import { type HostPolicy, validateRedirectTarget } from "../../security/redirect-target.ts";
 import type { SessionService } from "../../sessions/service.ts";
-import type { ResolvedSession, SessionRecord } from "../../sessions/store.ts";
+import type { ResolvedSession } from "../../sessions/store.ts";
 import { sameToken, xsrfTokenFor } from "../../sessions/xsrf.ts";
 import type { HopCodes } from "../../sites/hop-codes.ts";
-import { type Site, satelliteCookie, siteOf } from "../../sites/sites.ts";
 import { type AppEnv, clientMeta, cookieValues } from "../context.ts";
 import type { Content, PageContext } from "../pages/layout.ts";
+import { type SiteHelpers, siteHelpers } from "./site-cookie.ts";
 
 /** The page a form post gets back when it fails: the form again, with the message. */
 export type ErrorPage = (c: Context<AuthEnv>, error: ServiceError) => Content | Promise<Content>;
@@ -55,48 +55,35 @@ export type AuthServices = {
   isStoreUnavailable: (error: unknown) => boolean;
 };
 
-export type AuthKit = AuthServices & {
-  prefix: string;
-  page: PageContext;
-  hostPolicy: HostPolicy;
-  /** The client's address (through trusted proxies) and user agent. */
-  meta<E extends AuthEnv>(c: Context<E>): ClientMeta;
-  /** The validated return target from ?rd=, else from the body's rd; undefined when none is acceptable. */
-  returnTarget<E extends AuthEnv>(
-    c: Context<E>,
-    fields?: Record<string, unknown>,
-  ): string | undefined;
-  /** Sets the session cookie, and the session's XSRF cookie when some rule checks XSRF. */
-  startSession<E extends AuthEnv>(c: Context<E>, signedIn: SignedIn): void;
-  /**
-   * Sets the XSRF cookie of the browser's live session (a session from
-   * before XSRF_PROTECTION was switched on has none yet); nothing when no
-   * rule checks XSRF.
-   */
-  keepXsrfCookie<E extends AuthEnv>(c: Context<E>, sessionId: string): void;
-  /**
-   * When some rule checks XSRF: throws 403 `xsrf` unless the request's XSRF
-   * header equals its XSRF cookie and is this session's token (as the
-   * resolver checks the application's unsafe requests).
-   */
-  checkXsrf<E extends AuthEnv>(c: Context<E>, sessionId: string): void;
-  /** Clears the session cookie and the XSRF cookie (of the site the request is on). */
-  endSession<E extends AuthEnv>(c: Context<E>): void;
-  /** The SITES site of the request's Host; undefined for an unknown host (or when SITES is not set). */
-  siteOf<E extends AuthEnv>(c: Context<E>): Site | undefined;
-  /** The session cookie of the site the request is on: its name and attributes. */
-  siteCookie<E extends AuthEnv>(c: Context<E>): { name: string; options: SessionCookieOptions };
-  /** False for a session made for another site than the request's (never honoured there). */
-  sessionFits<E extends AuthEnv>(c: Context<E>, session: SessionRecord): boolean;
-};
-
-export type SessionCookieOptions = {
-  path: string;
-  httpOnly: boolean;
-  secure: boolean;
-  sameSite: "Lax";
-  domain?: string;
-};
+export type AuthKit = AuthServices &
+  SiteHelpers & {
+    prefix: string;
+    page: PageContext;
+    hostPolicy: HostPolicy;
+    /** The client's address (through trusted proxies) and user agent. */
+    meta<E extends AuthEnv>(c: Context<E>): ClientMeta;
+    /** The validated return target from ?rd=, else from the body's rd; undefined when none is acceptable. */
+    returnTarget<E extends AuthEnv>(
+      c: Context<E>,
+      fields?: Record<string, unknown>,
+    ): string | undefined;
+    /** Sets the session cookie, and the session's XSRF cookie when some rule checks XSRF. */
+    startSession<E extends AuthEnv>(c: Context<E>, signedIn: SignedIn): void;
+    /**
+     * Sets the XSRF cookie of the browser's live session (a session from
+     * before XSRF_PROTECTION was switched on has none yet); nothing when no
+     * rule checks XSRF.
+     */
+    keepXsrfCookie<E extends AuthEnv>(c: Context<E>, sessionId: string): void;
+    /**
+     * When some rule checks XSRF: throws 403 `xsrf` unless the request's XSRF
+     * header equals its XSRF cookie and is this session's token (as the
+     * resolver checks the application's unsafe requests).
+     */
+    checkXsrf<E extends AuthEnv>(c: Context<E>, sessionId: string): void;
+    /** Clears the session cookie and the XSRF cookie (of the site the request is on). */
+    endSession<E extends AuthEnv>(c: Context<E>): void;
+  };
 
 export function authKit(services: AuthServices): AuthKit {
   const { config } = services;
@@ -105,7 +92,6 @@ export function authKit(services: AuthServices): AuthKit {
     allowedHosts: config.allowed_redirect_hosts,
     sites: config.sites,
   };
-  const sitesOn = config.sites.sites.length > 0;
   const cookieOptions = {
     path: "/",
     httpOnly: true,
@@ -126,16 +112,7 @@ export function authKit(services: AuthServices): AuthKit {
     cookieValues(c.req.header("cookie"), config.session_cookie).find(
       (value) => hashToken(value) === sessionId,
     );
-  const requestSite = <E extends AuthEnv>(c: Context<E>) =>
-    sitesOn ? siteOf(config.sites, c.req.header("host")) : undefined;
-  /** A satellite's own cookie; the home cookie everywhere else (and always without SITES). */
-  const siteCookie = <E extends AuthEnv>(c: Context<E>) => {
-    const site = requestSite(c);
-    if (!site || site.home) return { name: config.session_cookie, options: cookieOptions };
-    const { name, domain } = satelliteCookie(site, config.cookie_name, config.secure_cookies);
-    const { domain: _, ...hostOnly } = cookieOptions;
-    return { name, options: domain ? { ...hostOnly, domain } : hostOnly };
-  };
+  const sites = siteHelpers(config, cookieOptions);
   return {
     ...services,
     prefix: config.auth_prefix,
@@ -178,18 +155,11 @@ export function authKit(services: AuthServices): AuthKit {
       if (problem) throw new ServiceError("xsrf", problem);
     },
     endSession(c) {
-      const own = siteCookie(c);
+      const own = sites.siteCookie(c);
       deleteCookie(c, own.name, own.options);
       if (xsrf) deleteCookie(c, config.xsrf_cookie_name, { ...own.options, httpOnly: false });
     },
-    siteOf: requestSite,
-    siteCookie,
-    sessionFits(c, session) {
-      if (!sitesOn) return true;
-      const site = requestSite(c);
-      if (!site) return false;
-      return (session.site ?? null) === (site.home ? null : site.domain);
-    },
+    ...sites,
   };
 }
 
