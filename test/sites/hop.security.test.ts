@@ -90,6 +90,13 @@ describeOnEachBackend(
       assert.ok(satellite);
       assert.doesNotMatch(done.headers.getSetCookie().join("\n"), /Domain=/i);
       assert.equal(await sessionCount(userId), 2);
+      // One sign-in, two sites, as the sessions API lists them.
+      const listed = (await (await get(HOME, "/auth/sessions", home)).json()).sessions;
+      assert.deepEqual(
+        listed.map((one: { site: string | null }) => one.site).sort(),
+        [SHOP, null].sort(),
+      );
+      assert.equal(new Set(listed.map((one: { signInId: string }) => one.signInId)).size, 1);
       const resolve = (host: string, cookie: string) =>
         askResolve(stack.server.url, "/x", { "x-forwarded-host": host, cookie });
       assert.equal((await resolve(SHOP, satellite)).status, 200);
@@ -195,6 +202,7 @@ describeOnEachBackend(
         body: JSON.stringify({ email: "x@example.test", password: GOOD_PASSWORD }),
       });
       assert.equal(login.status, 400);
+      assert.equal((await login.json()).error.code, "unknown_site", "JSON for an API caller");
       // The resolver: a 403 without Location, even with a live session.
       const resolve = await askResolve(stack.server.url, "/x", {
         "x-forwarded-host": "evil.example",

@@ -53,6 +53,15 @@ test("SITES: each mistake is named", () => {
     problems({ ...home, SITES: "[{ domain: shop.example" }).join("\n"),
     /SITES: not valid YAML/,
   );
+  // The home cookie's Domain would reach a satellite under it: one site, not two.
+  assert.match(
+    problems({
+      ...home,
+      COOKIE_DOMAIN: "example.com",
+      SITES: "[{ domain: shop.example.com }]",
+    }).join("\n"),
+    /example\.com and shop\.example\.com overlap/,
+  );
   assert.deepEqual(
     problems({ ...home, SITES: "[{ domain: shop.example, name: Shop, branding: shop-blue }]" }),
     [],

@@ -14,13 +14,14 @@
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { xsrfInUse } from "../../config.ts";
+import { FALLBACK_LOCALE, translator } from "../../i18n/catalogue.ts";
 import { isWellFormedToken } from "../../kernel/tokens.ts";
 import { validateRedirectTarget } from "../../security/redirect-target.ts";
 import { xsrfTokenFor } from "../../sessions/xsrf.ts";
 import type { HopCodes } from "../../sites/hop-codes.ts";
 import { normalizeHost, originOf, type Site, siteOf } from "../../sites/sites.ts";
 import { messagePage } from "../pages/message.ts";
-import type { AuthEnv, AuthKit } from "./kit.ts";
+import { type AuthEnv, type AuthKit, wantsJson } from "./kit.ts";
 import type { SessionMiddleware } from "./session.ts";
 
 type Refusal =
@@ -36,12 +37,12 @@ type Refusal =
 /** How long a browser may take from the satellite to the home site (a sign-in included) and back. */
 const STATE_MAX_AGE = 600;
 /** What a satellite serves itself; every other page lives on the home site. */
+const ENGLISH = translator(FALLBACK_LOCALE);
 const SATELLITE_PATHS = new Set(["/sites/start", "/sites/callback", "/logout", "/userinfo"]);
 
 export function siteRoutes(kit: AuthKit, session: SessionMiddleware, codes: HopCodes) {
   const { config, prefix } = kit;
   const table = config.sites;
-  const t = kit.page.t;
   const stateCookie = `${config.secure_cookies ? "__Host-" : ""}${config.cookie_name}_site`;
   const stateOptions = {
     path: "/",
@@ -51,16 +52,7 @@ export function siteRoutes(kit: AuthKit, session: SessionMiddleware, codes: HopC
   };
   const app = new Hono<AuthEnv>();
 
-  const refuse = (c: Context<AuthEnv>, refusal: Refusal) => {
-    c.status(400);
-    c.header("x-gatehouse-error", refusal);
-    return c.html(
-      messagePage(kit.page, t("sites.refused_title"), t(`sites.${refusal}`), {
-        href: config.login_url,
-        text: t("sites.back_home"),
-      }),
-    );
-  };
+  const refuse = (c: Context<AuthEnv>, refusal: Refusal) => refusalAnswer(kit, c, refusal);
 
   /** A target on `site` (any of its hosts), as the redirect policy parses it; undefined otherwise. */
   const onSite = (rd: string | undefined, site: Site, host: string) => {
@@ -160,12 +152,7 @@ export function siteRoutes(kit: AuthKit, session: SessionMiddleware, codes: HopC
  */
 export function siteGuard(kit: AuthKit): MiddlewareHandler<AuthEnv> {
   const { config, prefix } = kit;
-  const t = kit.page.t;
-  const refuse = (c: Context<AuthEnv>, refusal: "unknown_site" | "home_only") => {
-    c.status(400);
-    c.header("x-gatehouse-error", refusal);
-    return c.html(messagePage(kit.page, t("sites.refused_title"), t(`sites.${refusal}`)));
-  };
+  const refuse = (c: Context<AuthEnv>, refusal: Refusal) => refusalAnswer(kit, c, refusal);
   return async (c, next) => {
     if (config.sites.sites.length === 0) return next();
     const site = kit.siteOf(c);
@@ -175,4 +162,28 @@ export function siteGuard(kit: AuthKit): MiddlewareHandler<AuthEnv> {
     const query = new URL(c.req.url).search;
     return c.redirect(`${config.public_url.origin}${c.req.path}${query}`, 302);
   };
+}
+
+/** A 400 that says which refusal: a page for a browser, the one JSON error shape (in English) for an API caller. */
+function refusalAnswer(kit: AuthKit, c: Context<AuthEnv>, refusal: Refusal) {
+  c.header("x-gatehouse-error", refusal);
+  if (wantsJson(c))
+    return c.json(
+      {
+        error: {
+          code: refusal,
+          message: ENGLISH(`sites.${refusal}`),
+          requestId: c.get("requestId") ?? null,
+        },
+      },
+      400,
+    );
+  c.status(400);
+  const t = kit.page.t;
+  return c.html(
+    messagePage(kit.page, t("sites.refused_title"), t(`sites.${refusal}`), {
+      href: kit.config.login_url,
+      text: t("sites.back_home"),
+    }),
+  );
 }
