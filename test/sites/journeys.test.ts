@@ -1,11 +1,13 @@
 // One gatehouse, three domains, in headless Chromium through real nginx (two
-// replicas sharing PostgreSQL and Redis) and real Caddy: three host names on
+// replicas sharing PostgreSQL and Redis), real Caddy (each running the
+// shipped multi-site example) and the Traefik ForwardAuth harness: three host names on
 // loopback (Chromium maps them to 127.0.0.1, and keeps a cookie jar per
 // host). Sign in once, visit every site without a prompt, find the sign-in
 // once on the account page; sign out on the third site and every site
 // refuses at both replicas within 100 ms.
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -26,6 +28,7 @@ import { startNginx } from "../helpers/nginx.ts";
 import { freePort } from "../helpers/ports.ts";
 import { startProcess } from "../helpers/process.ts";
 import { startRedis } from "../helpers/redis-server.ts";
+import { startTraefikHarness } from "../helpers/traefik-harness.ts";
 
 const HOME = "home.gatehouse.test";
 const SHOP = "shop.example-shop.test";
@@ -255,6 +258,26 @@ describe("sites through nginx, two replicas sharing PostgreSQL and Redis", () =>
     for (const replica of replicas)
       for (const host of [HOME, SHOP, APP]) assert.equal(await ask(replica, host), 200);
 
+    // A client's own X-Forwarded-Host cannot move a request to another site: nginx sets it.
+    const spoofed = await new Promise<{ status?: number; location?: string }>((resolve, reject) => {
+      const req = request(
+        {
+          host: "127.0.0.1",
+          port,
+          path: "/auth/sites/start",
+          headers: { host: `${SHOP}:${port}`, "x-forwarded-host": `${APP}:${port}` },
+        },
+        (res) => {
+          res.resume();
+          resolve({ status: res.statusCode, location: res.headers.location });
+        },
+      );
+      req.on("error", reject);
+      req.end();
+    });
+    assert.equal(spoofed.status, 302);
+    assert.equal(new URL(spoofed.location as string).searchParams.get("host"), `${SHOP}:${port}`);
+
     // Sign out on the third site.
     const page = await context.newPage();
     await page.goto(site(APP, "/dashboard"));
@@ -342,6 +365,47 @@ describe("sites through Caddy's shipped multi-site example (embedded database)",
     assert.equal(visit.redirects.length, 4, `redirects: ${visit.redirects.join(" → ")}`);
     // The application never sees gatehouse's cookie.
     assert.doesNotMatch(visit.body.headers.cookie ?? "", /gatehouse_session/);
+    await context.close();
+  });
+});
+
+describe("sites through the Traefik ForwardAuth harness (embedded database)", () => {
+  let database: DatabaseHandle;
+  let gatehouse: RunningGatehouse;
+  let app: Awaited<ReturnType<typeof startEchoApp>>;
+  let traefik: Awaited<ReturnType<typeof startTraefikHarness>>;
+  let browser: Browser;
+  let port: number;
+
+  before(async () => {
+    port = await freePort();
+    [database, app, browser] = await Promise.all([
+      openDatabase({ kind: "pglite" }),
+      startEchoApp(),
+      launch(),
+    ]);
+    gatehouse = await startGatehouse(database, sitesEnv(port));
+    traefik = await startTraefikHarness({ gatehousePort: gatehouse.port, appPort: app.port, port });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await traefik?.stop();
+    await gatehouse?.stop();
+    await app?.stop();
+    await database?.close();
+  });
+
+  test("a satellite first, then home and the other satellite without a prompt", async () => {
+    const context = await browser.newContext();
+    const site = (host: string, path: string) => `http://${host}:${port}${path}`;
+    const first = await signUpThrough(context, site(APP, "/reports"), uniqueEmail("traefik"));
+    for (const host of [HOME, SHOP]) {
+      const visit = await echoed(context, site(host, "/inside"));
+      assert.equal(visit.finalUrl, site(host, "/inside"), host);
+      assert.equal(visit.body.headers["x-auth-user-id"], first.headers["x-auth-user-id"]);
+      assert.ok(visit.redirects.length <= 4, `redirects: ${visit.redirects.join(" → ")}`);
+    }
     await context.close();
   });
 });

@@ -1,11 +1,13 @@
-// Which site (SITES) a request under AUTH_PREFIX is on, by its Host, and
+// Which site (SITES) a request under AUTH_PREFIX is on, by its host, and
 // that site's session cookie: the home cookie on the home site, the
 // satellite's own (host-only unless it sets cookie_domain) on a satellite.
 // Without SITES every request is the home site's, as before.
 import type { Context } from "hono";
 import type { Config } from "../../config.ts";
+import { isTrustedPeer } from "../../security/trusted-proxies.ts";
 import type { SessionRecord } from "../../sessions/store.ts";
 import { type Site, satelliteCookie, siteOf } from "../../sites/sites.ts";
+import { peerAddress } from "../context.ts";
 
 export type SessionCookieOptions = {
   path: string;
@@ -16,6 +18,11 @@ export type SessionCookieOptions = {
 };
 
 export type SiteHelpers = {
+  /**
+   * The host the browser asked for: a trusted proxy's X-Forwarded-Host (one
+   * host, not a list) when it sends one, else the Host header.
+   */
+  requestHost(c: Context): string | undefined;
   /** The SITES site of the request's Host; undefined for an unknown host (or when SITES is not set). */
   siteOf(c: Context): Site | undefined;
   /** The session cookie of the site the request is on: its name and attributes. */
@@ -26,9 +33,19 @@ export type SiteHelpers = {
 
 export function siteHelpers(config: Config, homeCookie: SessionCookieOptions): SiteHelpers {
   const sitesOn = config.sites.sites.length > 0;
-  const requestSite = (c: Context) =>
-    sitesOn ? siteOf(config.sites, c.req.header("host")) : undefined;
+  const requestHost = (c: Context) => {
+    const forwarded = c.req.header("x-forwarded-host")?.trim();
+    if (
+      forwarded &&
+      !forwarded.includes(",") &&
+      isTrustedPeer(peerAddress(c), config.trusted_proxies)
+    )
+      return forwarded;
+    return c.req.header("host");
+  };
+  const requestSite = (c: Context) => (sitesOn ? siteOf(config.sites, requestHost(c)) : undefined);
   return {
+    requestHost,
     siteOf: requestSite,
     siteCookie(c) {
       const site = requestSite(c);

@@ -69,7 +69,7 @@ export function siteRoutes(kit: AuthKit, session: SessionMiddleware, codes: HopC
   const satellite = (
     c: Context<AuthEnv>,
   ): { refusal: Refusal } | { refusal?: undefined; host: string; site: Site } => {
-    const host = normalizeHost(c.req.header("host"), table.protocol);
+    const host = normalizeHost(kit.requestHost(c), table.protocol);
     const site = kit.siteOf(c);
     if (!host || !site) return { refusal: "unknown_site" };
     if (site.home) return { refusal: "home_only" };
