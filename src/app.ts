@@ -307,6 +307,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
       hopCodes: hopCodeStore(database.db, {
         idleTimeoutSeconds: config.session_idle_timeout,
         now: () => clock.now(),
+        audit,
       }),
       logError,
       isStoreUnavailable,

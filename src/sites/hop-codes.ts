@@ -6,6 +6,7 @@
 // that is unknown, expired, used, for another host or another state, or
 // whose sign-in has ended, creates nothing.
 import { and, eq, gt, lt } from "drizzle-orm";
+import type { Audit } from "../accounts/audit.ts";
 import type { Database } from "../db/client.ts";
 import { sessions, siteCodes } from "../db/schema.ts";
 import { generateToken, hashToken, isWellFormedToken } from "../kernel/tokens.ts";
@@ -20,7 +21,7 @@ export type HopCodes = ReturnType<typeof hopCodeStore>;
 
 export function hopCodeStore(
   db: Database,
-  options: { idleTimeoutSeconds: number; now: () => number },
+  options: { idleTimeoutSeconds: number; now: () => number; audit?: Audit },
 ) {
   const idleMs = options.idleTimeoutSeconds * 1000;
   return {
@@ -72,12 +73,14 @@ export function hopCodeStore(
       if (!isWellFormedToken(input.code)) return { refused: "unknown_code" };
       const nowMs = options.now();
       const now = new Date(nowMs);
-      return db.transaction(async (tx) => {
+      let userId: string | null = null;
+      const result = await db.transaction(async (tx) => {
         const [code] = await tx
           .delete(siteCodes)
           .where(eq(siteCodes.id, hashToken(input.code)))
           .returning();
         if (!code || code.expiresAt <= now) return { refused: "unknown_code" as const };
+        userId = code.userId;
         if (code.host !== input.host) return { refused: "wrong_site" as const };
         if (code.stateHash !== hashToken(input.state)) return { refused: "wrong_state" as const };
         // Held until commit: a sign-out of this sign-in waits for it, then deletes this session too.
@@ -113,6 +116,24 @@ export function hopCodeStore(
         await tx.insert(sessions).values(session);
         return { token, session, returnTo: code.returnTo };
       });
+      const ip = input.meta.ip;
+      if ("refused" in result)
+        options.audit?.("site.hop_refused", {
+          userId,
+          ip,
+          detail: { host: input.host, reason: result.refused },
+        });
+      else
+        options.audit?.("site.signed_in", {
+          userId: result.session.userId,
+          ip,
+          detail: {
+            site: result.session.site,
+            host: input.host,
+            signInId: result.session.signInId,
+          },
+        });
+      return result;
     },
   };
 }

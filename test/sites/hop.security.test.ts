@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { count, eq } from "drizzle-orm";
-import { sessions, siteCodes, users } from "../../src/db/schema.ts";
+import { auditEvents, sessions, siteCodes, users } from "../../src/db/schema.ts";
 import { describeOnEachBackend, type Stack } from "../helpers/backends.ts";
 import { manualClock } from "../helpers/clock.ts";
 import { askResolve, GOOD_PASSWORD, uniqueEmail } from "../helpers/gatehouse.ts";
@@ -114,13 +114,45 @@ describeOnEachBackend(
       );
     });
 
-    test("a code replayed is refused and creates nothing", async () => {
+    test("a code replayed is refused and creates nothing; both are in the audit log", async () => {
       const { userId, home } = await signUp();
       const { callback, state } = await codeFor(SHOP, home);
       assert.equal((await get(SHOP, callback, state)).status, 302);
       const before = await sessionCount(userId);
       await refused(await get(SHOP, callback, state), "unknown_code");
       assert.equal(await sessionCount(userId), before);
+      const other = await codeFor(APP, home);
+      await refused(
+        await get(APP, other.callback, (await codeFor(APP, home)).state),
+        "wrong_state",
+      );
+      // Written in the background: a moment to land.
+      let types: string[] = [];
+      for (let i = 0; i < 50 && !types.includes("site.hop_refused"); i++) {
+        await new Promise((r) => setTimeout(r, 20));
+        types = (await db().select().from(auditEvents).where(eq(auditEvents.userId, userId))).map(
+          (event) => `${event.type}`,
+        );
+      }
+      assert.ok(types.includes("site.signed_in"), types.join());
+      assert.ok(types.includes("site.hop_refused"), types.join());
+    });
+
+    test("a sign-out racing the code's exchange leaves no session behind", async () => {
+      for (let i = 0; i < 8; i++) {
+        const { userId, home } = await signUp();
+        const { callback, state } = await codeFor(SHOP, home);
+        const [exchange, logout] = await Promise.all([
+          get(SHOP, callback, state),
+          stack.server.gatehouse.app.request(`https://${HOME}/auth/logout`, {
+            method: "POST",
+            headers: { host: HOME, cookie: home, accept: "application/json" },
+          }),
+        ]);
+        assert.equal(logout.status, 200);
+        assert.ok([302, 400].includes(exchange.status), String(exchange.status));
+        assert.equal(await sessionCount(userId), 0, `round ${i}: ${exchange.status}`);
+      }
     });
 
     test("a code used on another site is refused, and used up", async () => {
