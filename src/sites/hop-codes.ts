@@ -6,7 +6,6 @@
 // that is unknown, expired, used, for another host or another state, or
 // whose sign-in has ended, creates nothing.
 import { and, eq, gt, lt } from "drizzle-orm";
-import type { Audit } from "../accounts/audit.ts";
 import type { Database } from "../db/client.ts";
 import { sessions, siteCodes } from "../db/schema.ts";
 import { generateToken, hashToken, isWellFormedToken } from "../kernel/tokens.ts";
@@ -17,11 +16,17 @@ export const CODE_TTL_SECONDS = 30;
 
 export type HopRefusal = "unknown_code" | "wrong_site" | "wrong_state" | "signed_out";
 
+/** The audit log's writer (accounts/audit.ts), for the hop's two outcomes. */
+export type HopAudit = (
+  type: "site.signed_in" | "site.hop_refused",
+  event: { userId: string | null; ip: string | null; detail: Record<string, unknown> },
+) => void;
+
 export type HopCodes = ReturnType<typeof hopCodeStore>;
 
 export function hopCodeStore(
   db: Database,
-  options: { idleTimeoutSeconds: number; now: () => number; audit?: Audit },
+  options: { idleTimeoutSeconds: number; now: () => number; audit?: HopAudit },
 ) {
   const idleMs = options.idleTimeoutSeconds * 1000;
   return {
