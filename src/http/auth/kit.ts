@@ -99,20 +99,20 @@ export function authKit(services: AuthServices): AuthKit {
     sameSite: "Lax" as const,
     ...(config.cookie_domain ? { domain: config.cookie_domain } : {}),
   };
-  // The XSRF cookie has the session cookie's scope, but scripts must read it.
-  const xsrfOptions = { ...cookieOptions, httpOnly: false };
+  const sites = siteHelpers(config, cookieOptions);
   const xsrf = xsrfInUse(config);
+  // The XSRF cookie has the session cookie's scope (this site's), but scripts must read it.
   const setXsrfCookie = <E extends AuthEnv>(c: Context<E>, sessionToken: string) =>
     setCookie(c, config.xsrf_cookie_name, xsrfTokenFor(sessionToken), {
-      ...xsrfOptions,
+      ...sites.siteCookie(c).options,
+      httpOnly: false,
       maxAge: config.session_max_age,
     });
   /** The session cookie's value whose hash is this session: the browser may send several. */
   const sessionToken = <E extends AuthEnv>(c: Context<E>, sessionId: string) =>
-    cookieValues(c.req.header("cookie"), config.session_cookie).find(
+    cookieValues(c.req.header("cookie"), sites.siteCookie(c).name).find(
       (value) => hashToken(value) === sessionId,
     );
-  const sites = siteHelpers(config, cookieOptions);
   return {
     ...services,
     prefix: config.auth_prefix,
