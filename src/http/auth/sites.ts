@@ -15,7 +15,7 @@ import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { xsrfInUse } from "../../config.ts";
 import { FALLBACK_LOCALE, translator } from "../../i18n/catalogue.ts";
-import { isWellFormedToken } from "../../kernel/tokens.ts";
+import { generateToken, isWellFormedToken } from "../../kernel/tokens.ts";
 import { validateRedirectTarget } from "../../security/redirect-target.ts";
 import { xsrfTokenFor } from "../../sessions/xsrf.ts";
 import type { HopCodes } from "../../sites/hop-codes.ts";
@@ -36,8 +36,9 @@ type Refusal =
 
 /** How long a browser may take from the satellite to the home site (a sign-in included) and back. */
 const STATE_MAX_AGE = 600;
-/** What a satellite serves itself; every other page lives on the home site. */
+/** JSON messages stay English. */
 const ENGLISH = translator(FALLBACK_LOCALE);
+/** What a satellite serves itself; every other page lives on the home site. */
 const SATELLITE_PATHS = new Set(["/sites/start", "/sites/callback", "/logout", "/userinfo"]);
 
 export function siteRoutes(kit: AuthKit, session: SessionMiddleware, codes: HopCodes) {
@@ -81,7 +82,7 @@ export function siteRoutes(kit: AuthKit, session: SessionMiddleware, codes: HopC
     if (here.refusal) return refuse(c, here.refusal);
     const target = onSite(c.req.query("rd"), here.site, here.host);
     if (!target) return refuse(c, "bad_return");
-    const state = crypto.getRandomValues(Buffer.alloc(32)).toString("base64url");
+    const state = generateToken();
     setCookie(c, stateCookie, state, { ...stateOptions, maxAge: STATE_MAX_AGE });
     const query = new URLSearchParams({ host: here.host, state, rd: target });
     return c.redirect(`${config.public_url.origin}${prefix}/sites/authorize?${query}`, 302);
