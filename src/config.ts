@@ -353,6 +353,10 @@ export function configWarnings(config: Config): string[] {
       `DEV_BYPASS_USER: every request without a credential resolves as ${config.dev_bypass_user}${loopback ? "" : `, and gatehouse listens on ${config.host}, beyond this machine`}. Development only: never set it where real users are.`,
     );
   }
+  if (config.sites.sites.length > 0 && config.allowed_redirect_hosts.length > 0)
+    warnings.push(
+      `ALLOWED_REDIRECT_HOSTS with SITES: every configured site is already a redirect target, and a host outside SITES gets a 403 from /_resolve (${config.allowed_redirect_hosts.join(", ")}). Name each domain in SITES instead.`,
+    );
   if (config.authjs_secret.some((secret) => secret.length < 32))
     warnings.push(
       "AUTHJS_SECRET: a secret shorter than 32 characters; Auth.js suggests `npx auth secret` (32 random bytes).",

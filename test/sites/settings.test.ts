@@ -7,7 +7,7 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { parse, parseAllDocuments } from "yaml";
-import { ConfigError, loadConfig } from "../../src/config.ts";
+import { ConfigError, configWarnings, loadConfig } from "../../src/config.ts";
 import { IDENTITY_CLAIMS } from "../../src/resolve/rules.ts";
 import { isAllowedOrigin } from "../../src/security/redirect-target.ts";
 import { sessionCookieNames } from "../../src/sites/cookies.ts";
@@ -66,6 +66,19 @@ test("SITES: each mistake is named", () => {
     problems({ ...home, SITES: "[{ domain: shop.example, name: Shop, branding: shop-blue }]" }),
     [],
   );
+});
+
+test("check-config warns when ALLOWED_REDIRECT_HOSTS sits beside SITES", () => {
+  const config = loadConfig({
+    PUBLIC_URL: "https://auth.example.com",
+    SITES: "[{ domain: shop.example }]",
+    ALLOWED_REDIRECT_HOSTS: "legacy.example",
+  });
+  assert.match(
+    configWarnings(config).join("\n"),
+    /ALLOWED_REDIRECT_HOSTS with SITES.*legacy\.example/,
+  );
+  assert.deepEqual(configWarnings(loadConfig({ SITES: "[{ domain: shop.example }]" })), []);
 });
 
 test("the site table: hosts to sites, the home implicit, cookies by the home cookie's rules", () => {
