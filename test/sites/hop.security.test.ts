@@ -6,6 +6,7 @@
 // so cookies carry their __Host- and __Secure- prefixes.
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { Worker } from "node:worker_threads";
 import { count, eq } from "drizzle-orm";
 import { auditEvents, sessions, siteCodes, users } from "../../src/db/schema.ts";
 import { describeOnEachBackend, type Stack } from "../helpers/backends.ts";
@@ -16,6 +17,16 @@ const HOME = "home.example";
 const SHOP = "shop.example-shop.net";
 const APP = "app.client.io";
 const clock = manualClock();
+
+// Counts the jobs handed to the password-hashing threads (accounts/passwords.ts):
+// an observer on the real threads, which still do the work.
+let argon2Jobs = 0;
+const postMessage = Worker.prototype.postMessage;
+Worker.prototype.postMessage = function (this: Worker, message: unknown, ...rest: never[]) {
+  const op = (message as { op?: string } | null)?.op;
+  if (op === "hash" || op === "verify") argon2Jobs += 1;
+  return postMessage.call(this, message, ...rest);
+};
 
 const env = {
   PUBLIC_URL: `https://${HOME}`,
@@ -112,6 +123,19 @@ describeOnEachBackend(
         (await resolve(`api.${APP}`, (appCookie as string).split(";")[0] as string)).status,
         200,
       );
+    });
+
+    test("the hop does no password work", async () => {
+      const before = argon2Jobs;
+      const { home } = await signUp();
+      assert.ok(argon2Jobs > before, "the probe sees registration's hash");
+      const atHop = argon2Jobs;
+      const started = performance.now();
+      const { callback, state } = await codeFor(SHOP, home);
+      assert.equal((await get(SHOP, callback, state)).status, 302);
+      const ms = performance.now() - started;
+      assert.equal(argon2Jobs, atHop, "no hash or verify job during the hop");
+      console.log(`# ${stack.backend.name}: the hop's three requests took ${ms.toFixed(1)} ms`);
     });
 
     test("a code replayed is refused and creates nothing; both are in the audit log", async () => {
