@@ -292,6 +292,31 @@ describeOnEachBackend(
       assert.equal(account.headers.get("location"), `https://${HOME}/auth/account?x=1`);
     });
 
+    test("signing out the other sessions keeps this sign-in on every site", async () => {
+      const { userId, home } = await signUp();
+      const [user] = await db().select().from(users).where(eq(users.id, userId));
+      // A second sign-in of the same account, elsewhere, with a satellite of its own.
+      const second = await stack.server.gatehouse.app.request(`https://${HOME}/auth/login`, {
+        method: "POST",
+        headers: { host: HOME, "content-type": "application/json" },
+        body: JSON.stringify({ email: user?.email, password: GOOD_PASSWORD }),
+      });
+      const elsewhere = cookieFrom(second, "__Host-gatehouse_session") as string;
+      for (const cookie of [home, elsewhere]) {
+        const hop = await codeFor(SHOP, cookie);
+        assert.equal((await get(SHOP, hop.callback, hop.state)).status, 302);
+      }
+      assert.equal(await sessionCount(userId), 4);
+      const revoked = await stack.server.gatehouse.app.request(
+        `https://${HOME}/auth/sessions/revoke-others`,
+        { method: "POST", headers: { host: HOME, cookie: home, accept: "application/json" } },
+      );
+      assert.equal((await revoked.json()).revoked, 2);
+      const left = await db().select().from(sessions).where(eq(sessions.userId, userId));
+      assert.deepEqual(left.map((one) => one.site).sort(), [SHOP, null].sort());
+      assert.equal(new Set(left.map((one) => one.signInId)).size, 1, "this sign-in, both sites");
+    });
+
     test("signing out on a satellite signs out every site of that sign-in, and only that one", async () => {
       const { userId, home } = await signUp();
       const other = await signUp();
