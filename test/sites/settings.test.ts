@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { test } from "node:test";
 import { parse, parseAllDocuments } from "yaml";
 import { ConfigError, configWarnings, loadConfig } from "../../src/config.ts";
@@ -176,7 +177,7 @@ test("the nginx, Caddy and Traefik multi-site examples copy gatehouse's headers 
   const adapted = execFileSync(
     "caddy",
     ["adapt", "--config", "deploy/caddy/Caddyfile.sites", "--adapter", "caddyfile"],
-    { encoding: "utf8", env: { ...process.env, HOME: "/tmp" } },
+    { encoding: "utf8", env: { ...process.env, HOME: tmpdir() } },
   );
   for (const port of ["3001", "3002", "3003"])
     assert.ok(adapted.includes(`127.0.0.1:${port}`), port);
