@@ -101,6 +101,11 @@ describeOnEachBackend(
       assert.ok(satellite);
       assert.doesNotMatch(done.headers.getSetCookie().join("\n"), /Domain=/i);
       assert.equal(await sessionCount(userId), 2);
+      // Sent to the hop while signed in there (a proxy reporting another host): a page, not a loop.
+      const again = await get(SHOP, "/auth/sites/start", satellite);
+      await refused(again, "already_signed_in");
+      assert.equal(cookieFrom(again, "__Host-gatehouse_session_site"), undefined);
+      assert.equal(await sessionCount(userId), 2);
       // One sign-in, two sites, as the sessions API lists them.
       const listed = (await (await get(HOME, "/auth/sessions", home)).json()).sessions;
       assert.deepEqual(

@@ -32,7 +32,8 @@ type Refusal =
   | "unknown_code"
   | "wrong_site"
   | "wrong_state"
-  | "signed_out";
+  | "signed_out"
+  | "already_signed_in";
 
 /** How long a browser may take from the satellite to the home site (a sign-in included) and back. */
 const STATE_MAX_AGE = 600;
@@ -77,11 +78,13 @@ export function siteRoutes(kit: AuthKit, session: SessionMiddleware, codes: HopC
     return { host, site };
   };
 
-  app.get("/sites/start", (c) => {
+  app.get("/sites/start", async (c) => {
     const here = satellite(c);
     if (here.refusal) return refuse(c, here.refusal);
     const target = onSite(c.req.query("rd"), here.site, here.host);
     if (!target) return refuse(c, "bad_return");
+    // Signed in here and still sent here: a proxy that reports another host; hopping again would loop.
+    if (await session.lookUp(c)) return refuse(c, "already_signed_in");
     const state = generateToken();
     setCookie(c, stateCookie, state, { ...stateOptions, maxAge: STATE_MAX_AGE });
     const query = new URLSearchParams({ host: here.host, state, rd: target });
