@@ -46,6 +46,8 @@ import {
 import { sqlSessionStore } from "./sessions/store.ts";
 import { createAssertionSigner } from "./signing-keys/assertions.ts";
 import { type KeyRing, loadKeyRing } from "./signing-keys/key-ring.ts";
+import { sessionCookieNames } from "./sites/cookies.ts";
+import { hopCodeStore } from "./sites/hop-codes.ts";
 import { createJwtVerifier } from "./trusted-issuers/verifier.ts";
 
 export type Gatehouse = {
@@ -271,7 +273,10 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     strategies: [
       apiKeyStrategy(apiKeys),
       trustedJwtStrategy(jwts),
-      sessionCookieStrategy(sessions, config.session_cookie, { xsrf: xsrfInUse(config) }),
+      // A satellite's cookie may have another prefix (sites/sites.ts): each name is read.
+      ...sessionCookieNames(config).map((name) =>
+        sessionCookieStrategy(sessions, name, { xsrf: xsrfInUse(config) }),
+      ),
       ...(authjs ? [authjs.strategy] : []),
       ...(bypass ? [bypass] : []),
     ],
@@ -303,6 +308,11 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
       ownSessions: createOwnSessions({ sessions, audit }),
       apiKeys,
       oauth,
+      hopCodes: hopCodeStore(database.db, {
+        idleTimeoutSeconds: config.session_idle_timeout,
+        now: () => clock.now(),
+        audit,
+      }),
       logError,
       isStoreUnavailable,
     }),

@@ -18,6 +18,7 @@ import {
 import { type AccessRule, accessRuleSchema, IDENTITY_CLAIMS } from "./resolve/rules.ts";
 import { parseCidrList } from "./security/trusted-proxies.ts";
 import { bool, duration, integer, list } from "./settings-types.ts";
+import { buildSiteTable, type SiteTable, siteSchema } from "./sites/sites.ts";
 import { trustedIssuerSchema } from "./trusted-issuers/settings.ts";
 
 export { ConfigError };
@@ -206,6 +207,8 @@ const settingsSchema = z
       .regex(/^[a-z0-9-]+$/, "lower-case letters, digits and - only")
       .default("x-auth-"),
     site_name: z.string().min(1).max(100).default("gatehouse"),
+    /** The sites one sign-in reaches (sites/sites.ts); PUBLIC_URL's is the home, the others satellites. */
+    sites: z.array(siteSchema).default([]),
     /** Auth.js sessions (credentials/authjs.ts): the app's AUTH_SECRET, newest first; unset: off. */
     authjs_secret: list(),
     /** One cookie name instead of Auth.js's four defaults (v5's and v4's, plain and __Secure-). */
@@ -296,14 +299,22 @@ export const configSchema = settingsSchema.superRefine((config, ctx) => {
 });
 
 /** Settings that are lists of mappings: given in the environment as YAML (or JSON) text. */
-const STRUCTURED_KEYS = new Set(["rules", "trusted_issuers", "oauth_providers"]);
+const STRUCTURED_KEYS = new Set(["rules", "trusted_issuers", "oauth_providers", "sites"]);
 
 type ParsedConfig = z.output<typeof configSchema>;
 
 export type Config = Omit<
   ParsedConfig,
-  "rules" | "default_redirect" | "public_url" | "smtp_from" | "outbox_dir" | "oauth_providers"
+  | "rules"
+  | "default_redirect"
+  | "public_url"
+  | "smtp_from"
+  | "outbox_dir"
+  | "oauth_providers"
+  | "sites"
 > & {
+  /** Empty `sites` when SITES is not set: one site, as before. */
+  sites: SiteTable;
   oauth_providers: OAuthProviderConfig[];
   public_url: URL;
   smtp_from: string;
@@ -343,6 +354,10 @@ export function configWarnings(config: Config): string[] {
       `DEV_BYPASS_USER: every request without a credential resolves as ${config.dev_bypass_user}${loopback ? "" : `, and gatehouse listens on ${config.host}, beyond this machine`}. Development only: never set it where real users are.`,
     );
   }
+  if (config.sites.sites.length > 0 && config.allowed_redirect_hosts.length > 0)
+    warnings.push(
+      `ALLOWED_REDIRECT_HOSTS with SITES: every configured site is already a redirect target, and a host outside SITES gets a 403 from /_resolve (${config.allowed_redirect_hosts.join(", ")}). Name each domain in SITES instead.`,
+    );
   if (config.authjs_secret.some((secret) => secret.length < 32))
     warnings.push(
       "AUTHJS_SECRET: a secret shorter than 32 characters; Auth.js suggests `npx auth secret` (32 random bytes).",
@@ -407,20 +422,31 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     if ((result.data.public_url?.protocol ?? "http:") === "https:")
       problems.push("DEV_BYPASS_USER: refused with an https PUBLIC_URL (development only)");
   }
-  if (problems.length > 0) throw new ConfigError(problems);
-  return finishConfig({ ...result.data, oauth_providers: oauth.providers });
+  const public_url = result.data.public_url ?? new URL(`http://localhost:${result.data.port}`);
+  const sites = buildSiteTable(result.data.sites, public_url, result.data.cookie_domain);
+  if ("problems" in sites) problems.push(...sites.problems);
+  if (problems.length > 0 || "problems" in sites) throw new ConfigError(problems);
+  return finishConfig(
+    { ...result.data, oauth_providers: oauth.providers, public_url },
+    sites.table,
+  );
 }
 
 function finishConfig(
-  parsed: Omit<ParsedConfig, "oauth_providers"> & { oauth_providers: OAuthProviderConfig[] },
+  parsed: Omit<ParsedConfig, "oauth_providers" | "sites" | "public_url"> & {
+    oauth_providers: OAuthProviderConfig[];
+    public_url: URL;
+  },
+  sites: SiteTable,
 ): Config {
-  const public_url = parsed.public_url ?? new URL(`http://localhost:${parsed.port}`);
+  const public_url = parsed.public_url;
   const secure = public_url.protocol === "https:";
   const prefix = !secure ? "" : parsed.cookie_domain ? "__Secure-" : "__Host-";
   const origin = public_url.origin;
   return {
     ...parsed,
     public_url,
+    sites,
     rules: parsed.rules,
     // The account page always exists; PUBLIC_URL's / may be gatehouse's own 404.
     default_redirect: parsed.default_redirect ?? `${origin}${parsed.auth_prefix}/account`,

@@ -20,6 +20,8 @@ export type AuditEventType =
   | "oauth.failed"
   | "oauth.token_refreshed"
   | "session.revoked"
+  | "site.signed_in"
+  | "site.hop_refused"
   | "sessions.revoked_all";
 
 export type Audit = (

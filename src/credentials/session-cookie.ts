@@ -60,9 +60,11 @@ export function sessionCookieStrategy(
         method: session.method,
         authenticatedAt: session.authenticatedAt,
       };
+      // The site travels with the credential: the resolver honours a session on its own site only.
+      const site = session.site ?? null;
       credential = options.xsrf
-        ? { kind: "identity", identity, xsrfToken: xsrfTokenFor(token) }
-        : { kind: "identity", identity };
+        ? { kind: "identity", identity, xsrfToken: xsrfTokenFor(token), site }
+        : { kind: "identity", identity, site };
       lastById.set(session.id, credential);
     }
     identities.set(resolved, credential);

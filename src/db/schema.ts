@@ -100,8 +100,20 @@ export const sessions = pgTable(
     ip: text("ip"),
     userAgent: text("user_agent"),
     createdAt: createdAt(),
+    /**
+     * The sign-in this session belongs to: the id of the session made at the
+     * home site when the user signed in; each satellite's session (sites/)
+     * carries it too, so signing out anywhere ends them all. Null on
+     * sessions from before sites existed: each is then its own sign-in.
+     */
+    signInId: text("sign_in_id"),
+    /** The satellite site (its SITES domain) this session is for; null: the home site. */
+    site: text("site"),
   },
-  (table) => [index("sessions_user_id_idx").on(table.userId)],
+  (table) => [
+    index("sessions_user_id_idx").on(table.userId),
+    index("sessions_sign_in_id_idx").on(table.signInId),
+  ],
 );
 
 /**
@@ -147,6 +159,28 @@ export const usedLogoutTokens = pgTable(
   },
   (table) => [index("used_logout_tokens_expires_idx").on(table.expiresAt)],
 );
+
+/**
+ * A one-time code the home site hands a satellite (sites/hop-codes.ts):
+ * keyed by its SHA-256, bound to the satellite's host and to the hash of the
+ * state in that browser's satellite cookie, and deleted when it is used.
+ * Lives seconds.
+ */
+export const siteCodes = pgTable("site_codes", {
+  id: text("id").primaryKey(),
+  signInId: text("sign_in_id").notNull(),
+  userId: text("user_id")
+    .notNull()
+    .references(() => users.id, { onDelete: "cascade" }),
+  /** The exact host the code may be exchanged on. */
+  host: text("host").notNull(),
+  /** The satellite's SITES domain. */
+  site: text("site").notNull(),
+  stateHash: text("state_hash").notNull(),
+  returnTo: text("return_to").notNull(),
+  expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
+  createdAt: createdAt(),
+});
 
 export const emailTokens = pgTable(
   "email_tokens",

@@ -37,6 +37,7 @@ import { cookieValues } from "../sessions/cookie-header.ts";
 import type { Clock } from "../sessions/service.ts";
 import type { AssertionSigner } from "../signing-keys/assertions.ts";
 import { requestIdFor } from "./error-response.ts";
+import { type Site, siteOf } from "../sites/sites.ts";
 import { createIdentityHeaders } from "./identity-headers.ts";
 
 export type ResolveDeps = {
@@ -90,6 +91,18 @@ export function createResolveHandler(deps: ResolveDeps): ResolveHandler {
   const xsrfAnywhere = xsrfInUse(config);
   // DEV_BYPASS_USER: every answer says so, whatever its status.
   const bypassHeader = config.dev_bypass_user ? [`${prefix}bypass`, "true"] : null;
+  const sitesOn = config.sites.sites.length > 0;
+  /**
+   * Where a browser without a session goes: the login page, or on a
+   * satellite the hop's start on the satellite's own host (sites/), which
+   * sets its state cookie there before going to the home site.
+   */
+  const signInUrlFor = (request: OriginalRequest) => {
+    const site = sitesOn ? siteOf(config.sites, request.host) : undefined;
+    return site && !site.home
+      ? `${config.sites.protocol}//${request.host}${config.auth_prefix}/sites/start`
+      : config.login_url;
+  };
   const ownCookies = new Set(
     ["", "__Host-", "__Secure-"].map((cookiePrefix) => `${cookiePrefix}${config.cookie_name}`),
   );
@@ -240,7 +253,7 @@ export function createResolveHandler(deps: ResolveDeps): ResolveHandler {
               req,
               target.request as OriginalRequest,
               trusted,
-              config.login_url,
+              signInUrlFor(target.request as OriginalRequest),
               "session_expired",
               "the session has expired: sign in again",
             )
@@ -248,7 +261,7 @@ export function createResolveHandler(deps: ResolveDeps): ResolveHandler {
               req,
               target.request as OriginalRequest,
               trusted,
-              config.login_url,
+              signInUrlFor(target.request as OriginalRequest),
               "unauthenticated",
               "sign in to continue",
             );
@@ -280,7 +293,21 @@ export function createResolveHandler(deps: ResolveDeps): ResolveHandler {
   async function answer(req: IncomingMessage): Promise<[number, string[], string]> {
     const trusted = isTrustedPeer(req.socket.remoteAddress, config.trusted_proxies);
     const target = targetOf(req, trusted);
-    const credential =
+    let site: Site | undefined;
+    if (sitesOn && !("error" in target.request)) {
+      // SITES names every host gatehouse serves: any other gets no identity and no redirect.
+      site = siteOf(config.sites, target.request.host);
+      if (!site) {
+        counters.forbidden.inc();
+        return error(
+          req,
+          403,
+          "unknown_site",
+          `${target.request.host} is not one of the configured SITES`,
+        );
+      }
+    }
+    let credential =
       "error" in target.request || !needsCredential(target.requirement)
         ? NOT_READ
         : await readCredential(
@@ -288,6 +315,14 @@ export function createResolveHandler(deps: ResolveDeps): ResolveHandler {
             { authorization: req.headers.authorization, cookie: req.headers.cookie },
             onCredentialError,
           );
+    // A session is honoured on its own site only (a satellite's cookie carried to another host is none).
+    if (
+      site &&
+      credential.kind === "identity" &&
+      credential.site !== undefined &&
+      credential.site !== (site.home ? null : site.domain)
+    )
+      credential = NOT_READ;
     let outcome = decide({
       ...target,
       credential,

@@ -24,6 +24,8 @@ export type CredentialResult =
       identity: Identity;
       /** A browser session's XSRF token (sessions/xsrf.ts), when the resolver checks them. */
       xsrfToken?: string;
+      /** A browser session's site (SITES): null for the home site; absent for other credentials. */
+      site?: string | null;
     }
   /** A store or issuer could not answer: neither yes nor no. */
   | { kind: "unavailable" };

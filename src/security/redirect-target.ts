@@ -1,7 +1,8 @@
 // Where a browser may be sent after login (`rd`) and which origins may post
 // to gatehouse: checked once, on the WHATWG-parsed URL, by scheme, host and
 // port against PUBLIC_URL's origin and ALLOWED_REDIRECT_HOSTS. Anything else
-// is refused.
+// is refused. With SITES, a host of any configured site is allowed too.
+import { type SiteTable, siteOf } from "../sites/sites.ts";
 import { hasControlCharacters } from "./text.ts";
 
 export type HostPolicy = {
@@ -12,6 +13,8 @@ export type HostPolicy = {
    * only the scheme's default port (443, or 80 on an http deployment) is allowed.
    */
   allowedHosts: string[];
+  /** SITES: every host of a configured site (on PUBLIC_URL's scheme) is allowed too. */
+  sites?: SiteTable;
 };
 
 const MAX_TARGET_LENGTH = 4096;
@@ -34,6 +37,13 @@ export function isAllowedOrigin(url: URL, policy: HostPolicy): boolean {
     url.protocol === own.protocol &&
     hostname === own.hostname &&
     port === (own.port || defaultPort(own.protocol))
+  )
+    return true;
+  if (
+    policy.sites &&
+    policy.sites.sites.length > 0 &&
+    url.protocol === policy.sites.protocol &&
+    siteOf(policy.sites, url.host) !== undefined
   )
     return true;
   return policy.allowedHosts.some((pattern) => {

@@ -95,6 +95,11 @@ export function redisCachedSessionStore(
       await inner.delete(id);
       await bury([id]);
     },
+    async deleteSignIn(id) {
+      const ids = await inner.deleteSignIn(id);
+      await bury(ids.includes(id) ? ids : [id, ...ids]);
+      return ids;
+    },
     async deleteForUser(userId, exceptId) {
       const ids = await inner.deleteForUser(userId, exceptId);
       await bury(ids);

@@ -139,8 +139,12 @@ export function createSessionService(options: SessionServiceOptions) {
   ): { token: string; session: SessionRecord } {
     const token = generateToken();
     const now = clock.now();
+    const id = hashToken(token);
     const session: SessionRecord = {
-      id: hashToken(token),
+      id,
+      // A new sign-in: the satellites' sessions made from it carry this id.
+      signInId: id,
+      site: null,
       userId,
       method,
       authenticatedAt: new Date(now),
@@ -225,10 +229,16 @@ export function createSessionService(options: SessionServiceOptions) {
       return session;
     },
 
+    /**
+     * Signs a session out, and with it every site's session of the same
+     * sign-in (single sign-out across SITES): in SQL, Redis, this replica's
+     * memory and every other replica's.
+     */
     async revoke(id: string): Promise<void> {
-      await store.delete(id);
-      forget([id]);
-      options.onForgotten?.([id]);
+      const ids = await store.deleteSignIn(id);
+      const all = ids.includes(id) ? ids : [id, ...ids];
+      forget(all);
+      options.onForgotten?.(all);
     },
 
     /**

@@ -1,6 +1,6 @@
 // The session store: SQL is the source of truth. A cache layer (in-process,
 // Redis) sits in front of it in the session service, never instead of it.
-import { and, eq, gt, ne } from "drizzle-orm";
+import { and, eq, gt, isNull, ne, or } from "drizzle-orm";
 import type { Database } from "../db/client.ts";
 import { oauthIdentities, passwordCredentials, sessions, users } from "../db/schema.ts";
 
@@ -14,6 +14,10 @@ export type SessionRecord = {
   ip: string | null;
   userAgent: string | null;
   createdAt: Date;
+  /** The sign-in it belongs to (the home session's id); null on sessions older than sites: its own. */
+  signInId?: string | null;
+  /** The satellite site it is for (sites/); null or absent: the home site. */
+  site?: string | null;
 };
 
 export type SessionUser = {
@@ -41,7 +45,12 @@ export interface SessionStore {
   findWithUser(id: string): Promise<ResolvedSession | null>;
   touch(id: string, idleExpiresAt: Date): Promise<void>;
   delete(id: string): Promise<void>;
-  /** Deletes every session of the user (but one, if given); returns the deleted ids. */
+  /**
+   * Deletes the session and every other session of its sign-in (each
+   * site's); returns the deleted ids (none when the session is unknown).
+   */
+  deleteSignIn(id: string): Promise<string[]>;
+  /** Deletes every session of the user (but one and its sign-in's other sites, if given); returns the deleted ids. */
   deleteForUser(userId: string, exceptId?: string): Promise<string[]>;
   listForUser(userId: string, now: Date): Promise<SessionRecord[]>;
   /** Drops cached copies (a cache layer's; SQL has none). */
@@ -117,10 +126,50 @@ export function sqlSessionStore(db: Database): SessionStore {
     async delete(id) {
       await db.delete(sessions).where(eq(sessions.id, id));
     },
+    async deleteSignIn(id) {
+      return db.transaction(async (tx) => {
+        const [row] = await tx
+          .select({ signInId: sessions.signInId })
+          .from(sessions)
+          .where(eq(sessions.id, id));
+        if (!row) return [];
+        const signInId = row.signInId ?? id;
+        // The sign-in's home row, locked: a satellite session being created
+        // for it (sites/hop-codes.ts holds it FOR SHARE) commits first and is
+        // deleted below, or sees the sign-in gone and is never created.
+        await tx
+          .select({ id: sessions.id })
+          .from(sessions)
+          .where(eq(sessions.id, signInId))
+          .for("update");
+        const deleted = await tx
+          .delete(sessions)
+          .where(
+            or(eq(sessions.id, id), eq(sessions.id, signInId), eq(sessions.signInId, signInId)),
+          )
+          .returning({ id: sessions.id });
+        return deleted.map((one) => one.id);
+      });
+    },
     async deleteForUser(userId, exceptId) {
-      const condition = exceptId
-        ? and(eq(sessions.userId, userId), ne(sessions.id, exceptId))
-        : eq(sessions.userId, userId);
+      // The session kept keeps its whole sign-in: its other sites' sessions too.
+      const kept = exceptId
+        ? ((
+            await db
+              .select({ signInId: sessions.signInId })
+              .from(sessions)
+              .where(eq(sessions.id, exceptId))
+          )[0]?.signInId ?? exceptId)
+        : undefined;
+      const condition =
+        exceptId && kept
+          ? and(
+              eq(sessions.userId, userId),
+              ne(sessions.id, exceptId),
+              ne(sessions.id, kept),
+              or(isNull(sessions.signInId), ne(sessions.signInId, kept)),
+            )
+          : eq(sessions.userId, userId);
       const deleted = await db.delete(sessions).where(condition).returning({ id: sessions.id });
       return deleted.map((row) => row.id);
     },

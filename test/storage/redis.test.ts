@@ -35,6 +35,9 @@ function staleStore(resolved: ResolvedSession): SessionStore & { reads: number }
     async deleteForUser() {
       return [resolved.session.id];
     },
+    async deleteSignIn() {
+      return [resolved.session.id];
+    },
     async listForUser() {
       return [];
     },

@@ -17,8 +17,10 @@ import { type HostPolicy, validateRedirectTarget } from "../../security/redirect
 import type { SessionService } from "../../sessions/service.ts";
 import type { ResolvedSession } from "../../sessions/store.ts";
 import { sameToken, xsrfTokenFor } from "../../sessions/xsrf.ts";
+import type { HopCodes } from "../../sites/hop-codes.ts";
 import { type AppEnv, clientMeta, cookieValues } from "../context.ts";
 import type { Content, PageContext } from "../pages/layout.ts";
+import { type SiteHelpers, siteHelpers } from "./site-cookie.ts";
 
 /** The page a form post gets back when it fails: the form again, with the message. */
 export type ErrorPage = (c: Context<AuthEnv>, error: ServiceError) => Content | Promise<Content>;
@@ -46,45 +48,49 @@ export type AuthServices = {
   ownSessions: OwnSessions;
   apiKeys: ApiKeyService;
   oauth: OAuthService;
+  /** The hop's one-time codes between sites (SITES). */
+  hopCodes: HopCodes;
   logError: (error: unknown, context: string) => void;
   /** True for an error that says a store cannot be reached (db/unavailable.ts): a 503, not a 500. */
   isStoreUnavailable: (error: unknown) => boolean;
 };
 
-export type AuthKit = AuthServices & {
-  prefix: string;
-  page: PageContext;
-  hostPolicy: HostPolicy;
-  /** The client's address (through trusted proxies) and user agent. */
-  meta<E extends AuthEnv>(c: Context<E>): ClientMeta;
-  /** The validated return target from ?rd=, else from the body's rd; undefined when none is acceptable. */
-  returnTarget<E extends AuthEnv>(
-    c: Context<E>,
-    fields?: Record<string, unknown>,
-  ): string | undefined;
-  /** Sets the session cookie, and the session's XSRF cookie when some rule checks XSRF. */
-  startSession<E extends AuthEnv>(c: Context<E>, signedIn: SignedIn): void;
-  /**
-   * Sets the XSRF cookie of the browser's live session (a session from
-   * before XSRF_PROTECTION was switched on has none yet); nothing when no
-   * rule checks XSRF.
-   */
-  keepXsrfCookie<E extends AuthEnv>(c: Context<E>, sessionId: string): void;
-  /**
-   * When some rule checks XSRF: throws 403 `xsrf` unless the request's XSRF
-   * header equals its XSRF cookie and is this session's token (as the
-   * resolver checks the application's unsafe requests).
-   */
-  checkXsrf<E extends AuthEnv>(c: Context<E>, sessionId: string): void;
-  /** Clears the session cookie and the XSRF cookie. */
-  endSession<E extends AuthEnv>(c: Context<E>): void;
-};
+export type AuthKit = AuthServices &
+  SiteHelpers & {
+    prefix: string;
+    page: PageContext;
+    hostPolicy: HostPolicy;
+    /** The client's address (through trusted proxies) and user agent. */
+    meta<E extends AuthEnv>(c: Context<E>): ClientMeta;
+    /** The validated return target from ?rd=, else from the body's rd; undefined when none is acceptable. */
+    returnTarget<E extends AuthEnv>(
+      c: Context<E>,
+      fields?: Record<string, unknown>,
+    ): string | undefined;
+    /** Sets the session cookie, and the session's XSRF cookie when some rule checks XSRF. */
+    startSession<E extends AuthEnv>(c: Context<E>, signedIn: SignedIn): void;
+    /**
+     * Sets the XSRF cookie of the browser's live session (a session from
+     * before XSRF_PROTECTION was switched on has none yet); nothing when no
+     * rule checks XSRF.
+     */
+    keepXsrfCookie<E extends AuthEnv>(c: Context<E>, sessionId: string): void;
+    /**
+     * When some rule checks XSRF: throws 403 `xsrf` unless the request's XSRF
+     * header equals its XSRF cookie and is this session's token (as the
+     * resolver checks the application's unsafe requests).
+     */
+    checkXsrf<E extends AuthEnv>(c: Context<E>, sessionId: string): void;
+    /** Clears the session cookie and the XSRF cookie (of the site the request is on). */
+    endSession<E extends AuthEnv>(c: Context<E>): void;
+  };
 
 export function authKit(services: AuthServices): AuthKit {
   const { config } = services;
   const hostPolicy: HostPolicy = {
     publicUrl: config.public_url,
     allowedHosts: config.allowed_redirect_hosts,
+    sites: config.sites,
   };
   const cookieOptions = {
     path: "/",
@@ -93,17 +99,18 @@ export function authKit(services: AuthServices): AuthKit {
     sameSite: "Lax" as const,
     ...(config.cookie_domain ? { domain: config.cookie_domain } : {}),
   };
-  // The XSRF cookie has the session cookie's scope, but scripts must read it.
-  const xsrfOptions = { ...cookieOptions, httpOnly: false };
+  const sites = siteHelpers(config, cookieOptions);
   const xsrf = xsrfInUse(config);
+  // The XSRF cookie has the session cookie's scope (this site's), but scripts must read it.
   const setXsrfCookie = <E extends AuthEnv>(c: Context<E>, sessionToken: string) =>
     setCookie(c, config.xsrf_cookie_name, xsrfTokenFor(sessionToken), {
-      ...xsrfOptions,
+      ...sites.siteCookie(c).options,
+      httpOnly: false,
       maxAge: config.session_max_age,
     });
   /** The session cookie's value whose hash is this session: the browser may send several. */
   const sessionToken = <E extends AuthEnv>(c: Context<E>, sessionId: string) =>
-    cookieValues(c.req.header("cookie"), config.session_cookie).find(
+    cookieValues(c.req.header("cookie"), sites.siteCookie(c).name).find(
       (value) => hashToken(value) === sessionId,
     );
   return {
@@ -148,9 +155,11 @@ export function authKit(services: AuthServices): AuthKit {
       if (problem) throw new ServiceError("xsrf", problem);
     },
     endSession(c) {
-      deleteCookie(c, config.session_cookie, cookieOptions);
-      if (xsrf) deleteCookie(c, config.xsrf_cookie_name, xsrfOptions);
+      const own = sites.siteCookie(c);
+      deleteCookie(c, own.name, own.options);
+      if (xsrf) deleteCookie(c, config.xsrf_cookie_name, { ...own.options, httpOnly: false });
     },
+    ...sites,
   };
 }
 

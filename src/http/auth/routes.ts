@@ -23,6 +23,7 @@ import { providerRoutes } from "./providers.ts";
 import { sessionMiddleware } from "./session.ts";
 import { sessionRoutes } from "./sessions.ts";
 import { signInRoutes } from "./sign-in.ts";
+import { siteGuard, siteRoutes } from "./sites.ts";
 
 export function authRoutes(services: AuthServices) {
   const kit = authKit(services);
@@ -35,6 +36,7 @@ export function authRoutes(services: AuthServices) {
   app.use("*", bodyDeadline(kit.config.body_timeout));
   app.use("*", bodySizeLimit);
   app.use("*", crossSiteRefusal(kit.prefix, kit.hostPolicy));
+  app.use("*", siteGuard(kit));
 
   app.route("/", signInRoutes(kit, session));
   app.route("/", emailLinkRoutes(kit, session, account));
@@ -44,6 +46,7 @@ export function authRoutes(services: AuthServices) {
   app.route("/", apiKeyRoutes(kit, session, account));
   app.route("/", providerRoutes(kit, session));
   app.route("/", providerLogoutRoutes(kit));
+  app.route("/", siteRoutes(kit, session, kit.hopCodes));
 
   app.all(
     "*",

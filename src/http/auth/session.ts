@@ -12,11 +12,11 @@ import type { AuthEnv, AuthKit } from "./kit.ts";
 export type SignedInEnv = AuthEnv & { Variables: { user: SessionUser; session: SessionRecord } };
 
 export function sessionMiddleware(kit: AuthKit) {
-  const cookie = kit.config.session_cookie;
-
   async function lookUp<E extends AuthEnv>(c: Context<E>): Promise<ResolvedSession | null> {
     try {
-      return await kit.sessions.validateAny(cookieValues(c.req.header("cookie"), cookie));
+      const cookie = kit.siteCookie(c).name;
+      const found = await kit.sessions.validateAny(cookieValues(c.req.header("cookie"), cookie));
+      return found && kit.sessionFits(c, found.session) ? found : null;
     } catch (error) {
       kit.logError(error, "session lookup");
       throw new ServiceError("unavailable", "Sessions cannot be checked right now.", 1);

@@ -21,6 +21,10 @@ export function sessionRoutes(kit: AuthKit, session: SessionMiddleware) {
         createdAt: one.createdAt.toISOString(),
         ip: one.ip,
         userAgent: one.userAgent,
+        // SITES: the satellite a session is for (null: the home site), and the sign-in it belongs to.
+        ...(kit.config.sites.sites.length > 0
+          ? { site: one.site ?? null, signInId: one.signInId ?? one.id }
+          : {}),
       })),
     });
   });

@@ -6,6 +6,7 @@ import type { ApiKeySummary } from "../../api-keys/service.ts";
 import type { IdentitySummary } from "../../oauth/service.ts";
 import type { SessionRecord, SessionUser } from "../../sessions/store.ts";
 import { type Content, errorBlock, layout, type PageContext } from "./layout.ts";
+import { signInSitesSection, signInsOnly } from "./sites.ts";
 
 export function accountPage(
   ctx: PageContext,
@@ -33,7 +34,7 @@ export function accountPage(
   <td><form method="post" action="${ctx.prefix}/api-keys/${key.id}/revoke"><button type="submit" class="secondary" aria-label="Revoke the key ${key.name}">Revoke</button></form></td>
 </tr>`,
   );
-  const rows = options.sessions.map(
+  const rows = signInsOnly(options.sessions).map(
     (session) => html`<tr>
   <td>${session.createdAt.toISOString().slice(0, 16).replace("T", " ")} UTC</td>
   <td>${session.ip ?? ""}</td>
@@ -106,6 +107,7 @@ ${
   <tbody>${rows}</tbody>
 </table>
 <form method="post" action="${ctx.prefix}/sessions/revoke-others"><button type="submit" class="secondary">Sign out all other sessions</button></form>
+${signInSitesSection(ctx, options.sessions, options.currentSessionId)}
 <h2>API keys</h2>
 ${
   options.newKey
