@@ -19,6 +19,12 @@ export type AuditEventType =
   | "oauth.unlinked"
   | "oauth.failed"
   | "oauth.token_refreshed"
+  | "mfa.totp_enabled"
+  | "mfa.totp_removed"
+  | "mfa.recovery_codes_generated"
+  | "mfa.verified"
+  | "mfa.failed"
+  | "mfa.reset"
   | "session.revoked"
   | "sessions.revoked_all";
 

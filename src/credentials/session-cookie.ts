@@ -9,8 +9,8 @@
 // "none" marked expired (one shared object), so the answer can say so.
 import { LRUCache } from "lru-cache";
 import type { CredentialResult, Identity } from "../resolve/decide.ts";
-import { cookieValues } from "../sessions/cookie-header.ts";
 import { amrOf, lastProofAt, lastSecondFactorAt } from "../sessions/amr.ts";
+import { cookieValues } from "../sessions/cookie-header.ts";
 import { EXPIRED, type SessionService } from "../sessions/service.ts";
 import type { ResolvedSession } from "../sessions/store.ts";
 import { hashToken, isWellFormedToken } from "../sessions/tokens.ts";

@@ -3,7 +3,9 @@
 // and the accounts they belong to (identity-links.ts), and the provider
 // tokens kept server-side for rules that pass them upstream
 // (upstream-tokens.ts).
+
 import type { Audit } from "../accounts/audit.ts";
+import type { SecondStep } from "../accounts/service.ts";
 import type { Database } from "../db/client.ts";
 import type { Clock } from "../kernel/clock.ts";
 import type { SessionService } from "../sessions/service.ts";
@@ -32,6 +34,8 @@ export function createOAuthService(deps: {
   refreshTimeoutMs?: number;
   /** Called with the `userId:provider` keys of tokens dropped here, so other replicas drop them too. */
   onTokensForgotten?: (keys: string[]) => void;
+  /** Accounts with a second factor get a half sign-in instead of a session. */
+  secondStep?: SecondStep;
 }) {
   const { db, vault, sessions, audit, clock } = deps;
   const providers = new Map(deps.providers.map((provider) => [provider.id, provider]));
@@ -58,7 +62,16 @@ export function createOAuthService(deps: {
     providerName: (id) => providers.get(id)?.displayName ?? id,
     tokens,
   });
-  const flow = createSignInFlow({ db, vault, sessions, audit, clock, links, provider });
+  const flow = createSignInFlow({
+    db,
+    vault,
+    sessions,
+    audit,
+    clock,
+    links,
+    provider,
+    ...(deps.secondStep ? { secondStep: deps.secondStep } : {}),
+  });
 
   return {
     /** The providers offered, in configuration order. */

@@ -139,7 +139,11 @@ export const accessRuleSchema = z
         message: "upstream_token only makes sense with access: authenticated",
       });
     }
-    if ((rule.mfa || rule.max_auth_age !== undefined) && rule.access && rule.access !== "authenticated") {
+    if (
+      (rule.mfa || rule.max_auth_age !== undefined) &&
+      rule.access &&
+      rule.access !== "authenticated"
+    ) {
       ctx.addIssue({
         code: "custom",
         message: "mfa and max_auth_age only make sense with access: authenticated",

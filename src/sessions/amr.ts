@@ -35,7 +35,9 @@ export function mergeAmr(amr: string[], added: string[]): string[] {
 }
 
 /** When the session last proved anything (the newest factor time, else its sign-in). */
-export function lastProofAt(session: Pick<SessionRecord, "authenticatedAt" | "factorTimes">): number {
+export function lastProofAt(
+  session: Pick<SessionRecord, "authenticatedAt" | "factorTimes">,
+): number {
   let latest = session.authenticatedAt.getTime();
   for (const at of Object.values(session.factorTimes)) if (at > latest) latest = at;
   return latest;

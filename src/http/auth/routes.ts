@@ -17,6 +17,8 @@ import {
   methodNotAllowed,
 } from "./guards.ts";
 import { type AuthEnv, type AuthServices, authKit } from "./kit.ts";
+import { mfaRoutes } from "./mfa.ts";
+import { mfaSetupRoutes } from "./mfa-setup.ts";
 import { passwordRoutes } from "./password.ts";
 import { providerRoutes } from "./providers.ts";
 import { sessionMiddleware } from "./session.ts";
@@ -42,6 +44,8 @@ export function authRoutes(services: AuthServices) {
   app.route("/", sessionRoutes(kit, session));
   app.route("/", apiKeyRoutes(kit, session, account));
   app.route("/", providerRoutes(kit, session));
+  app.route("/", mfaRoutes(kit, session));
+  app.route("/", mfaSetupRoutes(kit, session, account));
 
   app.all(
     "*",
