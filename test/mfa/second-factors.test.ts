@@ -88,6 +88,9 @@ describeOnEachBackend(
       assert.ok(!cookies.some((c) => /^gatehouse_session=/.test(c)), "no session cookie");
       const half = cookies.find((c) => /^gatehouse_session_mfa=/.test(c));
       assert.ok(half, "the half sign-in's cookie");
+      // Sent to the hosted pages only: no application behind the proxy ever sees it.
+      assert.match(half, /; Path=\/auth(;|$)/);
+      assert.match(half, /; HttpOnly/);
       return half.split(";")[0] as string;
     }
 
@@ -283,10 +286,19 @@ describeOnEachBackend(
       // Proving the factor in this session opens it at once (every cache sees the change).
       clock.advance(2 * STEP);
       const proven = await fetch(
-        `${base()}/auth/mfa/verify?rd=${encodeURIComponent("http://127.0.0.1/never")}`,
+        `${base()}/auth/mfa/verify?rd=${encodeURIComponent(`${base()}/back-here`)}`,
         postForm({ kind: "totp", code: totpCodeAt(secret, clock.now()) }, cookie),
       );
       assert.equal(proven.status, 303);
+      assert.equal(proven.headers.get("location"), `${base()}/back-here`);
+      // A return target on another site is never followed.
+      clock.advance(STEP);
+      const evil = await fetch(
+        `${base()}/auth/mfa/verify?rd=${encodeURIComponent("https://evil.example/")}`,
+        postForm({ kind: "totp", code: totpCodeAt(secret, clock.now()) }, cookie),
+      );
+      assert.equal(evil.status, 303);
+      assert.doesNotMatch(evil.headers.get("location") ?? "", /evil/);
       const opened = await askResolve(base(), "/admin/panel", { cookie });
       assert.equal(opened.status, 200);
       assert.equal(opened.headers.get("x-auth-amr"), "pwd,otp,mfa");

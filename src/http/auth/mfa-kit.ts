@@ -1,6 +1,7 @@
 // What the sign-in routes (password, provider) and the step-up routes share
 // about a half sign-in: its cookie (its own, never the session cookie, so
-// nothing that reads sessions can take it for one) and the answer that sends
+// nothing that reads sessions can take it for one, and scoped to the hosted
+// pages, so no application sees it) and the answer that sends
 // the browser to the second step.
 import type { Context } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
@@ -10,9 +11,11 @@ import type { AuthEnv, AuthKit } from "./kit.ts";
 
 export function halfSignInCookie(kit: AuthKit) {
   const { config } = kit;
-  const name = `${config.session_cookie}_mfa`;
+  // Sent to the hosted pages only (Path=AUTH_PREFIX), never to the applications
+  // behind the proxy: so __Secure-, as __Host- would need Path=/.
+  const name = `${config.secure_cookies ? "__Secure-" : ""}${config.cookie_name}_mfa`;
   const options = {
-    path: "/",
+    path: config.auth_prefix,
     httpOnly: true,
     secure: config.secure_cookies,
     sameSite: "Lax" as const,
