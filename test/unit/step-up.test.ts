@@ -144,7 +144,6 @@ test("the refusal of an API key says why", () => {
     encodedSlashes: false,
     otherReadings: [],
     url: "https://app.example.com/admin/",
-    url: `https://app.example.com${path}`,
   };
   const result = decide({
     request,
