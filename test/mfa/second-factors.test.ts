@@ -6,7 +6,7 @@
 // max_auth_age); API keys refused on an mfa rule unless the rule names them.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { and, eq } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import { auditEvents, totpFactors, users } from "../../src/db/schema.ts";
 import { totpCodeAt } from "../../src/mfa/totp.ts";
 import { describeOnEachBackend } from "../helpers/backends.ts";
@@ -398,6 +398,31 @@ describeOnEachBackend(
       assert.ok(types.includes("mfa.totp_enabled"));
       assert.ok(types.includes("mfa.totp_removed"));
       assert.ok(types.includes("mfa.verified"));
+    });
+
+    test("a half sign-in ends when the account changes under it: a new password, a disabled account", async () => {
+      const email = uniqueEmail();
+      const { secret } = await enrol(await register(base(), email));
+      clock.advance(2 * STEP);
+      const half = await halfSignIn(email);
+      // The password is reset meanwhile: the session it was proven for is never made.
+      await stack.database.db.execute(
+        sql`update password_credentials set hash = 'replaced' where user_id = (select id from users where email = ${email})`,
+      );
+      const changed = await verify(half, totpCodeAt(secret, clock.now()));
+      assert.equal(changed.status, 409);
+      assert.equal(
+        changed.headers.getSetCookie().filter((c) => /^gatehouse_session=/.test(c)).length,
+        0,
+      );
+
+      const other = uniqueEmail();
+      const second = await enrol(await register(base(), other));
+      clock.advance(STEP);
+      const waiting = await halfSignIn(other);
+      const [user] = await stack.database.db.select().from(users).where(eq(users.email, other));
+      await stack.server.gatehouse.users.disable(user?.id ?? "");
+      assert.equal((await verify(waiting, totpCodeAt(second.secret, clock.now()))).status, 401);
     });
 
     test("a form post with a wrong code gets the step-up page again with the message", async () => {
