@@ -7,10 +7,15 @@ import { createUserAdmin, type UserAdmin } from "./accounts/admin.ts";
 import { type Audit, sqlAudit } from "./accounts/audit.ts";
 import { createEmailFlows, type EmailFlows } from "./accounts/email-flows.ts";
 import { emailTokenStore } from "./accounts/link-tokens.ts";
-import { type LoginThrottle, loginThrottle, rateLimiter } from "./accounts/login-throttle.ts";
+import {
+  createLoginThrottle,
+  type LoginThrottle,
+  loginThrottle,
+  rateLimiter,
+} from "./accounts/login-throttle.ts";
 import { createOwnSessions } from "./accounts/own-sessions.ts";
 import { createPasswordHasher } from "./accounts/passwords.ts";
-import { type AccountService, createAccountService } from "./accounts/service.ts";
+import { type AccountService, createAccountService, type SecondStep } from "./accounts/service.ts";
 import { type ApiKeyService, createApiKeyService } from "./api-keys/service.ts";
 import { type Config, xsrfInUse } from "./config.ts";
 import { apiKeyStrategy } from "./credentials/api-key.ts";
@@ -29,6 +34,8 @@ import type { Logger } from "./logger.ts";
 import { createMailer, type Mailer } from "./mail/mailer.ts";
 import { loadTemplates } from "./mail/templates.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
+import { createPendingSignIns } from "./mfa/pending.ts";
+import { createSecondFactors, type SecondFactors } from "./mfa/service.ts";
 import { logoutReplay } from "./oauth/logout-replay.ts";
 import { buildProvider } from "./oauth/provider.ts";
 import { createOAuthService, type OAuthService, UpstreamTokenError } from "./oauth/service.ts";
@@ -64,6 +71,8 @@ export type Gatehouse = {
   apiKeys: ApiKeyService;
   /** Disable and enable accounts (the CLI's `users disable|enable`). */
   users: UserAdmin;
+  /** Second factors (TOTP, recovery codes): the CLI lists and resets them. */
+  factors: SecondFactors;
   emailFlows: EmailFlows;
   mailer: Mailer;
   oauth: OAuthService;
@@ -166,7 +175,20 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     resetTtlSeconds: config.password_reset_ttl,
     logError,
   });
+  const pendingSignIns = createPendingSignIns({ db: database.db, clock, sessions, audit });
+  /** A sign-in (password or provider) on an account with a second factor is half done until it is proven. */
+  const secondStep: SecondStep = async (start) =>
+    (await factors.enrolled(start.user.id))
+      ? pendingSignIns.create({
+          userId: start.user.id,
+          method: start.method,
+          amr: start.amr,
+          guard: start.guard,
+          returnTo: null,
+        })
+      : null;
   const accounts = createAccountService({
+    secondStep,
     db: database.db,
     hasher,
     sessions,
@@ -231,7 +253,37 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     logoutReplay: logoutReplay(database.db, redis),
     logoutLandingUrl: (id) =>
       `${config.public_url.origin}${config.auth_prefix}/oauth/${id}/logged-out`,
+    secondStep,
     ...(redis ? { refreshLock: redisLock(redis) } : {}),
+  });
+  const factors: SecondFactors = createSecondFactors({
+    db: database.db,
+    vault,
+    clock,
+    // Counted per account and address like passwords, on counters of their own.
+    throttle: createLoginThrottle({
+      perAccount: rateLimiter(redis, {
+        keyPrefix: "mfa_acct",
+        points: config.login_max_failures_per_account,
+        duration: config.login_failure_window,
+      }),
+      perIp: rateLimiter(redis, {
+        keyPrefix: "mfa_ip",
+        points: config.login_max_failures_per_ip,
+        duration: config.login_failure_window,
+      }),
+    }),
+    audit,
+    sessions,
+    pending: pendingSignIns,
+    notify: (account, change) =>
+      mailer.post("second-factor-changed", account.email, {
+        email: account.email,
+        change,
+        accountLink: `${config.public_url.origin}${config.auth_prefix}/account`,
+      }),
+    issuer: config.site_name,
+    onResult: (kind, result) => metrics.secondFactors.inc({ kind, result }),
   });
   const jwts = createJwtVerifier({
     issuers: config.trusted_issuers,
@@ -313,6 +365,8 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
         now: () => clock.now(),
         audit,
       }),
+      factors,
+      pendingSignIns,
       logError,
       isStoreUnavailable,
     }),
@@ -360,6 +414,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     accounts,
     apiKeys,
     users: userAdmin,
+    factors,
     emailFlows,
     mailer,
     oauth,

@@ -235,6 +235,8 @@ const settingsSchema = z
     authjs_user_disabled_column: sqlColumn.optional(),
     /** How long a user check's answer is kept (in memory and Redis): the revocation bound. */
     authjs_user_cache_ttl: duration("60s").pipe(z.number().min(1, "must be at least 1s")),
+    /** Users with one of these roles must set up a second factor before anything protected resolves. */
+    mfa_required_roles: list(),
     /** Development only: requests without a credential resolve as this user (an id or an email). */
     dev_bypass_user: z.string().trim().min(1).max(254).optional(),
     /** The bypass user's roles; default: the gatehouse account's, or none. */

@@ -7,6 +7,7 @@ export const ERROR_STATUS = {
   weak_password: 400,
   wrong_password: 400,
   invalid_token: 400,
+  invalid_code: 400,
   unauthenticated: 401,
   invalid_credentials: 401,
   forbidden: 403,

@@ -32,6 +32,12 @@ export function createMetrics(options: { defaultMetrics: boolean }) {
       labelNames: ["result"] as const,
       registers: [registry],
     }),
+    secondFactors: new Counter({
+      name: "gatehouse_second_factor_total",
+      help: "Second-factor proofs by kind (totp, recovery, ...) and result: success, failure, rate_limited",
+      labelNames: ["kind", "result"] as const,
+      registers: [registry],
+    }),
     storeErrors: new Counter({
       name: "gatehouse_store_errors_total",
       help: "Failures talking to a store",

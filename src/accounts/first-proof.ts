@@ -10,7 +10,10 @@ import {
   apiKeys,
   emailTokens,
   oauthIdentities,
+  pendingSignIns,
+  recoveryCodes,
   sessions as sessionRows,
+  totpFactors,
   users,
 } from "../db/schema.ts";
 import { ServiceError } from "../errors.ts";
@@ -105,6 +108,10 @@ export async function proveAddress(
         : eq(sessionRows.userId, userId),
     )
     .returning({ id: sessionRows.id });
+  // Second factors set up before the proof are not the owner's: they would lock the owner out.
+  await tx.delete(totpFactors).where(eq(totpFactors.userId, userId));
+  await tx.delete(recoveryCodes).where(eq(recoveryCodes.userId, userId));
+  await tx.delete(pendingSignIns).where(eq(pendingSignIns.userId, userId));
   await tx
     .update(emailTokens)
     .set({ usedAt: now() })

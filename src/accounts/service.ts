@@ -34,6 +34,8 @@ export type AccountServiceDeps = {
   registrationEnabled: boolean;
   /** Registration opens a session at once; otherwise the user signs in after. */
   registrationSignsIn: boolean;
+  /** Accounts with a second factor get a half sign-in instead of a session. */
+  secondStep?: SecondStep;
   /** Told how each password sign-in ended (gatehouse_login_total). */
   onLogin?: (result: LoginResult) => void;
 };
@@ -42,6 +44,20 @@ export type AccountServiceDeps = {
 export type LoginResult = "success" | "failure" | "rate_limited" | "disabled" | "overloaded";
 
 export type SignedIn = { user: SessionUser; token: string; sessionId: string };
+
+/** Half signed in: the first factor was proven, a second one is owed (mfa/pending.ts). */
+export type HalfSignedIn = { user: SessionUser; halfSignedIn: string };
+
+/**
+ * Asked before a sign-in's session is made: the half sign-in's token when
+ * the account has a second factor to prove first, else null.
+ */
+export type SecondStep = (start: {
+  user: SessionUser;
+  method: string;
+  amr: string[];
+  guard: SessionGuard;
+}) => Promise<string | null>;
 
 export function createAccountService(deps: AccountServiceDeps) {
   const { db, hasher, sessions, throttle, audit, notify } = deps;
@@ -160,7 +176,7 @@ export function createAccountService(deps: AccountServiceDeps) {
     async login(
       input: { email: string; password: string | undefined },
       meta: ClientMeta,
-    ): Promise<SignedIn> {
+    ): Promise<SignedIn | HalfSignedIn> {
       const { email, password } = input;
       // Counted before the password is checked: concurrent guesses each take
       // their own point, so none is checked past the limit.
@@ -200,6 +216,19 @@ export function createAccountService(deps: AccountServiceDeps) {
         throw new ServiceError("account_disabled", "This account is disabled.");
       }
       await throttle.succeeded(email, meta.ip);
+      const half =
+        hash && deps.secondStep
+          ? await deps.secondStep({
+              user: toSessionUser(user),
+              method: "password",
+              amr: ["pwd"],
+              guard: { passwordHash: hash },
+            })
+          : null;
+      if (half) {
+        counted("success");
+        return { user: toSessionUser(user), halfSignedIn: half };
+      }
       // The session goes in only while the password just checked is still the
       // account's: a reset that lands meanwhile wins, and no session made with
       // the old password survives it.

@@ -4,6 +4,7 @@
 //   api-keys list --email E | api-keys revoke --email E ID
 //   users set-roles --email E ROLE[,ROLE...]   (an empty string clears them)
 //   users disable --email E | users enable --email E
+//   factors list --email E | factors reset --email E
 // With the embedded database, stop the server first (one process at a time).
 // With Redis configured, what the CLI revokes reaches every replica at once
 // (as a replica's own revocations do); without it, each replica's memory lets
@@ -12,18 +13,25 @@
 // entry point (cli.ts) and the tests run the same code.
 import { parseArgs } from "node:util";
 import { eq } from "drizzle-orm";
+import { RateLimiterMemory } from "rate-limiter-flexible";
 import { createUserAdmin } from "../accounts/admin.ts";
+import type { Audit } from "../accounts/audit.ts";
 import { canonicalizeEmail } from "../accounts/email.ts";
+import { createLoginThrottle } from "../accounts/login-throttle.ts";
 import { createApiKeyService } from "../api-keys/service.ts";
 import { ConfigError, loadConfig } from "../config.ts";
 import { type DatabaseHandle, DataDirInUse, openDatabase } from "../db/client.ts";
-import { users } from "../db/schema.ts";
+import { auditEvents, users } from "../db/schema.ts";
 import { ServiceError } from "../errors.ts";
 import { createLogger } from "../logger.ts";
+import { createMailer } from "../mail/mailer.ts";
+import { loadTemplates } from "../mail/templates.ts";
+import { createPendingSignIns } from "../mfa/pending.ts";
+import { createSecondFactors } from "../mfa/service.ts";
 import { connectRedis, type SharedRedis } from "../redis/client.ts";
 import { REVOKED_CHANNEL, type RevokedMessage } from "../redis/revocations.ts";
 import { redisCachedSessionStore } from "../sessions/redis-cache.ts";
-import { createSessionService } from "../sessions/service.ts";
+import { createSessionService, type SessionService } from "../sessions/service.ts";
 import { sqlSessionStore } from "../sessions/store.ts";
 import { loadKeyRing, rotateSigningKey } from "../signing-keys/key-ring.ts";
 
@@ -35,7 +43,10 @@ const USAGE = `usage: gatehouse <command>
   api-keys revoke --email E ID
   users set-roles --email E ROLE[,ROLE...]      replace a user's roles ("" clears them)
   users disable --email E                       refuse sign-ins; revoke its sessions, stop its keys
-  users enable --email E                        allow sign-ins again (keys work again)`;
+  users enable --email E                        allow sign-ins again (keys work again)
+  factors list --email E                        the user's second factors
+  factors reset --email E                       remove every second factor (after checking
+                                                who asks, out of band); the user sets them up again`;
 
 const REDIS_WAIT_MS = 3_000;
 
@@ -60,6 +71,65 @@ async function sharedRedis(
 }
 
 class UsageError extends Error {}
+
+/**
+ * Second factors for the operator: the reset is audited and the user told by
+ * mail; `settle` waits for both before the process ends.
+ */
+function factorsOf(
+  config: ReturnType<typeof loadConfig>,
+  database: DatabaseHandle,
+  sessions: SessionService,
+) {
+  const clock = { now: () => Date.now() };
+  const writes: Promise<unknown>[] = [];
+  const audit: Audit = (type, event) => {
+    writes.push(
+      database.db.insert(auditEvents).values({
+        type,
+        userId: event.userId ?? null,
+        ip: event.ip ?? null,
+        detail: event.detail ?? {},
+      }),
+    );
+  };
+  const mailer = createMailer({
+    settings: config,
+    templates: loadTemplates(config.email_templates_dir),
+    logger: createLogger("silent"),
+  });
+  const factors = createSecondFactors({
+    db: database.db,
+    // Listing and resetting never open a secret.
+    vault: {
+      seal: () => Promise.reject(new Error("the CLI does not seal secrets")),
+      open: () => Promise.resolve(null),
+    },
+    clock,
+    throttle: createLoginThrottle({
+      perAccount: new RateLimiterMemory({ points: 1, duration: 1 }),
+      perIp: new RateLimiterMemory({ points: 1, duration: 1 }),
+    }),
+    audit,
+    sessions,
+    pending: createPendingSignIns({ db: database.db, clock, sessions, audit }),
+    notify: (account, change) =>
+      mailer.post("second-factor-changed", account.email, {
+        email: account.email,
+        change,
+        accountLink: `${config.public_url.origin}${config.auth_prefix}/account`,
+      }),
+    issuer: config.site_name,
+  });
+  return {
+    factors,
+    async settle() {
+      await Promise.all(writes);
+      await mailer.idle();
+      mailer.close();
+    },
+  };
+}
 
 async function userId(database: DatabaseHandle, email: string | undefined): Promise<string> {
   if (!email) throw new UsageError("--email is required");
@@ -105,7 +175,9 @@ async function run(
       : { kind: "pglite", dataDir: config.data_dir },
   );
   const redis =
-    group === "users" || group === "api-keys" ? await sharedRedis(config, printError) : null;
+    group === "users" || group === "api-keys" || group === "factors"
+      ? await sharedRedis(config, printError)
+      : null;
   const published: Promise<unknown>[] = [];
   const publish = (message: RevokedMessage) => {
     if (redis)
@@ -203,6 +275,27 @@ async function run(
         const { signedOut } = await admin.disable(await userId(database, values.email));
         print(
           `disabled ${values.email}: ${signedOut} session${signedOut === 1 ? "" : "s"} revoked, its API keys stop working`,
+        );
+        return;
+      }
+      case "factors list": {
+        const id = await userId(database, values.email);
+        const { factors, settle } = factorsOf(config, database, sessions);
+        const summary = await factors.summary(id);
+        await settle();
+        print(
+          `authenticator app: ${summary.totp ? `set up ${summary.totp.since}` : "none"}; recovery codes left: ${summary.recoveryCodesLeft}`,
+        );
+        return;
+      }
+      case "factors reset": {
+        const email = values.email;
+        const id = await userId(database, email);
+        const { factors, settle } = factorsOf(config, database, sessions);
+        const done = await factors.reset({ id, email: email ?? "" });
+        await settle();
+        print(
+          `reset the second factors of ${email}: authenticator app ${done.totp ? "removed" : "none"}, ${done.recoveryCodes} recovery codes removed; sign-ins ask for a password only until the user sets one up again`,
         );
         return;
       }

@@ -9,6 +9,7 @@
 // "none" marked expired (one shared object), so the answer can say so.
 import { LRUCache } from "lru-cache";
 import type { CredentialResult, Identity } from "../resolve/decide.ts";
+import { amrOf, lastProofAt, lastSecondFactorAt } from "../sessions/amr.ts";
 import { cookieValues } from "../sessions/cookie-header.ts";
 import { EXPIRED, type SessionService } from "../sessions/service.ts";
 import type { ResolvedSession } from "../sessions/store.ts";
@@ -59,6 +60,7 @@ export function sessionCookieStrategy(
         roles: user.roles,
         method: session.method,
         authenticatedAt: session.authenticatedAt,
+        auth: authOf(resolved),
       };
       // The site travels with the credential: the resolver honours a session on its own site only.
       const site = session.site ?? null;
@@ -88,8 +90,25 @@ export function sessionCookieStrategy(
   };
 }
 
-function sameIdentity(identity: Identity, { session, user }: ResolvedSession): boolean {
+function authOf({ session, user }: ResolvedSession): NonNullable<Identity["auth"]> {
+  return {
+    amr: amrOf(session),
+    lastProofAt: lastProofAt(session),
+    secondFactorAt: lastSecondFactorAt(session),
+    enrolled: user.secondFactor === true,
+  };
+}
+
+function sameIdentity(identity: Identity, resolved: ResolvedSession): boolean {
+  const { session, user } = resolved;
+  const auth = authOf(resolved);
+  const known = identity.auth;
   return (
+    known !== undefined &&
+    known.lastProofAt === auth.lastProofAt &&
+    known.secondFactorAt === auth.secondFactorAt &&
+    known.enrolled === auth.enrolled &&
+    known.amr.join(",") === auth.amr.join(",") &&
     identity.userId === user.id &&
     identity.email === user.email &&
     identity.emailVerified === user.emailVerified &&

@@ -2,6 +2,7 @@
 // from this file with `npm run db:generate`.
 import { sql } from "drizzle-orm";
 import {
+  bigint,
   bigserial,
   boolean,
   index,
@@ -95,6 +96,10 @@ export const sessions = pgTable(
     /** password, oauth:<provider>, ... */
     method: text("method").notNull(),
     authenticatedAt: timestamp("authenticated_at", { withTimezone: true }).notNull(),
+    /** RFC 8176 authentication methods (pwd, otp, hwk, swk, mfa, or a provider's), in the order proven. */
+    amr: text("amr").array().notNull().default(sql`'{}'::text[]`),
+    /** When each amr value was last proven (epoch ms); a value absent here counts from authenticated_at. */
+    factorTimes: jsonb("factor_times").$type<Record<string, number>>().notNull().default({}),
     idleExpiresAt: timestamp("idle_expires_at", { withTimezone: true }).notNull(),
     expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
     ip: text("ip"),
@@ -252,3 +257,58 @@ export const settings = pgTable("settings", {
   value: text("value").notNull(),
   createdAt: createdAt(),
 });
+
+/**
+ * A user's authenticator app (RFC 6238: SHA-1, 6 digits, 30 s). The secret
+ * is sealed with the token encryption keys. Unconfirmed until the first
+ * code; `last_step` is the last time step accepted, and no code of that step
+ * or an earlier one is accepted again.
+ */
+export const totpFactors = pgTable("totp_factors", {
+  userId: text("user_id")
+    .primaryKey()
+    .references(() => users.id, { onDelete: "cascade" }),
+  secret: text("secret").notNull(),
+  confirmedAt: timestamp("confirmed_at", { withTimezone: true }),
+  lastStep: bigint("last_step", { mode: "number" }),
+  createdAt: createdAt(),
+});
+
+/** Single-use recovery codes: only their SHA-256 is kept; the codes are shown once. */
+export const recoveryCodes = pgTable(
+  "recovery_codes",
+  {
+    /** SHA-256 (hex) of the normalised code. */
+    hash: text("hash").primaryKey(),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    usedAt: timestamp("used_at", { withTimezone: true }),
+    createdAt: createdAt(),
+  },
+  (table) => [index("recovery_codes_user_id_idx").on(table.userId)],
+);
+
+/**
+ * Half signed in: the first factor was proven, the second is still owed. The
+ * browser holds a random token in its own cookie (never the session cookie);
+ * this row, keyed by its SHA-256, holds what the session will be made with
+ * once the second factor is proven. Never a session: it resolves nothing.
+ */
+export const pendingSignIns = pgTable(
+  "pending_sign_ins",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    method: text("method").notNull(),
+    amr: text("amr").array().notNull(),
+    /** What the session must still be made with (sessions/store.ts SessionGuard). */
+    guard: jsonb("guard").$type<{ passwordHash: string } | { identityId: string }>().notNull(),
+    returnTo: text("return_to"),
+    expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
+    createdAt: createdAt(),
+  },
+  (table) => [index("pending_sign_ins_user_id_idx").on(table.userId)],
+);

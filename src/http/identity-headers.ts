@@ -6,7 +6,7 @@
 // credential caches, so a revoked or changed session drops its blocks too.
 import type { Config } from "../config.ts";
 import type { Clock } from "../kernel/clock.ts";
-import type { Identity } from "../kernel/identity.ts";
+import { amrClaim, hasMfa, type Identity } from "../kernel/identity.ts";
 import type { IdentityClaim } from "../resolve/rules.ts";
 import type { AssertionSigner } from "../signing-keys/assertions.ts";
 
@@ -96,6 +96,10 @@ export function createIdentityHeaders(deps: {
         return encodeHeaderValue(identity.method);
       case "authenticated-at":
         return identity.authenticatedAt.toISOString();
+      case "amr":
+        return amrClaim(identity).map(encodeListItem).join(",");
+      case "mfa":
+        return String(hasMfa(identity));
     }
   }
 

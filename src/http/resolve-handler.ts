@@ -36,8 +36,8 @@ import { isTrustedPeer } from "../security/trusted-proxies.ts";
 import { cookieValues } from "../sessions/cookie-header.ts";
 import type { Clock } from "../sessions/service.ts";
 import type { AssertionSigner } from "../signing-keys/assertions.ts";
-import { requestIdFor } from "./error-response.ts";
 import { type Site, siteOf } from "../sites/sites.ts";
+import { requestIdFor } from "./error-response.ts";
 import { createIdentityHeaders } from "./identity-headers.ts";
 
 export type ResolveDeps = {
@@ -59,6 +59,7 @@ const OUTCOME_LABELS: Record<Outcome["kind"], string> = {
   anonymous: "anonymous",
   unauthenticated: "unauthenticated",
   provider_reauth: "provider_reauth",
+  step_up: "step_up",
   forbidden: "forbidden",
   invalid_request: "invalid",
   xsrf: "xsrf",
@@ -117,6 +118,8 @@ export function createResolveHandler(deps: ResolveDeps): ResolveHandler {
       .filter((part) => part !== "" && !ownCookies.has(cookieName(part)));
     return kept.length === 0 ? headers : [...headers, "cookie", kept.join("; ")];
   }
+  const stepUpUrl = `${config.public_url.origin}${config.auth_prefix}/mfa`;
+  const enrolUrl = `${config.public_url.origin}${config.auth_prefix}/mfa/setup`;
   const counters = Object.fromEntries(
     Object.entries(OUTCOME_LABELS).map(([kind, outcome]) => [
       kind,
@@ -274,6 +277,18 @@ export function createResolveHandler(deps: ResolveDeps): ResolveHandler {
           "provider_reauth",
           outcome.reason,
         );
+      case "step_up":
+        // Never kept by an auth cache: the cookie stays the same once the factor is proven.
+        return uncachedAnswer(
+          signInAnswer(
+            req,
+            target.request as OriginalRequest,
+            trusted,
+            outcome.code === "mfa_enrolment_required" ? enrolUrl : stepUpUrl,
+            outcome.code,
+            outcome.reason,
+          ),
+        );
       case "forbidden":
         return error(req, 403, "forbidden", outcome.reason);
       case "xsrf":
@@ -328,6 +343,8 @@ export function createResolveHandler(deps: ResolveDeps): ResolveHandler {
       credential,
       otherRequirements: otherRequirements(target.request),
       xsrf: xsrfInput(req, target),
+      now: clock.now(),
+      mfaRequiredRoles: config.mfa_required_roles,
     });
     const upstream: string[] = [];
     if (outcome.kind === "allow" && outcome.upstreamToken) {
@@ -372,6 +389,13 @@ export function createResolveHandler(deps: ResolveDeps): ResolveHandler {
 function write(res: ServerResponse, status: number, headers: string[], body: string): void {
   res.writeHead(status, headers);
   res.end(body);
+}
+
+function uncachedAnswer(answer: [number, string[], string]): [number, string[], string] {
+  const headers = [...answer[1]];
+  const at = headers.indexOf("cache-control");
+  if (at !== -1) headers[at + 1] = "no-store";
+  return [answer[0], headers, answer[2]];
 }
 
 function cookieName(part: string): string {

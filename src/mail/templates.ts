@@ -13,6 +13,7 @@ export const MESSAGE_KINDS = [
   "already-registered",
   "password-changed",
   "address-confirmed",
+  "second-factor-changed",
 ] as const;
 export type MessageKind = (typeof MESSAGE_KINDS)[number];
 
@@ -97,6 +98,19 @@ If you did not create this account yourself, someone else did with your address:
 `,
     html: wrap(
       `<p>Hello,</p><p>the address {{email}} was just confirmed for its {{siteName}} account.</p><p>{{removed}}</p><p>If you did not create this account yourself, someone else did with your address: <a href="{{resetLink}}">choose a new password</a> to take it over.</p>`,
+    ),
+  },
+  "second-factor-changed": {
+    subject: "Your {{siteName}} sign-in factors changed",
+    txt: `Hello,
+
+on the {{siteName}} account for {{email}}: {{change}}
+
+If this was not you, sign in and check your account now: {{{accountLink}}}
+If you cannot sign in any more, ask the site's operator to reset your second factors.
+`,
+    html: wrap(
+      `<p>Hello,</p><p>on the {{siteName}} account for {{email}}: {{change}}</p><p>If this was not you, <a href="{{accountLink}}">sign in and check your account now</a>. If you cannot sign in any more, ask the site's operator to reset your second factors.</p>`,
     ),
   },
 };

@@ -3,6 +3,7 @@
 // signature with an asymmetric algorithm from the allow-list, `iss`, `aud`
 // (this client), `azp` when there are several audiences, `exp` and `iat`
 // within a small tolerance, and the `nonce` this browser's flow sent.
+
 import { createRemoteJWKSet, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from "jose";
 import type { Clock } from "../kernel/clock.ts";
 import {
@@ -10,6 +11,7 @@ import {
   type DiscoveryDocument,
   fetchDiscovery,
 } from "../kernel/oidc-discovery.ts";
+import { providerAmr } from "../sessions/amr.ts";
 import { ProviderError, type ProviderProfile, type ProviderTokens } from "./provider-calls.ts";
 
 const FETCH_TIMEOUT_MS = 5_000;
@@ -150,7 +152,8 @@ export async function profileFromIdToken(
     );
   const idToken = tokens.idToken;
   const claims = await call(() => issuer.verifyIdToken(idToken, nonce));
-  const profile = profileFromClaims(claims);
+  // How the user signed in at the provider comes from the ID token only, never from userinfo.
+  const profile = { ...profileFromClaims(claims), amr: providerAmr(claims.amr) };
   if (profile.email) return profile;
   // Some issuers keep the address out of the ID token: ask userinfo, for the same subject only.
   const info = await call(() => issuer.userinfo(tokens.accessToken)).catch(() => null);

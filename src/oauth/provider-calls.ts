@@ -28,6 +28,8 @@ export type ProviderProfile = {
   emailVerified: boolean;
   name: string | null;
   avatarUrl: string | null;
+  /** The ID token's amr (RFC 8176), when it had one: kept as the session's. */
+  amr?: string[] | null;
 };
 
 export type ProviderTokens = {

@@ -3,7 +3,9 @@
 // and the accounts they belong to (identity-links.ts), and the provider
 // tokens kept server-side for rules that pass them upstream
 // (upstream-tokens.ts).
+
 import type { Audit } from "../accounts/audit.ts";
+import type { SecondStep } from "../accounts/service.ts";
 import type { Database } from "../db/client.ts";
 import type { Clock } from "../kernel/clock.ts";
 import type { SessionService } from "../sessions/service.ts";
@@ -39,6 +41,8 @@ export function createOAuthService(deps: {
   logoutReplay: LogoutReplay;
   /** The post-logout landing of a provider (RP-initiated logout). */
   logoutLandingUrl(providerId: string): string;
+  /** Accounts with a second factor get a half sign-in instead of a session. */
+  secondStep?: SecondStep;
 }) {
   const { db, vault, sessions, audit, clock } = deps;
   const providers = new Map(deps.providers.map((provider) => [provider.id, provider]));
@@ -84,6 +88,7 @@ export function createOAuthService(deps: {
     links,
     provider,
     rememberProviderSession: logout.remember,
+    ...(deps.secondStep ? { secondStep: deps.secondStep } : {}),
   });
 
   return {

@@ -6,7 +6,7 @@
 import * as arctic from "arctic";
 import { eq, lt } from "drizzle-orm";
 import type { Audit } from "../accounts/audit.ts";
-import type { ClientMeta, SignedIn } from "../accounts/service.ts";
+import type { ClientMeta, SecondStep, SignedIn } from "../accounts/service.ts";
 import type { Database } from "../db/client.ts";
 import { oauthFlows } from "../db/schema.ts";
 import type { Clock } from "../kernel/clock.ts";
@@ -46,6 +46,8 @@ export function createSignInFlow(deps: {
     subject: string,
     tokens: ProviderTokens,
   ): Promise<void>;
+  /** Accounts with a second factor get a half sign-in instead of a session. */
+  secondStep?: SecondStep;
 }) {
   const { db, audit, clock, links } = deps;
 
@@ -94,7 +96,13 @@ export function createSignInFlow(deps: {
       params: CallbackParams,
       current: { userId: string | null; sessionId: string | null },
       meta: ClientMeta,
-    ): Promise<{ signedIn?: SignedIn; linked?: true; returnTo: string | null }> {
+    ): Promise<{
+      signedIn?: SignedIn;
+      /** The half sign-in's token: a second factor is owed first. */
+      halfSignedIn?: string;
+      linked?: true;
+      returnTo: string | null;
+    }> {
       const source = deps.provider(providerId);
       if (!isWellFormedToken(handle)) throw new OAuthError(400, STARTED_ELSEWHERE);
       const used = await db
@@ -148,14 +156,26 @@ export function createSignInFlow(deps: {
       const { user, identityId } = await links.forSignIn(source, profile, sealed);
       if (user.disabledAt) throw new OAuthError(403, "This account is disabled.");
       const method = `oauth:${source.id}`;
+      const { id, email, emailVerified, name, roles } = user;
+      // The provider's amr when its ID token had one (how the user proved it there).
+      const amr = profile.amr ?? [];
+      const halfSignedIn = await deps.secondStep?.({
+        user: { id, email, emailVerified, name, roles },
+        method,
+        amr,
+        guard: { identityId },
+      });
+      if (halfSignedIn) return { halfSignedIn, returnTo: flow.returnTo };
       // The session goes in only while the identity is still the account's: a
       // first proof of the address that removes it meanwhile wins.
-      const created = await deps.sessions.createIf({ identityId }, user.id, method, meta);
+      const created = await deps.sessions.createIf({ identityId }, user.id, method, {
+        ...meta,
+        amr,
+      });
       if (!created) throw new OAuthError(409, SIGN_IN_CHANGED);
       const { token, session } = created;
       await deps.rememberProviderSession(session.id, source, profile.subject, tokens);
       audit("user.login", { userId: user.id, ip: meta.ip, detail: { method } });
-      const { id, email, emailVerified, name, roles } = user;
       return {
         signedIn: {
           user: { id, email, emailVerified, name, roles },

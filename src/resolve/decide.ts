@@ -7,7 +7,7 @@
 // verified credential produces an identity; every path that is not an
 // explicit allow ends in a denial, and a store that cannot answer serves a
 // public resource anonymously and nothing else.
-import type { Identity } from "../kernel/identity.ts";
+import { hasMfa, type Identity } from "../kernel/identity.ts";
 import { sameToken } from "../sessions/xsrf.ts";
 import type { OriginalRequest } from "./original-request.ts";
 import type { CredentialKind, Requirement, UpstreamToken } from "./rules.ts";
@@ -48,6 +48,11 @@ export type Outcome =
   /** 401: the session is alive but the provider refused to refresh its token; sign in with it again. */
   | { kind: "provider_reauth"; provider: string; reason: string }
   | { kind: "forbidden"; reason: string }
+  /**
+   * 401 to the step-up page (or the enrolment page, for a user with no
+   * second factor yet): a signed-in user who must prove a factor (again).
+   */
+  | { kind: "step_up"; code: StepUpCode; reason: string }
   /** 403: a cookie-authenticated unsafe request without this session's XSRF token. */
   | { kind: "xsrf"; reason: string }
   | { kind: "invalid_request"; reason: string }
@@ -55,6 +60,25 @@ export type Outcome =
   | { kind: "unavailable"; reason: string };
 
 const UNAUTHENTICATED: Outcome = { kind: "unauthenticated" };
+
+/** Why a signed-in user is sent to prove a factor: the JSON code and x-gatehouse-error. */
+export type StepUpCode = "mfa_required" | "reauthentication_required" | "mfa_enrolment_required";
+
+const ENROL: Outcome = {
+  kind: "step_up",
+  code: "mfa_enrolment_required",
+  reason: "set up a second factor to continue",
+};
+const MFA_REQUIRED: Outcome = {
+  kind: "step_up",
+  code: "mfa_required",
+  reason: "prove a second factor to continue",
+};
+const REAUTHENTICATE: Outcome = {
+  kind: "step_up",
+  code: "reauthentication_required",
+  reason: "this needs a recent sign-in: prove a factor again to continue",
+};
 
 /** The development bypass stands in for a browser session. */
 export function credentialKind(identity: Identity): CredentialKind {
@@ -94,6 +118,10 @@ export function decide(input: {
   /** The requirements of the request's other readings (OriginalRequest.otherReadings), in order. */
   otherRequirements?: Requirement[];
   xsrf?: XsrfInput;
+  /** The time, for max_auth_age (epoch ms). */
+  now?: number;
+  /** Users with one of these roles must have a second factor before anything protected resolves. */
+  mfaRequiredRoles?: readonly string[];
 }): Outcome {
   const { request, requirement, credential } = input;
   if ("error" in request) return { kind: "invalid_request", reason: request.error };
@@ -153,6 +181,27 @@ export function decide(input: {
       reason: `${CREDENTIAL_NAMES[kind]} is not accepted here; use ${accepted.join(" or ")}`,
     };
   }
+  // The development bypass stands in for any session, second factor included.
+  const bypass = identity.method === "dev-bypass";
+  if (
+    kind === "session" &&
+    !bypass &&
+    input.mfaRequiredRoles &&
+    input.mfaRequiredRoles.length > 0 &&
+    !canProveSecondFactor(identity) &&
+    identity.roles.some((role) => input.mfaRequiredRoles?.includes(role))
+  )
+    return ENROL;
+  let stepUp: Outcome | null = null;
+  if ((requirement.mfa || requirement.maxAuthAgeMs !== undefined) && !bypass) {
+    if (kind === "session") stepUp = stepUpNeeded(identity, requirement, input.now ?? Date.now());
+    // A rule that names the credential in `credentials` accepts it as it is.
+    else if (!requirement.credentials?.has(kind))
+      return {
+        kind: "forbidden",
+        reason: `${CREDENTIAL_NAMES[kind]} cannot prove a second factor or a recent sign-in; this resource needs a browser session${requirement.mfa ? " with a second factor" : ""}`,
+      };
+  }
   if (requirement.requireVerifiedEmail && !identity.emailVerified)
     return { kind: "forbidden", reason: "a verified email address is required" };
   if (
@@ -163,6 +212,8 @@ export function decide(input: {
       kind: "forbidden",
       reason: `one of these roles is required: ${requirement.roles.join(", ")}`,
     };
+  // After the 403s a second factor would not fix: never a step-up that ends in one.
+  if (stepUp) return stepUp;
   const upstreamToken = requirement.upstreamToken ?? null;
   if (upstreamToken && kind === "jwt")
     return {
@@ -177,6 +228,31 @@ export function decide(input: {
         "an Auth.js session carries no provider token gatehouse holds; use a gatehouse session or an API key",
     };
   return allowed(upstreamToken);
+}
+
+/** The user has a second factor to prove (one enrolled, or the session was made with one: a passkey). */
+function canProveSecondFactor(identity: Identity): boolean {
+  return identity.auth?.enrolled === true || hasMfa(identity);
+}
+
+/** What a session must still prove for a rule with mfa or max_auth_age; null when it meets it. */
+function stepUpNeeded(
+  identity: Identity,
+  requirement: Extract<Requirement, { access: "authenticated" }>,
+  now: number,
+): Outcome | null {
+  const { auth } = identity;
+  if (!auth) return requirement.mfa ? ENROL : REAUTHENTICATE;
+  const maxAge = requirement.maxAuthAgeMs;
+  if (requirement.mfa) {
+    // No factor to prove: enrolment, never a loop back to the step-up page.
+    if (!canProveSecondFactor(identity)) return ENROL;
+    if (!hasMfa(identity)) return MFA_REQUIRED;
+    if (maxAge !== undefined && now - (auth.secondFactorAt ?? 0) > maxAge) return REAUTHENTICATE;
+    return null;
+  }
+  if (maxAge !== undefined && now - auth.lastProofAt > maxAge) return REAUTHENTICATE;
+  return null;
 }
 
 /**

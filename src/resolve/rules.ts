@@ -5,6 +5,7 @@
 // systems) serve `/ADMIN` as `/admin`; a rule naming GET covers HEAD, which
 // every server answers like GET.
 import { z } from "zod";
+import { parseDurationSeconds } from "../settings-types.ts";
 import type { OriginalRequest } from "./original-request.ts";
 
 export const IDENTITY_CLAIMS = [
@@ -15,6 +16,8 @@ export const IDENTITY_CLAIMS = [
   "roles",
   "method",
   "authenticated-at",
+  "amr",
+  "mfa",
   "jwt",
 ] as const;
 export type IdentityClaim = (typeof IDENTITY_CLAIMS)[number];
@@ -79,6 +82,20 @@ export const accessRuleSchema = z
     xsrf: z.boolean().optional(),
     /** Accept paths holding an encoded `/` or `\` (`%2F`, `%5C`), refused by default. */
     allow_encoded_slashes: z.boolean().default(false),
+    /** A second factor proven in the session (or a passkey sign-in); API keys and JWTs only when `credentials` names them. */
+    mfa: z.boolean().default(false),
+    /** The session's last proof (of a second factor, with mfa) at most this old: "15m". */
+    max_auth_age: z
+      .union([z.string(), z.number()])
+      .transform((value, ctx) => {
+        const seconds = typeof value === "number" ? value : parseDurationSeconds(value);
+        if (seconds === undefined || !Number.isInteger(seconds) || seconds < 1) {
+          ctx.addIssue({ code: "custom", message: `"${value}" is not a duration like 15m` });
+          return z.NEVER;
+        }
+        return seconds;
+      })
+      .optional(),
     /** Which kinds of credential may reach it; all when absent. */
     credentials: z.array(z.enum(CREDENTIAL_KINDS)).min(1).optional(),
     /** Pass the user's access token from this OAuth provider upstream. */
@@ -97,7 +114,14 @@ export const accessRuleSchema = z
   })
   .strict()
   .superRefine((rule, ctx) => {
-    if (!rule.access && !rule.roles && !rule.credentials && !rule.upstream_token) {
+    if (
+      !rule.access &&
+      !rule.roles &&
+      !rule.credentials &&
+      !rule.upstream_token &&
+      !rule.mfa &&
+      rule.max_auth_age === undefined
+    ) {
       ctx.addIssue({
         code: "custom",
         message: "a rule needs access (public, authenticated, deny), roles or credentials",
@@ -113,6 +137,16 @@ export const accessRuleSchema = z
       ctx.addIssue({
         code: "custom",
         message: "upstream_token only makes sense with access: authenticated",
+      });
+    }
+    if (
+      (rule.mfa || rule.max_auth_age !== undefined) &&
+      rule.access &&
+      rule.access !== "authenticated"
+    ) {
+      ctx.addIssue({
+        code: "custom",
+        message: "mfa and max_auth_age only make sense with access: authenticated",
       });
     }
     if (rule.roles && rule.access && rule.access !== "authenticated") {
@@ -134,6 +168,8 @@ type RuleInput = {
   xsrf?: boolean;
   credentials?: CredentialKind[];
   upstream_token?: UpstreamToken;
+  mfa: boolean;
+  max_auth_age?: number | undefined;
 };
 
 export type UpstreamToken = { provider: string; header: string };
@@ -155,6 +191,10 @@ export type Requirement =
       /** null: every kind of credential. */
       credentials: ReadonlySet<CredentialKind> | null;
       upstreamToken?: UpstreamToken;
+      /** A second factor proven in the session. */
+      mfa?: true;
+      /** The last proof at most this many milliseconds old. */
+      maxAuthAgeMs?: number;
     });
 
 export type AccessRule = {
@@ -214,6 +254,8 @@ function compileRule(rule: RuleInput): AccessRule {
           requireVerifiedEmail: rule.require_verified_email,
           credentials: rule.credentials ? new Set(rule.credentials) : null,
           ...(rule.upstream_token ? { upstreamToken: rule.upstream_token } : {}),
+          ...(rule.mfa ? { mfa: true as const } : {}),
+          ...(rule.max_auth_age !== undefined ? { maxAuthAgeMs: rule.max_auth_age * 1000 } : {}),
         }
       : { ...base, access };
   const methods = rule.methods ? new Set(rule.methods) : null;

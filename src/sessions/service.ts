@@ -8,6 +8,7 @@
 import { LRUCache } from "lru-cache";
 import { type Clock, systemClock } from "../kernel/clock.ts";
 import { generateToken, hashToken, isWellFormedToken } from "../kernel/tokens.ts";
+import { amrOf, defaultAmr } from "./amr.ts";
 import type { ResolvedSession, SessionGuard, SessionRecord, SessionStore } from "./store.ts";
 
 /** The clock lives in the kernel; named here too for the modules that import it from sessions/. */
@@ -37,6 +38,9 @@ export const EXPIRED = "expired";
 const EXPIRED_SESSION: Promise<typeof EXPIRED> = Promise.resolve(EXPIRED);
 /** How long an expired session's row is kept to say so, before a read deletes it. */
 const KEEP_EXPIRED_MS = 24 * 60 * 60 * 1000;
+
+/** Where a session is created from, and (optionally) the amr it begins with (default: its method's). */
+export type SessionMeta = { ip?: string | null; userAgent?: string | null; amr?: string[] };
 
 /** A lookup's answer: the live session, "expired", or null (no such session, revoked, or disabled). */
 export type SessionLookup = ResolvedSession | typeof EXPIRED | null;
@@ -132,14 +136,31 @@ export function createSessionService(options: SessionServiceOptions) {
     for (const id of ids) cache?.delete(id);
   }
 
+  /** Every cached copy of these sessions goes: Redis, this replica's memory, the others'. */
+  async function dropEverywhere(ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    const drop = async () => {
+      await store.evict?.(ids);
+      forget(ids);
+      options.onForgotten?.(ids);
+    };
+    await drop();
+    // Once more a moment later: a replica whose SQL read was in flight
+    // during the change may have cached the old row again since.
+    setTimeout(() => {
+      drop().catch((error) => options.onBackgroundError?.(error));
+    }, REFRESH_AGAIN_MS).unref();
+  }
+
   function newSession(
     userId: string,
     method: string,
-    meta: { ip?: string | null; userAgent?: string | null },
+    meta: SessionMeta,
   ): { token: string; session: SessionRecord } {
     const token = generateToken();
     const now = clock.now();
     const id = hashToken(token);
+    const amr = meta.amr ?? defaultAmr(method);
     const session: SessionRecord = {
       id,
       // A new sign-in: the satellites' sessions made from it carry this id.
@@ -148,6 +169,8 @@ export function createSessionService(options: SessionServiceOptions) {
       userId,
       method,
       authenticatedAt: new Date(now),
+      amr,
+      factorTimes: Object.fromEntries(amr.map((value) => [value, now])),
       idleExpiresAt: new Date(Math.min(now + idleMs, now + maxAgeMs)),
       expiresAt: new Date(now + maxAgeMs),
       ip: meta.ip ?? null,
@@ -162,7 +185,7 @@ export function createSessionService(options: SessionServiceOptions) {
     async create(
       userId: string,
       method: string,
-      meta: { ip?: string | null; userAgent?: string | null } = {},
+      meta: SessionMeta = {},
     ): Promise<{ token: string; session: SessionRecord }> {
       const fresh = newSession(userId, method, meta);
       await store.create(fresh.session);
@@ -178,7 +201,7 @@ export function createSessionService(options: SessionServiceOptions) {
       guard: SessionGuard,
       userId: string,
       method: string,
-      meta: { ip?: string | null; userAgent?: string | null } = {},
+      meta: SessionMeta = {},
     ): Promise<{ token: string; session: SessionRecord } | null> {
       const fresh = newSession(userId, method, meta);
       return (await store.createIf(fresh.session, guard)) ? fresh : null;
@@ -230,6 +253,19 @@ export function createSessionService(options: SessionServiceOptions) {
     },
 
     /**
+     * A factor was just proven in this session (a step-up, a passkey
+     * assertion): its amr values are added with the time, and every cache
+     * (this replica's, Redis, the other replicas') drops the session, so the
+     * next request sees the factor. Null when the session is gone.
+     */
+    async recordFactor(sessionId: string, amr: string[]): Promise<SessionRecord | null> {
+      const updated = await store.recordFactor(sessionId, amr, new Date(clock.now()));
+      if (!updated) return null;
+      await dropEverywhere([sessionId]);
+      return updated;
+    },
+
+    /**
      * Signs a session out, and with it every site's session of the same
      * sign-in (single sign-out across SITES): in SQL, Redis, this replica's
      * memory and every other replica's.
@@ -267,19 +303,11 @@ export function createSessionService(options: SessionServiceOptions) {
      */
     async refreshUser(userId: string): Promise<void> {
       const ids = (await store.listForUser(userId, new Date(clock.now()))).map((s) => s.id);
-      if (ids.length === 0) return;
-      const drop = async () => {
-        await store.evict?.(ids);
-        forget(ids);
-        options.onForgotten?.(ids);
-      };
-      await drop();
-      // Once more a moment later: a replica whose SQL read was in flight
-      // during the change may have cached the old user again since.
-      setTimeout(() => {
-        drop().catch((error) => options.onBackgroundError?.(error));
-      }, REFRESH_AGAIN_MS).unref();
+      await dropEverywhere(ids);
     },
+
+    /** The session's amr (sessions from before amr was kept: their method's). */
+    amrOf,
 
     list(userId: string): Promise<SessionRecord[]> {
       return store.listForUser(userId, new Date(clock.now()));

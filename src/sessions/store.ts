@@ -1,14 +1,25 @@
 // The session store: SQL is the source of truth. A cache layer (in-process,
 // Redis) sits in front of it in the session service, never instead of it.
-import { and, eq, gt, isNull, ne, or } from "drizzle-orm";
+import { and, eq, gt, isNull, ne, or, sql } from "drizzle-orm";
 import type { Database } from "../db/client.ts";
-import { oauthIdentities, passwordCredentials, sessions, users } from "../db/schema.ts";
+import {
+  oauthIdentities,
+  passwordCredentials,
+  sessions,
+  totpFactors,
+  users,
+} from "../db/schema.ts";
+import { mergeAmr } from "./amr.ts";
 
 export type SessionRecord = {
   id: string;
   userId: string;
   method: string;
   authenticatedAt: Date;
+  /** RFC 8176 values (sessions/amr.ts). */
+  amr: string[];
+  /** When each amr value was last proven (epoch ms). */
+  factorTimes: Record<string, number>;
   idleExpiresAt: Date;
   expiresAt: Date;
   ip: string | null;
@@ -26,6 +37,8 @@ export type SessionUser = {
   emailVerified: boolean;
   name: string;
   roles: string[];
+  /** The user has a confirmed second factor (read with the session, so the resolver asks nothing more). */
+  secondFactor?: boolean;
 };
 
 export type ResolvedSession = { session: SessionRecord; user: SessionUser };
@@ -44,6 +57,8 @@ export interface SessionStore {
   /** The session and its (enabled) user, or null. Throws when the store cannot answer. */
   findWithUser(id: string): Promise<ResolvedSession | null>;
   touch(id: string, idleExpiresAt: Date): Promise<void>;
+  /** Adds amr values proven now to a session; the session as it is now, or null when it is gone. */
+  recordFactor(id: string, amr: string[], at: Date): Promise<SessionRecord | null>;
   delete(id: string): Promise<void>;
   /**
    * Deletes the session and every other session of its sign-in (each
@@ -109,6 +124,8 @@ export function sqlSessionStore(db: Database): SessionStore {
             name: users.name,
             roles: users.roles,
             disabledAt: users.disabledAt,
+            // Second factors live in their own tables: passkeys add theirs here.
+            secondFactor: sql<boolean>`exists (select 1 from ${totpFactors} where ${totpFactors.userId} = ${users.id} and ${totpFactors.confirmedAt} is not null)`,
           },
         })
         .from(sessions)
@@ -122,6 +139,20 @@ export function sqlSessionStore(db: Database): SessionStore {
     },
     async touch(id, idleExpiresAt) {
       await db.update(sessions).set({ idleExpiresAt }).where(eq(sessions.id, id));
+    },
+    async recordFactor(id, amr, at) {
+      return db.transaction(async (tx) => {
+        const [row] = await tx.select().from(sessions).where(eq(sessions.id, id)).for("update");
+        if (!row) return null;
+        const factorTimes = { ...row.factorTimes };
+        for (const value of amr) factorTimes[value] = at.getTime();
+        const [updated] = await tx
+          .update(sessions)
+          .set({ amr: mergeAmr(row.amr, amr), factorTimes })
+          .where(eq(sessions.id, id))
+          .returning();
+        return updated ?? null;
+      });
     },
     async delete(id) {
       await db.delete(sessions).where(eq(sessions.id, id));

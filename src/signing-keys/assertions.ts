@@ -6,7 +6,7 @@
 import { SignJWT } from "jose";
 import { LRUCache } from "lru-cache";
 import type { Clock } from "../kernel/clock.ts";
-import type { Identity } from "../kernel/identity.ts";
+import { amrClaim, hasMfa, type Identity } from "../kernel/identity.ts";
 import type { KeyRing } from "./key-ring.ts";
 
 export type Assertion = {
@@ -47,6 +47,7 @@ export function createAssertionSigner(options: {
         identity.roles.join(","),
         identity.method,
         identity.authenticatedAt.getTime(),
+        amrClaim(identity).join(","),
       ].join("\n");
       const now = options.clock.now();
       const hit = cache.get(key);
@@ -57,7 +58,9 @@ export function createAssertionSigner(options: {
         email_verified: identity.emailVerified,
         name: identity.name,
         roles: identity.roles,
-        amr: [identity.method],
+        amr: amrClaim(identity),
+        // "mfa" once a second factor was proven, else "sfa" (single factor).
+        acr: hasMfa(identity) ? "mfa" : "sfa",
         auth_time: Math.floor(identity.authenticatedAt.getTime() / 1000),
       })
         .setProtectedHeader({ alg: current.alg, kid: current.kid, typ: "JWT" })

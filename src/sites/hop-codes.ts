@@ -117,6 +117,9 @@ export function hopCodeStore(
           createdAt: now,
           signInId: code.signInId,
           site: code.site,
+          // The factors proven at the sign-in are the sign-in's, on every site.
+          amr: home.amr,
+          factorTimes: home.factorTimes,
         };
         await tx.insert(sessions).values(session);
         return { token, session, returnTo: code.returnTo };

@@ -41,6 +41,9 @@ function staleStore(resolved: ResolvedSession): SessionStore & { reads: number }
     async listForUser() {
       return [];
     },
+    async recordFactor() {
+      return null;
+    },
   };
   return store;
 }
@@ -53,6 +56,8 @@ function session(id: string): ResolvedSession {
       userId: "u1",
       method: "password",
       authenticatedAt: new Date(now),
+      amr: ["pwd"],
+      factorTimes: { pwd: now },
       idleExpiresAt: new Date(now + 3_600_000),
       expiresAt: new Date(now + 3_600_000),
       ip: null,

@@ -12,6 +12,8 @@ import { type Config, xsrfInUse } from "../../config.ts";
 import { ServiceError } from "../../errors.ts";
 import { FALLBACK_LOCALE, translator } from "../../i18n/catalogue.ts";
 import { hashToken } from "../../kernel/tokens.ts";
+import type { PendingSignIns } from "../../mfa/pending.ts";
+import type { SecondFactors } from "../../mfa/service.ts";
 import type { OAuthService } from "../../oauth/service.ts";
 import { type HostPolicy, validateRedirectTarget } from "../../security/redirect-target.ts";
 import type { SessionService } from "../../sessions/service.ts";
@@ -50,6 +52,9 @@ export type AuthServices = {
   oauth: OAuthService;
   /** The hop's one-time codes between sites (SITES). */
   hopCodes: HopCodes;
+  /** Second factors, and sign-ins half done until one is proven (mfa/). */
+  factors: SecondFactors;
+  pendingSignIns: PendingSignIns;
   logError: (error: unknown, context: string) => void;
   /** True for an error that says a store cannot be reached (db/unavailable.ts): a 503, not a 500. */
   isStoreUnavailable: (error: unknown) => boolean;
@@ -68,7 +73,7 @@ export type AuthKit = AuthServices &
       fields?: Record<string, unknown>,
     ): string | undefined;
     /** Sets the session cookie, and the session's XSRF cookie when some rule checks XSRF. */
-    startSession<E extends AuthEnv>(c: Context<E>, signedIn: SignedIn): void;
+    startSession<E extends AuthEnv>(c: Context<E>, signedIn: Pick<SignedIn, "token">): void;
     /**
      * Sets the XSRF cookie of the browser's live session (a session from
      * before XSRF_PROTECTION was switched on has none yet); nothing when no

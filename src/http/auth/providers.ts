@@ -7,6 +7,7 @@ import { OAuthError } from "../../oauth/service.ts";
 import { messagePage } from "../pages/message.ts";
 import { buttonPost, errorPage } from "./body.ts";
 import { type AuthEnv, type AuthKit, wantsJson } from "./kit.ts";
+import { secondStepAnswer } from "./mfa-kit.ts";
 import type { SessionMiddleware, SignedInEnv } from "./session.ts";
 
 const FLOW_COOKIE_MAX_AGE = 600;
@@ -102,6 +103,8 @@ export function providerRoutes(kit: AuthKit, session: SessionMiddleware) {
         { userId: current?.user.id ?? null, sessionId: current?.session.id ?? null },
         kit.meta(c),
       );
+      if (result.halfSignedIn)
+        return secondStepAnswer(c, kit, result.halfSignedIn, result.returnTo ?? undefined, true);
       if (result.signedIn) kit.startSession(c, result.signedIn);
       c.header("Cache-Control", "no-store");
       return c.redirect(result.returnTo ?? config.default_redirect, 303);

@@ -17,6 +17,8 @@ import {
   methodNotAllowed,
 } from "./guards.ts";
 import { type AuthEnv, type AuthServices, authKit } from "./kit.ts";
+import { mfaRoutes } from "./mfa.ts";
+import { mfaSetupRoutes } from "./mfa-setup.ts";
 import { passwordRoutes } from "./password.ts";
 import { providerLogoutRoutes } from "./provider-logout.ts";
 import { providerRoutes } from "./providers.ts";
@@ -47,6 +49,8 @@ export function authRoutes(services: AuthServices) {
   app.route("/", providerRoutes(kit, session));
   app.route("/", providerLogoutRoutes(kit));
   app.route("/", siteRoutes(kit, session, kit.hopCodes));
+  app.route("/", mfaRoutes(kit, session));
+  app.route("/", mfaSetupRoutes(kit, session, account));
 
   app.all(
     "*",

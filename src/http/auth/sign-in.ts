@@ -9,6 +9,7 @@ import { messagePage } from "../pages/message.ts";
 import { loginPage, registerPage } from "../pages/sign-in.ts";
 import { errorPage, field, readBody, validate } from "./body.ts";
 import { type AuthEnv, type AuthKit, optionalString, wantsJson } from "./kit.ts";
+import { secondStepAnswer } from "./mfa-kit.ts";
 import type { SessionMiddleware } from "./session.ts";
 
 const loginBody = z.object({
@@ -55,8 +56,10 @@ export function signInRoutes(kit: AuthKit, session: SessionMiddleware) {
     validate(loginBody),
     async (c) => {
       const signedIn = await accounts.login(c.get("body"), kit.meta(c));
-      kit.startSession(c, signedIn);
       const target = kit.returnTarget(c, c.get("fields")) ?? config.default_redirect;
+      if ("halfSignedIn" in signedIn)
+        return secondStepAnswer(c, kit, signedIn.halfSignedIn, target, c.get("form") === true);
+      kit.startSession(c, signedIn);
       if (c.get("form")) return c.redirect(target, 303);
       return c.json({ user: signedIn.user, redirect: target });
     },

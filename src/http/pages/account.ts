@@ -3,8 +3,10 @@
 // section's forms post to its own endpoint and get this page back.
 import { html } from "hono/html";
 import type { ApiKeySummary } from "../../api-keys/service.ts";
+import type { FactorSummary } from "../../mfa/service.ts";
 import type { IdentitySummary } from "../../oauth/service.ts";
 import type { SessionRecord, SessionUser } from "../../sessions/store.ts";
+import { factorsSection } from "./account-factors.ts";
 import { type Content, errorBlock, layout, type PageContext } from "./layout.ts";
 import { signInSitesSection, signInsOnly } from "./sites.ts";
 
@@ -16,6 +18,7 @@ export function accountPage(
     currentSessionId: string;
     apiKeys: ApiKeySummary[];
     identities: IdentitySummary[];
+    factors?: FactorSummary;
     /** A key just created: shown this once, never again. */
     newKey?: { name: string; key: string };
     notice?: string;
@@ -101,6 +104,7 @@ ${
   <label><input type="checkbox" name="signOutOthers" value="true" checked> Sign out all other sessions</label>
   <button type="submit" class="secondary">Change password</button>
 </form>
+${options.factors ? factorsSection(ctx, options.factors) : ""}
 <h2>Active sessions</h2>
 <table>
   <thead><tr><th scope="col">Signed in</th><th scope="col">Address</th><th scope="col">Browser</th><th scope="col"></th></tr></thead>

@@ -1,0 +1,327 @@
+// Second factors of an account: an authenticator app (TOTP) and recovery
+// codes; passkeys add their own kind beside these. Enrolling, removing and
+// regenerating need a proof within the last five minutes, are audited and
+// told by mail. Proving a factor is limited per account like passwords, and
+// a code that was accepted once is never accepted again.
+// Invariant: a factor is proven only by a code checked here; a wrong,
+// replayed or throttled code changes nothing stored but the throttle.
+import { and, eq, isNotNull, isNull, lt, or } from "drizzle-orm";
+import { renderSVG } from "uqr";
+import type { Audit } from "../accounts/audit.ts";
+import type { LoginThrottle } from "../accounts/login-throttle.ts";
+import type { Database } from "../db/client.ts";
+import { recoveryCodes, totpFactors } from "../db/schema.ts";
+import { ServiceError } from "../errors.ts";
+import type { Clock } from "../kernel/clock.ts";
+import { lastProofAt, MFA } from "../sessions/amr.ts";
+import type { SessionService } from "../sessions/service.ts";
+import type { SessionRecord } from "../sessions/store.ts";
+import type { PendingSignIns } from "./pending.ts";
+import {
+  generateRecoveryCodes,
+  hashRecoveryCode,
+  normalizeRecoveryCode,
+  RECOVERY_CODE_COUNT,
+} from "./recovery-codes.ts";
+import { matchingStep, newTotpSecret, normalizeTotpCode, totpUri } from "./totp.ts";
+
+/** Adding or removing a factor needs a proof (sign-in or step-up) at most this old. */
+export const FACTOR_CHANGE_WINDOW_MS = 5 * 60 * 1000;
+
+/** The kinds a person proves on the step-up page (passkeys add "passkey"). */
+export type FactorKind = "totp" | "recovery";
+
+/** What proving each kind adds to a session's amr (RFC 8176: a recovery code is a one-time password). */
+export const AMR_OF: Record<FactorKind, string[]> = {
+  totp: ["otp", MFA],
+  recovery: ["otp", MFA],
+};
+
+export type FactorSummary = {
+  /** A confirmed authenticator app, and since when. */
+  totp: { since: string } | null;
+  /** Unused recovery codes left. */
+  recoveryCodesLeft: number;
+  /** Some factor can be proven: sign-ins ask for it. */
+  enrolled: boolean;
+};
+
+export type TotpSetup = { secret: string; uri: string; qrSvg: string };
+
+type Meta = { ip: string | null };
+type Vault = { seal(text: string): Promise<string>; open(sealed: string): Promise<string | null> };
+type Account = { id: string; email: string };
+
+export type SecondFactors = ReturnType<typeof createSecondFactors>;
+
+export function createSecondFactors(deps: {
+  db: Database;
+  vault: Vault;
+  clock: Clock;
+  throttle: LoginThrottle;
+  audit: Audit;
+  sessions: Pick<SessionService, "recordFactor" | "refreshUser">;
+  pending: PendingSignIns;
+  /** Tells the account's address what changed (one sentence). */
+  notify: (account: Account, change: string) => void;
+  /** The issuer shown in authenticator apps (SITE_NAME). */
+  issuer: string;
+  /** gatehouse_second_factor_total */
+  onResult?: (kind: FactorKind, result: "success" | "failure" | "rate_limited") => void;
+}) {
+  const { db, vault, clock, throttle, audit, sessions } = deps;
+  const now = () => new Date(clock.now());
+
+  function setupOf(secret: string, account: Account): TotpSetup {
+    const uri = totpUri(secret, deps.issuer, account.email);
+    return { secret, uri, qrSvg: renderSVG(uri, { pixelSize: 4 }) };
+  }
+
+  /** Changing factors needs a recent proof: a stolen session alone cannot take over the account. */
+  function requireRecentProof(session: SessionRecord): void {
+    if (clock.now() - lastProofAt(session) <= FACTOR_CHANGE_WINDOW_MS) return;
+    throw new ServiceError(
+      "reauthentication_required",
+      `Sign in again (or prove a factor) first: changing second factors needs a proof within the last ${FACTOR_CHANGE_WINDOW_MS / 60_000} minutes.`,
+    );
+  }
+
+  async function totpRow(userId: string) {
+    const [row] = await db.select().from(totpFactors).where(eq(totpFactors.userId, userId));
+    return row;
+  }
+
+  async function openSecret(sealed: string): Promise<string> {
+    const secret = await vault.open(sealed);
+    // A retired encryption key: the factor cannot be checked; the operator resets it.
+    if (!secret) throw new ServiceError("unavailable", "This authenticator cannot be checked.");
+    return secret;
+  }
+
+  async function summary(userId: string): Promise<FactorSummary> {
+    const row = await totpRow(userId);
+    const codes = await db
+      .select({ hash: recoveryCodes.hash })
+      .from(recoveryCodes)
+      .where(and(eq(recoveryCodes.userId, userId), isNull(recoveryCodes.usedAt)));
+    const totp = row?.confirmedAt ? { since: row.confirmedAt.toISOString() } : null;
+    return { totp, recoveryCodesLeft: codes.length, enrolled: totp !== null };
+  }
+
+  async function replaceRecoveryCodes(userId: string): Promise<string[]> {
+    const codes = generateRecoveryCodes();
+    await db.transaction(async (tx) => {
+      await tx.delete(recoveryCodes).where(eq(recoveryCodes.userId, userId));
+      await tx
+        .insert(recoveryCodes)
+        .values(
+          codes.map((code) => ({ userId, hash: hashRecoveryCode(code.replaceAll("-", "")) })),
+        );
+    });
+    return codes;
+  }
+
+  /** Checks a code of this kind against the account's factor, using it up; false when it is not right. */
+  async function check(userId: string, kind: FactorKind, input: unknown): Promise<boolean> {
+    if (kind === "recovery") {
+      const code = normalizeRecoveryCode(input);
+      if (!code) return false;
+      const used = await db
+        .update(recoveryCodes)
+        .set({ usedAt: now() })
+        .where(
+          and(
+            eq(recoveryCodes.userId, userId),
+            eq(recoveryCodes.hash, hashRecoveryCode(code)),
+            isNull(recoveryCodes.usedAt),
+          ),
+        )
+        .returning({ hash: recoveryCodes.hash });
+      return used.length > 0;
+    }
+    const code = normalizeTotpCode(input);
+    const row = await totpRow(userId);
+    if (!code || !row?.confirmedAt) return false;
+    const step = matchingStep(await openSecret(row.secret), code, clock.now());
+    if (step === null) return false;
+    // Only a later step than the last accepted one: a code is never accepted twice.
+    const accepted = await db
+      .update(totpFactors)
+      .set({ lastStep: step })
+      .where(
+        and(
+          eq(totpFactors.userId, userId),
+          isNotNull(totpFactors.confirmedAt),
+          or(isNull(totpFactors.lastStep), lt(totpFactors.lastStep, step)),
+        ),
+      )
+      .returning({ userId: totpFactors.userId });
+    return accepted.length > 0;
+  }
+
+  return {
+    summary,
+    requireRecentProof,
+
+    /** True when sign-ins on this account must prove a second factor. */
+    async enrolled(userId: string): Promise<boolean> {
+      return (await totpRow(userId))?.confirmedAt != null;
+    },
+
+    /**
+     * Proves a factor: the amr values it adds, or a ServiceError (invalid_code,
+     * rate_limited). Counted per account like passwords.
+     */
+    async verify(account: Account, kind: FactorKind, code: unknown, meta: Meta): Promise<string[]> {
+      const key = `mfa:${account.id}`;
+      const allowed = await throttle.attempt(key, meta.ip);
+      if (allowed !== true) {
+        deps.onResult?.(kind, "rate_limited");
+        throw new ServiceError("rate_limited", "Too many wrong codes. Try again later.", allowed);
+      }
+      if (!(await check(account.id, kind, code))) {
+        deps.onResult?.(kind, "failure");
+        audit("mfa.failed", { userId: account.id, ip: meta.ip, detail: { kind } });
+        throw new ServiceError(
+          "invalid_code",
+          kind === "recovery"
+            ? "That recovery code is not valid or was already used."
+            : "That code is not right, or was already used. Wait for the next code and try again.",
+        );
+      }
+      await throttle.succeeded(key, meta.ip);
+      deps.onResult?.(kind, "success");
+      audit("mfa.verified", { userId: account.id, ip: meta.ip, detail: { kind } });
+      return AMR_OF[kind];
+    },
+
+    /** Starts (or starts again) setting up an authenticator app: the secret, its URI and QR code. */
+    async startTotp(account: Account, session: SessionRecord): Promise<TotpSetup> {
+      requireRecentProof(session);
+      const existing = await totpRow(account.id);
+      if (existing?.confirmedAt)
+        throw new ServiceError(
+          "conflict",
+          "An authenticator app is already set up: remove it first to set up another.",
+        );
+      const secret = newTotpSecret();
+      const sealed = await vault.seal(secret);
+      await db
+        .insert(totpFactors)
+        .values({ userId: account.id, secret: sealed })
+        .onConflictDoUpdate({
+          target: totpFactors.userId,
+          set: { secret: sealed, createdAt: now(), lastStep: null },
+          setWhere: isNull(totpFactors.confirmedAt),
+        });
+      return setupOf(secret, account);
+    },
+
+    /** The set-up in progress (to show the QR code again), or null. */
+    async pendingTotp(account: Account): Promise<TotpSetup | null> {
+      const row = await totpRow(account.id);
+      if (!row || row.confirmedAt) return null;
+      return setupOf(await openSecret(row.secret), account);
+    },
+
+    /**
+     * The first code confirms the app. The session proved it, so it gains
+     * otp and mfa; the first recovery codes come with it (shown once).
+     */
+    async confirmTotp(
+      account: Account,
+      session: SessionRecord,
+      input: unknown,
+      meta: Meta,
+    ): Promise<{ recoveryCodes: string[] | null }> {
+      requireRecentProof(session);
+      const row = await totpRow(account.id);
+      if (!row || row.confirmedAt)
+        throw new ServiceError("invalid_request", "No authenticator app is being set up.");
+      const key = `mfa:${account.id}`;
+      const allowed = await throttle.attempt(key, meta.ip);
+      if (allowed !== true)
+        throw new ServiceError("rate_limited", "Too many wrong codes. Try again later.", allowed);
+      const code = normalizeTotpCode(input);
+      const step = code ? matchingStep(await openSecret(row.secret), code, clock.now()) : null;
+      const confirmed =
+        step === null
+          ? []
+          : await db
+              .update(totpFactors)
+              .set({ confirmedAt: now(), lastStep: step })
+              .where(and(eq(totpFactors.userId, account.id), isNull(totpFactors.confirmedAt)))
+              .returning({ userId: totpFactors.userId });
+      if (confirmed.length === 0) {
+        deps.onResult?.("totp", "failure");
+        throw new ServiceError(
+          "invalid_code",
+          "That code is not right. Check the app's clock and enter the code it shows now.",
+        );
+      }
+      await throttle.succeeded(key, meta.ip);
+      deps.onResult?.("totp", "success");
+      const left = (await summary(account.id)).recoveryCodesLeft;
+      const codes = left === 0 ? await replaceRecoveryCodes(account.id) : null;
+      await sessions.recordFactor(session.id, AMR_OF.totp);
+      await sessions.refreshUser(account.id);
+      audit("mfa.totp_enabled", { userId: account.id, ip: meta.ip });
+      deps.notify(account, "an authenticator app was set up as a second factor.");
+      return { recoveryCodes: codes };
+    },
+
+    /** Removes the authenticator app (and, with no factor left, the recovery codes). */
+    async removeTotp(account: Account, session: SessionRecord, meta: Meta): Promise<void> {
+      requireRecentProof(session);
+      const removed = await db
+        .delete(totpFactors)
+        .where(eq(totpFactors.userId, account.id))
+        .returning({ confirmedAt: totpFactors.confirmedAt });
+      if (!removed[0]?.confirmedAt)
+        throw new ServiceError("not_found", "No authenticator app is set up.");
+      await db.delete(recoveryCodes).where(eq(recoveryCodes.userId, account.id));
+      await sessions.refreshUser(account.id);
+      audit("mfa.totp_removed", { userId: account.id, ip: meta.ip });
+      deps.notify(account, "the authenticator app was removed; sign-ins no longer ask for it.");
+    },
+
+    /** Ten new recovery codes (the old ones stop working), shown once. */
+    async regenerateRecoveryCodes(
+      account: Account,
+      session: SessionRecord,
+      meta: Meta,
+    ): Promise<string[]> {
+      requireRecentProof(session);
+      if (!(await summary(account.id)).enrolled)
+        throw new ServiceError(
+          "invalid_request",
+          "Set up an authenticator app first: recovery codes stand in for it.",
+        );
+      const codes = await replaceRecoveryCodes(account.id);
+      audit("mfa.recovery_codes_generated", {
+        userId: account.id,
+        ip: meta.ip,
+        detail: { count: RECOVERY_CODE_COUNT },
+      });
+      deps.notify(account, "new recovery codes were made; the old ones no longer work.");
+      return codes;
+    },
+
+    /** The operator's reset (after checking who asks, out of band): every factor and half sign-in goes. */
+    async reset(account: Account): Promise<{ totp: boolean; recoveryCodes: number }> {
+      const totp = await db
+        .delete(totpFactors)
+        .where(eq(totpFactors.userId, account.id))
+        .returning({ userId: totpFactors.userId });
+      const codes = await db
+        .delete(recoveryCodes)
+        .where(eq(recoveryCodes.userId, account.id))
+        .returning({ hash: recoveryCodes.hash });
+      await deps.pending.dropForUser(account.id);
+      await sessions.refreshUser(account.id);
+      audit("mfa.reset", { userId: account.id, detail: { by: "operator" } });
+      deps.notify(account, "an operator reset your second factors; set them up again.");
+      return { totp: totp.length > 0, recoveryCodes: codes.length };
+    },
+  };
+}
