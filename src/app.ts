@@ -32,6 +32,7 @@ import { createMetrics, type Metrics } from "./metrics.ts";
 import { buildProvider } from "./oauth/provider.ts";
 import { createOAuthService, type OAuthService, UpstreamTokenError } from "./oauth/service.ts";
 import { loadTokenVault } from "./oauth/token-vault.ts";
+import { createPasskeyService, type PasskeyService } from "./passkeys/service.ts";
 import { redisLock, type SharedRedis } from "./redis/client.ts";
 import { REVOKED_CHANNEL, type RevokedMessage } from "./redis/revocations.ts";
 import type { UpstreamTokenResult } from "./resolve/decide.ts";
@@ -64,6 +65,8 @@ export type Gatehouse = {
   emailFlows: EmailFlows;
   mailer: Mailer;
   oauth: OAuthService;
+  /** Null when passkeys cannot work with these settings (config.webauthn). */
+  passkeys: PasskeyService | null;
   metrics: Metrics;
   /** Re-reads signing keys (after a rotation); also done every KEY_RELOAD_MS. */
   reloadKeys(): Promise<void>;
@@ -227,6 +230,17 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     onTokensForgotten: (keys) => publishRevoked({ providerTokens: keys }),
     ...(redis ? { refreshLock: redisLock(redis) } : {}),
   });
+  const passkeys = config.webauthn
+    ? createPasskeyService({
+        db: database.db,
+        party: config.webauthn,
+        sessions,
+        audit,
+        mailer,
+        accountLink: `${config.public_url.origin}${config.auth_prefix}/account`,
+        clock,
+      })
+    : null;
   const jwts = createJwtVerifier({
     issuers: config.trusted_issuers,
     clock,
@@ -299,6 +313,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
       ownSessions: createOwnSessions({ sessions, audit }),
       apiKeys,
       oauth,
+      passkeys,
       logError,
       isStoreUnavailable,
     }),
@@ -349,6 +364,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     emailFlows,
     mailer,
     oauth,
+    passkeys,
     metrics,
     draining,
     reloadKeys,

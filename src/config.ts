@@ -14,6 +14,7 @@ import {
   oauthProviderSchema,
   withSecrets,
 } from "./oauth/provider-config.ts";
+import { passkeySettings, type RelyingParty, relyingParty } from "./passkeys/settings.ts";
 import { type AccessRule, accessRuleSchema, IDENTITY_CLAIMS } from "./resolve/rules.ts";
 import { parseCidrList } from "./security/trusted-proxies.ts";
 import { bool, duration, integer, list } from "./settings-types.ts";
@@ -235,6 +236,7 @@ const settingsSchema = z
     dev_bypass_user: z.string().trim().min(1).max(254).optional(),
     /** The bypass user's roles; default: the gatehouse account's, or none. */
     dev_bypass_roles: list(),
+    ...passkeySettings,
   })
   .strict();
 
@@ -315,6 +317,8 @@ export type Config = Omit<
   /** The session cookie's name, with its prefix. */
   session_cookie: string;
   login_url: string;
+  /** Passkeys' relying party (passkeys/settings.ts); null when passkeys cannot work here. */
+  webauthn: RelyingParty | null;
 };
 
 /** True when some rule checks XSRF tokens: sessions then carry theirs. */
@@ -350,7 +354,18 @@ export function configWarnings(config: Config): string[] {
     warnings.push(
       `AUTHJS_USER_CHECK is off: a user deleted from the Auth.js app keeps resolving until the token expires (at most AUTHJS_MAX_AGE, ${config.authjs_max_age}s).`,
     );
+  const passkeys = passkeyParty(config).warning;
+  if (passkeys) warnings.push(passkeys);
   return warnings;
+}
+
+function passkeyParty(
+  parsed: Omit<ParsedConfig, "oauth_providers" | "public_url"> & { public_url?: URL | undefined },
+) {
+  return relyingParty({
+    ...parsed,
+    public_url: parsed.public_url ?? new URL(`http://localhost:${parsed.port}`),
+  });
 }
 
 /** Reads the environment (and the YAML file it names), validates everything, and throws ConfigError listing every problem. */
@@ -410,6 +425,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     if ((result.data.public_url?.protocol ?? "http:") === "https:")
       problems.push("DEV_BYPASS_USER: refused with an https PUBLIC_URL (development only)");
   }
+  problems.push(...passkeyParty(result.data).problems);
   if (problems.length > 0) throw new ConfigError(problems);
   return finishConfig({ ...result.data, oauth_providers: oauth.providers });
 }
@@ -423,6 +439,7 @@ function finishConfig(
   const origin = public_url.origin;
   return {
     ...parsed,
+    webauthn: passkeyParty(parsed).party,
     public_url,
     rules: parsed.rules,
     // The account page always exists; PUBLIC_URL's / may be gatehouse's own 404.

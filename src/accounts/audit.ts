@@ -20,7 +20,10 @@ export type AuditEventType =
   | "oauth.failed"
   | "oauth.token_refreshed"
   | "session.revoked"
-  | "sessions.revoked_all";
+  | "sessions.revoked_all"
+  | "passkey.added"
+  | "passkey.removed"
+  | "passkey.failed";
 
 export type Audit = (
   type: AuditEventType,

@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import Mustache from "mustache";
 import { ConfigError } from "../kernel/config-error.ts";
+import { PASSKEY_KINDS, PASSKEY_TEMPLATES } from "./passkey-templates.ts";
 
 export const MESSAGE_KINDS = [
   "verify-email",
@@ -13,13 +14,14 @@ export const MESSAGE_KINDS = [
   "already-registered",
   "password-changed",
   "address-confirmed",
+  ...PASSKEY_KINDS,
 ] as const;
 export type MessageKind = (typeof MESSAGE_KINDS)[number];
 
 /** What every template may use: {{siteName}}, {{email}}, and the links of its kind. */
 export type MessageValues = { siteName: string; email: string } & Record<string, string>;
 
-type Template = { subject: string; txt: string; html: string };
+export type Template = { subject: string; txt: string; html: string };
 export type RenderedMessage = { subject: string; text: string; html: string };
 
 const wrap = (body: string) =>
@@ -99,6 +101,7 @@ If you did not create this account yourself, someone else did with your address:
       `<p>Hello,</p><p>the address {{email}} was just confirmed for its {{siteName}} account.</p><p>{{removed}}</p><p>If you did not create this account yourself, someone else did with your address: <a href="{{resetLink}}">choose a new password</a> to take it over.</p>`,
     ),
   },
+  ...PASSKEY_TEMPLATES,
 };
 
 const PARTS = ["subject", "txt", "html"] as const;

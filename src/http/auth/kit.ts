@@ -13,6 +13,7 @@ import { ServiceError } from "../../errors.ts";
 import { FALLBACK_LOCALE, translator } from "../../i18n/catalogue.ts";
 import { hashToken } from "../../kernel/tokens.ts";
 import type { OAuthService } from "../../oauth/service.ts";
+import type { PasskeyService } from "../../passkeys/service.ts";
 import { type HostPolicy, validateRedirectTarget } from "../../security/redirect-target.ts";
 import type { SessionService } from "../../sessions/service.ts";
 import type { ResolvedSession } from "../../sessions/store.ts";
@@ -46,6 +47,8 @@ export type AuthServices = {
   ownSessions: OwnSessions;
   apiKeys: ApiKeyService;
   oauth: OAuthService;
+  /** Null when passkeys cannot work here (no relying party: passkeys/settings.ts). */
+  passkeys: PasskeyService | null;
   logError: (error: unknown, context: string) => void;
   /** True for an error that says a store cannot be reached (db/unavailable.ts): a 503, not a 500. */
   isStoreUnavailable: (error: unknown) => boolean;
@@ -115,6 +118,7 @@ export function authKit(services: AuthServices): AuthKit {
       t: translator(FALLBACK_LOCALE),
       prefix: config.auth_prefix,
       providers: services.oauth.list(),
+      passkeys: services.passkeys !== null,
     },
     hostPolicy,
     meta: (c) => clientMeta(c, config.trusted_proxies),

@@ -17,6 +17,8 @@ import {
   methodNotAllowed,
 } from "./guards.ts";
 import { type AuthEnv, type AuthServices, authKit } from "./kit.ts";
+import { passkeyScriptSources } from "./passkey-parts.ts";
+import { passkeyRoutes } from "./passkeys.ts";
 import { passwordRoutes } from "./password.ts";
 import { providerRoutes } from "./providers.ts";
 import { sessionMiddleware } from "./session.ts";
@@ -30,7 +32,7 @@ export function authRoutes(services: AuthServices) {
   const app = new Hono<AuthEnv>();
 
   // Outermost, so errors and refusals get them too.
-  app.use("*", hostedPageHeaders(kit.config.secure_cookies));
+  app.use("*", hostedPageHeaders(kit.config.secure_cookies, passkeyScriptSources(kit)));
   app.use("*", bodyDeadline(kit.config.body_timeout));
   app.use("*", bodySizeLimit);
   app.use("*", crossSiteRefusal(kit.prefix, kit.hostPolicy));
@@ -42,6 +44,7 @@ export function authRoutes(services: AuthServices) {
   app.route("/", sessionRoutes(kit, session));
   app.route("/", apiKeyRoutes(kit, session, account));
   app.route("/", providerRoutes(kit, session));
+  app.route("/", passkeyRoutes(kit, session, account));
 
   app.all(
     "*",

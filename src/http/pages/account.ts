@@ -15,6 +15,8 @@ export function accountPage(
     currentSessionId: string;
     apiKeys: ApiKeySummary[];
     identities: IdentitySummary[];
+    /** The passkey section (pages/passkeys.ts), when passkeys can be used here. */
+    passkeys?: Content | string;
     /** A key just created: shown this once, never again. */
     newKey?: { name: string; key: string };
     notice?: string;
@@ -100,6 +102,7 @@ ${
   <label><input type="checkbox" name="signOutOthers" value="true" checked> Sign out all other sessions</label>
   <button type="submit" class="secondary">Change password</button>
 </form>
+${options.passkeys ?? ""}
 <h2>Active sessions</h2>
 <table>
   <thead><tr><th scope="col">Signed in</th><th scope="col">Address</th><th scope="col">Browser</th><th scope="col"></th></tr></thead>
