@@ -260,6 +260,8 @@ export function createPasskeyService(deps: {
         throw notVerified(error);
       }
       const { credential } = info;
+      if (credential.id !== input.response.id)
+        throw refused("The passkey could not be verified: its id is not the one it was made with.");
       try {
         const row = await db.transaction(async (tx) => {
           // Behind the user's row, as a first proof of the address takes it.
