@@ -238,6 +238,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
         audit,
         mailer,
         accountLink: `${config.public_url.origin}${config.auth_prefix}/account`,
+        ceremoniesPerIp: rateLimiter(redis, { keyPrefix: "passkey_ip", points: 120, duration: 60 }),
         clock,
       })
     : null;

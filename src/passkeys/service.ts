@@ -14,7 +14,9 @@ import {
   verifyRegistrationResponse,
 } from "@simplewebauthn/server";
 import { and, asc, count, eq } from "drizzle-orm";
+import type { RateLimiterAbstract } from "rate-limiter-flexible";
 import type { Audit } from "../accounts/audit.ts";
+import { clientKey, takePoint } from "../accounts/login-throttle.ts";
 import type { ClientMeta, SignedIn } from "../accounts/service.ts";
 import type { Database } from "../db/client.ts";
 import { sessions as sessionRows, users, webauthnCredentials } from "../db/schema.ts";
@@ -84,6 +86,11 @@ export function createPasskeyService(deps: {
   mailer: Pick<Mailer, "post">;
   /** The account page's address, for the notice mails. */
   accountLink: string;
+  /**
+   * Ceremonies started per client address (IPv6 per /64): each stores a
+   * challenge, and a sign-in's options need no account.
+   */
+  ceremoniesPerIp: RateLimiterAbstract;
   clock?: Clock;
 }) {
   const { db, party, audit } = deps;
@@ -91,6 +98,16 @@ export function createPasskeyService(deps: {
   const now = () => new Date(clock.now());
   const challenges = challengeStore(db, clock, CEREMONY_TIMEOUT_MS);
   const encoder = new TextEncoder();
+
+  async function countCeremony(ip: string | null): Promise<void> {
+    const point = await takePoint(deps.ceremoniesPerIp, clientKey(ip));
+    if (point !== true)
+      throw new ServiceError(
+        "rate_limited",
+        `Too many passkey requests from this address: try again in ${point} s.`,
+        point,
+      );
+  }
 
   function requireRecentSignIn(session: ActingSession): void {
     if (clock.now() - session.authenticatedAt.getTime() <= REAUTHENTICATION_WINDOW_MS) return;
@@ -195,8 +212,10 @@ export function createPasskeyService(deps: {
     async registrationOptions(
       user: { id: string; email: string; name: string },
       session: ActingSession,
+      meta: ClientMeta,
     ) {
       requireRecentSignIn(session);
+      await countCeremony(meta.ip);
       const existing = await listRows(user.id);
       if (existing.length >= MAX_PASSKEYS_PER_USER)
         throw refused(`An account can have at most ${MAX_PASSKEYS_PER_USER} passkeys.`);
@@ -318,7 +337,8 @@ export function createPasskeyService(deps: {
     },
 
     /** Options for a passwordless sign-in: any discoverable passkey of this site. */
-    async signInOptions() {
+    async signInOptions(meta: ClientMeta) {
+      await countCeremony(meta.ip);
       const options = await generateAuthenticationOptions({
         rpID: party.id,
         userVerification: "required",
@@ -361,7 +381,8 @@ export function createPasskeyService(deps: {
 
     // step-up: the options the step-up page asks for, to prove a passkey on
     // an existing session; the browser keeps the handle in its cookie.
-    async stepUpOptions(userId: string, session: ActingSession) {
+    async stepUpOptions(userId: string, session: ActingSession, meta: ClientMeta) {
+      await countCeremony(meta.ip);
       const rows = await listRows(userId);
       if (rows.length === 0) throw refused("This account has no passkey.");
       const options = await generateAuthenticationOptions({

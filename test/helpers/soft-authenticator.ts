@@ -99,7 +99,7 @@ export function createSoftAuthenticator(rpId: string, origin: string) {
         response: {
           id: b64url(credentialId),
           rawId: b64url(credentialId),
-          type: "public-key",
+          type: "public-key" as const,
           clientExtensionResults: {},
           response: {
             clientDataJSON: b64url(clientData),
@@ -135,7 +135,7 @@ export function createSoftAuthenticator(rpId: string, origin: string) {
       return {
         id: b64url(passkey.credentialId),
         rawId: b64url(passkey.credentialId),
-        type: "public-key",
+        type: "public-key" as const,
         clientExtensionResults: {},
         response: {
           clientDataJSON: b64url(clientData),

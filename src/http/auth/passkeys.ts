@@ -85,7 +85,7 @@ export function passkeyRoutes(kit: AuthKit, session: SessionMiddleware, account:
     return optionsAnswer(
       c,
       "register",
-      await passkeys().registrationOptions(user, c.get("session")),
+      await passkeys().registrationOptions(user, c.get("session"), kit.meta(c)),
     );
   });
 
@@ -158,7 +158,7 @@ export function passkeyRoutes(kit: AuthKit, session: SessionMiddleware, account:
   app.delete("/passkeys/:id", enabled, session.requireSession, buttonPost, remove);
 
   app.post("/passkeys/login/options", enabled, async (c) =>
-    optionsAnswer(c, "login", await passkeys().signInOptions()),
+    optionsAnswer(c, "login", await passkeys().signInOptions(kit.meta(c))),
   );
 
   app.post(
