@@ -178,7 +178,7 @@ describeOnEachBackend("passkeys: pages, script, step-up", env, (stack) => {
     const account = await (
       await fetch(url("/account"), { headers: { cookie: who.session } })
     ).text();
-    assert.match(account, /<h2>Passkeys<\/h2>/);
+    assert.match(account, /<h2 id="passkeys-heading">Passkeys<\/h2>/);
     assert.match(account, /value="Laptop"/);
     const renamed = await fetch(
       url(`/passkeys/${who.id}/rename`),

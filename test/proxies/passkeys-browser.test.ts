@@ -5,6 +5,7 @@
 // removal asks for a fresh sign-in, and works after one. The pages run
 // under the hosted pages' strict CSP: a CSP violation would stop the script.
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { after, before, test } from "node:test";
 import { eq } from "drizzle-orm";
 import type { Browser, BrowserContext, CDPSession, Page } from "playwright-core";
@@ -73,6 +74,16 @@ async function addAuthenticator(cdp: CDPSession): Promise<string> {
   return authenticatorId;
 }
 
+/** axe-core's violations within `selector` (run through DevTools, which the page's CSP does not govern). */
+async function accessibilityViolations(page: Page, selector: string): Promise<string[]> {
+  await page.evaluate(readFileSync("node_modules/axe-core/axe.min.js", "utf8"));
+  return page.evaluate(async (include) => {
+    // biome-ignore lint/suspicious/noExplicitAny: axe is a global the evaluation above defined
+    const result = await (window as any).axe.run(include);
+    return result.violations.map((v: { id: string; help: string }) => `${v.id}: ${v.help}`);
+  }, selector);
+}
+
 const echoed = async (page: Page) =>
   JSON.parse(((await page.locator("body").textContent()) ?? "").trim());
 
@@ -131,6 +142,7 @@ test("enrol passkeys, sign in with one alone, remove one after signing in again"
   // The login page offers passkeys in the address field's autofill.
   await signOut(page);
   assert.equal(await page.getByLabel("Email").getAttribute("autocomplete"), "username webauthn");
+  assert.deepEqual(await accessibilityViolations(page, 'form[data-passkey="login"]'), []);
   await page.getByLabel("Email").fill(email);
   await page.getByLabel("Password").fill(GOOD_PASSWORD);
   await page.getByRole("button", { name: "Sign in", exact: true }).click();
@@ -159,7 +171,19 @@ test("enrol passkeys, sign in with one alone, remove one after signing in again"
   // A second authenticator: the first is gone from this browser (a lost laptop).
   await cdp.send("WebAuthn.removeVirtualAuthenticator", { authenticatorId: laptop });
   await addAuthenticator(cdp);
-  await enrol(page, "Phone");
+  // This one with the keyboard alone: type the name, Tab to the button, Enter.
+  await page.goto(`${base}/auth/account`);
+  await page.getByLabel("Name of the new passkey").focus();
+  await page.keyboard.type("Phone");
+  await page.keyboard.press("Tab");
+  assert.equal(
+    await page.evaluate(() => document.activeElement?.textContent),
+    "Add a passkey",
+    "the button is next in the tab order",
+  );
+  await page.keyboard.press("Enter");
+  await page.getByText("The passkey “Phone” was added.").waitFor();
+  assert.deepEqual(await accessibilityViolations(page, "#passkeys"), []);
   await page.goto(`${base}/auth/account`);
   assert.equal(await page.getByRole("button", { name: /^Remove the passkey/ }).count(), 2);
 

@@ -47,12 +47,13 @@ export function passkeyAccountSection(
   <td><form method="post" action="${ctx.prefix}/passkeys/${passkey.id}/remove"><button type="submit" class="secondary" aria-label="${t("passkeys.removeLabel", { name: passkey.name })}">${t("passkeys.remove")}</button></form></td>
 </tr>`,
   );
-  return html`<h2>${t("passkeys.heading")}</h2>
+  return html`<section id="passkeys" aria-labelledby="passkeys-heading">
+<h2 id="passkeys-heading">${t("passkeys.heading")}</h2>
 <p>${t("passkeys.intro")}</p>
 ${
   rows.length > 0
     ? html`<table>
-  <thead><tr><th scope="col">${t("passkeys.name")}</th><th scope="col">${t("passkeys.added")}</th><th scope="col">${t("passkeys.lastUsed")}</th><th scope="col">${t("passkeys.kind")}</th><th scope="col"></th></tr></thead>
+  <thead><tr><th scope="col">${t("passkeys.name")}</th><th scope="col">${t("passkeys.added")}</th><th scope="col">${t("passkeys.lastUsed")}</th><th scope="col">${t("passkeys.kind")}</th><th scope="col">${t("passkeys.actions")}</th></tr></thead>
   <tbody>${rows}</tbody>
 </table>`
     : html`<p>${t("passkeys.none")}</p>`
@@ -70,7 +71,8 @@ ${
 </form>
 ${scriptTag(ctx)}`
     : html`<p>${t("passkeys.verifyFirst")}</p>`
-}`;
+}
+</section>`;
 }
 
 /** The login page's passkey button; the email field above it offers passkeys in its autofill. */
