@@ -4,6 +4,7 @@
 //   api-keys list --email E | api-keys revoke --email E ID
 //   users set-roles --email E ROLE[,ROLE...]   (an empty string clears them)
 //   users disable --email E | users enable --email E
+//   passkeys list --email E | passkeys reset --email E
 // With the embedded database, stop the server first (one process at a time).
 // With Redis configured, what the CLI revokes reaches every replica at once
 // (as a replica's own revocations do); without it, each replica's memory lets
@@ -20,6 +21,7 @@ import { type DatabaseHandle, DataDirInUse, openDatabase } from "../db/client.ts
 import { users } from "../db/schema.ts";
 import { ServiceError } from "../errors.ts";
 import { createLogger } from "../logger.ts";
+import { passkeyAdmin } from "../passkeys/operator.ts";
 import { connectRedis, type SharedRedis } from "../redis/client.ts";
 import { REVOKED_CHANNEL, type RevokedMessage } from "../redis/revocations.ts";
 import { redisCachedSessionStore } from "../sessions/redis-cache.ts";
@@ -35,7 +37,9 @@ const USAGE = `usage: gatehouse <command>
   api-keys revoke --email E ID
   users set-roles --email E ROLE[,ROLE...]      replace a user's roles ("" clears them)
   users disable --email E                       refuse sign-ins; revoke its sessions, stop its keys
-  users enable --email E                        allow sign-ins again (keys work again)`;
+  users enable --email E                        allow sign-ins again (keys work again)
+  passkeys list --email E                       a user's passkeys
+  passkeys reset --email E                      remove all of a user's passkeys and end their sessions`;
 
 const REDIS_WAIT_MS = 3_000;
 
@@ -105,7 +109,9 @@ async function run(
       : { kind: "pglite", dataDir: config.data_dir },
   );
   const redis =
-    group === "users" || group === "api-keys" ? await sharedRedis(config, printError) : null;
+    group === "users" || group === "api-keys" || group === "passkeys"
+      ? await sharedRedis(config, printError)
+      : null;
   const published: Promise<unknown>[] = [];
   const publish = (message: RevokedMessage) => {
     if (redis)
@@ -209,6 +215,24 @@ async function run(
       case "users enable": {
         await admin.enable(await userId(database, values.email));
         print(`enabled ${values.email}: it can sign in again`);
+        return;
+      }
+      case "passkeys list": {
+        for (const key of await passkeyAdmin(database.db).list(
+          await userId(database, values.email),
+        ))
+          print(
+            `${key.id}  ${key.name}  ${key.backedUp ? "synced" : "one device"}  added ${key.createdAt}  last used ${key.lastUsedAt ?? "never"}`,
+          );
+        return;
+      }
+      case "passkeys reset": {
+        const id = await userId(database, values.email);
+        const { removed, sessionIds } = await passkeyAdmin(database.db).removeAll(id);
+        await sessions.dropped(sessionIds);
+        print(
+          `${values.email}: ${removed} passkey${removed === 1 ? "" : "s"} removed, ${sessionIds.length} passkey session${sessionIds.length === 1 ? "" : "s"} ended`,
+        );
         return;
       }
       default:

@@ -51,7 +51,7 @@ export type PasskeyService = ReturnType<typeof createPasskeyService>;
 
 type Row = typeof webauthnCredentials.$inferSelect;
 
-function summary(row: Row): PasskeySummary {
+export function passkeySummary(row: Row): PasskeySummary {
   return {
     id: row.id,
     name: row.name,
@@ -205,7 +205,7 @@ export function createPasskeyService(deps: {
     requireRecentSignIn,
 
     async list(userId: string): Promise<PasskeySummary[]> {
-      return (await listRows(userId)).map(summary);
+      return (await listRows(userId)).map(passkeySummary);
     },
 
     /** Options for navigator.credentials.create(), and the handle for the browser's cookie. */
@@ -329,7 +329,7 @@ export function createPasskeyService(deps: {
           detail: { passkeyId: row.id, name, deviceType: row.deviceType, backedUp: row.backedUp },
         });
         notify("passkey-added", user.email, name);
-        return summary(row);
+        return passkeySummary(row);
       } catch (error) {
         if (isUniqueViolation(error)) throw refused("This passkey is already registered.");
         throw error;
@@ -417,7 +417,9 @@ export function createPasskeyService(deps: {
       const handle = userHandleOf(response);
       if (handle !== undefined && handle !== userId)
         throw refused("This passkey does not belong to the account it names.");
-      return summary(await verifyAssertion(found.passkey, response, challenge, ceremony.meta));
+      return passkeySummary(
+        await verifyAssertion(found.passkey, response, challenge, ceremony.meta),
+      );
     },
 
     async rename(userId: string, id: string, newName: string): Promise<PasskeySummary> {
@@ -428,7 +430,7 @@ export function createPasskeyService(deps: {
         .where(and(eq(webauthnCredentials.id, id), eq(webauthnCredentials.userId, userId)))
         .returning();
       if (!row) throw new ServiceError("not_found", "No such passkey.");
-      return summary(row);
+      return passkeySummary(row);
     },
 
     async remove(input: {

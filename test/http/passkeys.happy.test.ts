@@ -6,11 +6,12 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { eq } from "drizzle-orm";
+import { runCommand } from "../../src/cli/commands.ts";
 import { ConfigError, configWarnings, loadConfig } from "../../src/config.ts";
 import type { DatabaseHandle } from "../../src/db/client.ts";
 import { openDatabase } from "../../src/db/client.ts";
-import { users, webauthnCredentials } from "../../src/db/schema.ts";
-import { describeOnEachBackend } from "../helpers/backends.ts";
+import { auditEvents, users, webauthnCredentials } from "../../src/db/schema.ts";
+import { createPostgresDatabase, describeOnEachBackend } from "../helpers/backends.ts";
 import {
   bodyOf,
   markVerified,
@@ -287,5 +288,81 @@ describe("passkey ceremonies are limited per address", () => {
     }
     assert.equal(statuses.filter((status) => status === 200).length, 120);
     assert.equal(statuses.filter((status) => status === 429).length, 5);
+  });
+});
+
+describe("the operator CLI lists and resets a user's passkeys", () => {
+  let url: string;
+  let database: DatabaseHandle;
+  let server: RunningGatehouse;
+  before(async () => {
+    url = await createPostgresDatabase();
+    database = await openDatabase({ kind: "postgres", url });
+    server = await startGatehouse(database, { ...env, DATABASE_URL: url, SESSION_CACHE_TTL: "0" });
+  });
+  after(async () => {
+    await server?.stop();
+    await database?.close();
+  });
+
+  test("reset removes every passkey and ends the sessions they signed in; the password session stays", async () => {
+    const auth = (path: string) => `${server.url}/auth${path}`;
+    const email = uniqueEmail("passkey-cli");
+    const passwordSession = await register(server.url, email);
+    await markVerified(server, email);
+    const options = await fetch(auth("/passkeys/register/options"), postJson({}, passwordSession));
+    const cookie = (options.headers.getSetCookie()[0] ?? "").split(";")[0];
+    const made = authenticator.register((await bodyOf(options)).options);
+    const created = await fetch(
+      auth("/passkeys/register"),
+      postJson({ name: "Lost phone", response: made.response }, `${passwordSession}; ${cookie}`),
+    );
+    assert.equal(created.status, 201);
+    const login = await fetch(auth("/passkeys/login/options"), postJson({}));
+    const loginCookie = (login.headers.getSetCookie()[0] ?? "").split(";")[0];
+    const signedIn = await fetch(
+      auth("/passkeys/login"),
+      postJson(
+        { response: authenticator.assert(made.passkey, (await bodyOf(login)).options.challenge) },
+        loginCookie,
+      ),
+    );
+    assert.equal(signedIn.status, 200);
+    const passkeySession = (
+      signedIn.headers.getSetCookie().find((c) => /session=/.test(c)) ?? ""
+    ).split(";")[0] as string;
+
+    const out: string[] = [];
+    const cli = (...args: string[]) =>
+      runCommand(
+        args,
+        { ...process.env, LOG_LEVEL: "silent", DATABASE_URL: url },
+        {
+          print: (line) => out.push(line),
+          printError: (line) => out.push(line),
+        },
+      );
+    assert.equal(await cli("passkeys", "list", "--email", email), 0);
+    assert.match(out.join("\n"), /Lost phone {2}one device/);
+    assert.equal(await cli("passkeys", "reset", "--email", email), 0);
+    assert.match(out.at(-1) ?? "", /1 passkey removed, 1 passkey session ended/);
+    assert.equal(await cli("passkeys", "reset", "--email", "nobody@example.test"), 2);
+
+    const whoAmI = (session: string) => fetch(auth("/userinfo"), { headers: { cookie: session } });
+    assert.equal((await whoAmI(passkeySession)).status, 401);
+    assert.equal((await whoAmI(passwordSession)).status, 200);
+    const [user] = await database.db.select().from(users).where(eq(users.email, email));
+    const left = await database.db
+      .select()
+      .from(webauthnCredentials)
+      .where(eq(webauthnCredentials.userId, user?.id ?? ""));
+    assert.equal(left.length, 0);
+    const events = await database.db
+      .select()
+      .from(auditEvents)
+      .where(eq(auditEvents.userId, user?.id ?? ""));
+    assert.ok(
+      events.some((event) => event.type === "passkey.removed" && event.detail.by === "operator"),
+    );
   });
 });
