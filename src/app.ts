@@ -40,6 +40,7 @@ import { logoutReplay } from "./oauth/logout-replay.ts";
 import { buildProvider } from "./oauth/provider.ts";
 import { createOAuthService, type OAuthService, UpstreamTokenError } from "./oauth/service.ts";
 import { loadTokenVault } from "./oauth/token-vault.ts";
+import { createPasskeyService, type PasskeyService } from "./passkeys/service.ts";
 import { redisLock, type SharedRedis } from "./redis/client.ts";
 import { REVOKED_CHANNEL, type RevokedMessage } from "./redis/revocations.ts";
 import type { UpstreamTokenResult } from "./resolve/decide.ts";
@@ -76,6 +77,8 @@ export type Gatehouse = {
   emailFlows: EmailFlows;
   mailer: Mailer;
   oauth: OAuthService;
+  /** Null when passkeys cannot work with these settings (config.webauthn). */
+  passkeys: PasskeyService | null;
   metrics: Metrics;
   /** Re-reads signing keys (after a rotation); also done every KEY_RELOAD_MS. */
   reloadKeys(): Promise<void>;
@@ -285,6 +288,18 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     issuer: config.site_name,
     onResult: (kind, result) => metrics.secondFactors.inc({ kind, result }),
   });
+  const passkeys = config.webauthn
+    ? createPasskeyService({
+        db: database.db,
+        party: config.webauthn,
+        sessions,
+        audit,
+        mailer,
+        accountLink: `${config.public_url.origin}${config.auth_prefix}/account`,
+        ceremoniesPerIp: rateLimiter(redis, { keyPrefix: "passkey_ip", points: 120, duration: 60 }),
+        clock,
+      })
+    : null;
   const jwts = createJwtVerifier({
     issuers: config.trusted_issuers,
     clock,
@@ -367,6 +382,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
       }),
       factors,
       pendingSignIns,
+      passkeys,
       logError,
       isStoreUnavailable,
     }),
@@ -418,6 +434,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     emailFlows,
     mailer,
     oauth,
+    passkeys,
     metrics,
     draining,
     reloadKeys,

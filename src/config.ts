@@ -15,6 +15,7 @@ import {
   oauthProviderSchema,
   withSecrets,
 } from "./oauth/provider-config.ts";
+import { passkeySettings, type RelyingParty, relyingParty } from "./passkeys/settings.ts";
 import { type AccessRule, accessRuleSchema, IDENTITY_CLAIMS } from "./resolve/rules.ts";
 import { parseCidrList } from "./security/trusted-proxies.ts";
 import { bool, duration, integer, list } from "./settings-types.ts";
@@ -241,6 +242,7 @@ const settingsSchema = z
     dev_bypass_user: z.string().trim().min(1).max(254).optional(),
     /** The bypass user's roles; default: the gatehouse account's, or none. */
     dev_bypass_roles: list(),
+    ...passkeySettings,
   })
   .strict();
 
@@ -329,6 +331,8 @@ export type Config = Omit<
   /** The session cookie's name, with its prefix. */
   session_cookie: string;
   login_url: string;
+  /** Passkeys' relying party (passkeys/settings.ts); null when passkeys cannot work here. */
+  webauthn: RelyingParty | null;
 };
 
 /** True when some rule checks XSRF tokens: sessions then carry theirs. */
@@ -368,7 +372,21 @@ export function configWarnings(config: Config): string[] {
     warnings.push(
       `AUTHJS_USER_CHECK is off: a user deleted from the Auth.js app keeps resolving until the token expires (at most AUTHJS_MAX_AGE, ${config.authjs_max_age}s).`,
     );
+  const passkeys = passkeyParty(config).warning;
+  if (passkeys) warnings.push(passkeys);
   return warnings;
+}
+
+function passkeyParty(
+  parsed: Omit<Parameters<typeof relyingParty>[0], "public_url"> & {
+    public_url?: URL | undefined;
+    port: number;
+  },
+) {
+  return relyingParty({
+    ...parsed,
+    public_url: parsed.public_url ?? new URL(`http://localhost:${parsed.port}`),
+  });
 }
 
 /** Reads the environment (and the YAML file it names), validates everything, and throws ConfigError listing every problem. */
@@ -424,6 +442,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     if ((result.data.public_url?.protocol ?? "http:") === "https:")
       problems.push("DEV_BYPASS_USER: refused with an https PUBLIC_URL (development only)");
   }
+  problems.push(...passkeyParty(result.data).problems);
   const public_url = result.data.public_url ?? new URL(`http://localhost:${result.data.port}`);
   const sites = buildSiteTable(result.data.sites, public_url, result.data.cookie_domain);
   if ("problems" in sites) problems.push(...sites.problems);
@@ -447,6 +466,7 @@ function finishConfig(
   const origin = public_url.origin;
   return {
     ...parsed,
+    webauthn: passkeyParty(parsed).party,
     public_url,
     sites,
     rules: parsed.rules,

@@ -28,7 +28,10 @@ export type AuditEventType =
   | "session.revoked"
   | "site.signed_in"
   | "site.hop_refused"
-  | "sessions.revoked_all";
+  | "sessions.revoked_all"
+  | "passkey.added"
+  | "passkey.removed"
+  | "passkey.failed";
 
 export type Audit = (
   type: AuditEventType,

@@ -5,6 +5,7 @@
 //   users set-roles --email E ROLE[,ROLE...]   (an empty string clears them)
 //   users disable --email E | users enable --email E
 //   factors list --email E | factors reset --email E
+//   passkeys list --email E | passkeys reset --email E
 // With the embedded database, stop the server first (one process at a time).
 // With Redis configured, what the CLI revokes reaches every replica at once
 // (as a replica's own revocations do); without it, each replica's memory lets
@@ -28,6 +29,7 @@ import { createMailer } from "../mail/mailer.ts";
 import { loadTemplates } from "../mail/templates.ts";
 import { createPendingSignIns } from "../mfa/pending.ts";
 import { createSecondFactors } from "../mfa/service.ts";
+import { passkeyAdmin } from "../passkeys/operator.ts";
 import { connectRedis, type SharedRedis } from "../redis/client.ts";
 import { REVOKED_CHANNEL, type RevokedMessage } from "../redis/revocations.ts";
 import { redisCachedSessionStore } from "../sessions/redis-cache.ts";
@@ -46,7 +48,9 @@ const USAGE = `usage: gatehouse <command>
   users enable --email E                        allow sign-ins again (keys work again)
   factors list --email E                        the user's second factors
   factors reset --email E                       remove every second factor (after checking
-                                                who asks, out of band); the user sets them up again`;
+                                                who asks, out of band); the user sets them up again
+  passkeys list --email E                       a user's passkeys
+  passkeys reset --email E                      remove all of a user's passkeys and end their sessions`;
 
 const REDIS_WAIT_MS = 3_000;
 
@@ -175,7 +179,7 @@ async function run(
       : { kind: "pglite", dataDir: config.data_dir },
   );
   const redis =
-    group === "users" || group === "api-keys" || group === "factors"
+    group === "users" || group === "api-keys" || group === "factors" || group === "passkeys"
       ? await sharedRedis(config, printError)
       : null;
   const published: Promise<unknown>[] = [];
@@ -302,6 +306,24 @@ async function run(
       case "users enable": {
         await admin.enable(await userId(database, values.email));
         print(`enabled ${values.email}: it can sign in again`);
+        return;
+      }
+      case "passkeys list": {
+        for (const key of await passkeyAdmin(database.db).list(
+          await userId(database, values.email),
+        ))
+          print(
+            `${key.id}  ${key.name}  ${key.backedUp ? "synced" : "one device"}  added ${key.createdAt}  last used ${key.lastUsedAt ?? "never"}`,
+          );
+        return;
+      }
+      case "passkeys reset": {
+        const id = await userId(database, values.email);
+        const { removed, sessionIds } = await passkeyAdmin(database.db).removeAll(id);
+        await sessions.dropped(sessionIds);
+        print(
+          `${values.email}: ${removed} passkey${removed === 1 ? "" : "s"} removed, ${sessionIds.length} passkey session${sessionIds.length === 1 ? "" : "s"} ended`,
+        );
         return;
       }
       default:

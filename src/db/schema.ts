@@ -312,3 +312,56 @@ export const pendingSignIns = pgTable(
   },
   (table) => [index("pending_sign_ins_user_id_idx").on(table.userId)],
 );
+
+/**
+ * A passkey (WebAuthn credential) a user signs in with: the authenticator's
+ * public key, never a secret. The sign counter only moves forward; the
+ * backup flags say whether the key is synced across devices.
+ */
+export const webauthnCredentials = pgTable(
+  "webauthn_credentials",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    /** The authenticator's credential id, base64url; unique across every account. */
+    credentialId: text("credential_id").notNull().unique(),
+    /** The COSE public key, base64url. */
+    publicKey: text("public_key").notNull(),
+    counter: bigint("counter", { mode: "number" }).notNull().default(0),
+    transports: text("transports").array().notNull().default(sql`'{}'::text[]`),
+    /** singleDevice or multiDevice (a synced passkey). */
+    deviceType: text("device_type").notNull(),
+    backedUp: boolean("backed_up").notNull().default(false),
+    /** The authenticator model (AAGUID), when it tells. */
+    aaguid: text("aaguid"),
+    /** Given by the user. */
+    name: text("name").notNull(),
+    createdAt: createdAt(),
+    lastUsedAt: timestamp("last_used_at", { withTimezone: true }),
+  },
+  (table) => [index("webauthn_credentials_user_id_idx").on(table.userId)],
+);
+
+/**
+ * A WebAuthn ceremony in progress: the browser holds a random handle in a
+ * cookie, this row (keyed by its SHA-256) holds the challenge. Deleted when
+ * the answer arrives, so a challenge works once; expires within minutes.
+ */
+export const webauthnChallenges = pgTable(
+  "webauthn_challenges",
+  {
+    id: text("id").primaryKey(),
+    /** register, authenticate (passwordless sign-in) or step-up. */
+    purpose: text("purpose").notNull(),
+    challenge: text("challenge").notNull(),
+    /** The account a registration or step-up is for; none for a passwordless sign-in. */
+    userId: text("user_id").references(() => users.id, { onDelete: "cascade" }),
+    /** The session that asked (registration, step-up): the answer must come from it. */
+    sessionId: text("session_id"),
+    expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
+    createdAt: createdAt(),
+  },
+  (table) => [index("webauthn_challenges_expires_at_idx").on(table.expiresAt)],
+);

@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import Mustache from "mustache";
 import { ConfigError } from "../kernel/config-error.ts";
+import { PASSKEY_KINDS, PASSKEY_TEMPLATES } from "./passkey-templates.ts";
 
 export const MESSAGE_KINDS = [
   "verify-email",
@@ -14,13 +15,14 @@ export const MESSAGE_KINDS = [
   "password-changed",
   "address-confirmed",
   "second-factor-changed",
+  ...PASSKEY_KINDS,
 ] as const;
 export type MessageKind = (typeof MESSAGE_KINDS)[number];
 
 /** What every template may use: {{siteName}}, {{email}}, and the links of its kind. */
 export type MessageValues = { siteName: string; email: string } & Record<string, string>;
 
-type Template = { subject: string; txt: string; html: string };
+export type Template = { subject: string; txt: string; html: string };
 export type RenderedMessage = { subject: string; text: string; html: string };
 
 const wrap = (body: string) =>
@@ -113,6 +115,7 @@ If you cannot sign in any more, ask the site's operator to reset your second fac
       `<p>Hello,</p><p>on the {{siteName}} account for {{email}}: {{change}}</p><p>If this was not you, <a href="{{accountLink}}">sign in and check your account now</a>. If you cannot sign in any more, ask the site's operator to reset your second factors.</p>`,
     ),
   },
+  ...PASSKEY_TEMPLATES,
 };
 
 const PARTS = ["subject", "txt", "html"] as const;

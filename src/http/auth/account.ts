@@ -7,6 +7,7 @@ import type { ServiceError } from "../../errors.ts";
 import type { SessionRecord } from "../../sessions/store.ts";
 import { accountPage } from "../pages/account.ts";
 import type { AuthEnv, AuthKit, ErrorPage } from "./kit.ts";
+import { passkeySection } from "./passkey-parts.ts";
 import type { SessionMiddleware } from "./session.ts";
 
 export type AccountExtras = {
@@ -35,6 +36,7 @@ export function accountView(kit: AuthKit): AccountView {
       apiKeys: await kit.apiKeys.list(user.id),
       identities: await kit.oauth.identities(user.id),
       factors: await kit.factors.summary(user.id),
+      passkeys: await passkeySection(kit, user),
       ...extra,
     });
   };

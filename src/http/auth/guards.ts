@@ -18,15 +18,20 @@ const MAX_BODY_BYTES = 16 * 1024;
  * Every answer under AUTH_PREFIX (pages and JSON alike; never /_resolve):
  * no framing, no sniffing, no referrer beyond this origin, a CSP that allows
  * the pages' one inline stylesheet by hash (and same-origin stylesheets, for
- * themes) and nothing else, and no-store unless a route chose otherwise:
+ * themes), the passkey script by its exact URL (`scripts`), and nothing else, and no-store unless a route chose otherwise:
  * every answer here is about one person or one flow. No form-action: the
  * browser applies it to the redirects after a post too, and those go to
  * allowed hosts and sign-in providers.
  */
-export function hostedPageHeaders(https: boolean): MiddlewareHandler<AuthEnv> {
+export function hostedPageHeaders(
+  https: boolean,
+  scripts: string[] = [],
+): MiddlewareHandler<AuthEnv> {
   const headers = secureHeaders({
     contentSecurityPolicy: {
       defaultSrc: ["'none'"],
+      // The passkey script, by its exact URL, and the requests it makes to this origin.
+      ...(scripts.length > 0 ? { scriptSrc: scripts, connectSrc: ["'self'"] } : {}),
       styleSrc: ["'self'", STYLE_HASH_SOURCE],
       baseUri: ["'none'"],
       frameAncestors: ["'none'"],

@@ -15,6 +15,7 @@ import { hashToken } from "../../kernel/tokens.ts";
 import type { PendingSignIns } from "../../mfa/pending.ts";
 import type { SecondFactors } from "../../mfa/service.ts";
 import type { OAuthService } from "../../oauth/service.ts";
+import type { PasskeyService } from "../../passkeys/service.ts";
 import { type HostPolicy, validateRedirectTarget } from "../../security/redirect-target.ts";
 import type { SessionService } from "../../sessions/service.ts";
 import type { ResolvedSession } from "../../sessions/store.ts";
@@ -55,6 +56,8 @@ export type AuthServices = {
   /** Second factors, and sign-ins half done until one is proven (mfa/). */
   factors: SecondFactors;
   pendingSignIns: PendingSignIns;
+  /** Null when passkeys cannot work here (no relying party: passkeys/settings.ts). */
+  passkeys: PasskeyService | null;
   logError: (error: unknown, context: string) => void;
   /** True for an error that says a store cannot be reached (db/unavailable.ts): a 503, not a 500. */
   isStoreUnavailable: (error: unknown) => boolean;
@@ -127,6 +130,7 @@ export function authKit(services: AuthServices): AuthKit {
       t: translator(FALLBACK_LOCALE),
       prefix: config.auth_prefix,
       providers: services.oauth.list(),
+      passkeys: services.passkeys !== null,
     },
     hostPolicy,
     meta: (c) => clientMeta(c, config.trusted_proxies),

@@ -19,6 +19,8 @@ import {
 import { type AuthEnv, type AuthServices, authKit } from "./kit.ts";
 import { mfaRoutes } from "./mfa.ts";
 import { mfaSetupRoutes } from "./mfa-setup.ts";
+import { passkeyScriptSources } from "./passkey-parts.ts";
+import { passkeyRoutes } from "./passkeys.ts";
 import { passwordRoutes } from "./password.ts";
 import { providerLogoutRoutes } from "./provider-logout.ts";
 import { providerRoutes } from "./providers.ts";
@@ -34,7 +36,7 @@ export function authRoutes(services: AuthServices) {
   const app = new Hono<AuthEnv>();
 
   // Outermost, so errors and refusals get them too.
-  app.use("*", hostedPageHeaders(kit.config.secure_cookies));
+  app.use("*", hostedPageHeaders(kit.config.secure_cookies, passkeyScriptSources(kit)));
   app.use("*", bodyDeadline(kit.config.body_timeout));
   app.use("*", bodySizeLimit);
   app.use("*", crossSiteRefusal(kit.prefix, kit.hostPolicy));
@@ -51,6 +53,7 @@ export function authRoutes(services: AuthServices) {
   app.route("/", siteRoutes(kit, session, kit.hopCodes));
   app.route("/", mfaRoutes(kit, session));
   app.route("/", mfaSetupRoutes(kit, session, account));
+  app.route("/", passkeyRoutes(kit, session, account));
 
   app.all(
     "*",

@@ -19,6 +19,8 @@ export function accountPage(
     apiKeys: ApiKeySummary[];
     identities: IdentitySummary[];
     factors?: FactorSummary;
+    /** The passkey section (pages/passkeys.ts), when passkeys can be used here. */
+    passkeys?: Content | string;
     /** A key just created: shown this once, never again. */
     newKey?: { name: string; key: string };
     notice?: string;
@@ -105,6 +107,7 @@ ${
   <button type="submit" class="secondary">Change password</button>
 </form>
 ${options.factors ? factorsSection(ctx, options.factors) : ""}
+${options.passkeys ?? ""}
 <h2>Active sessions</h2>
 <table>
   <thead><tr><th scope="col">Signed in</th><th scope="col">Address</th><th scope="col">Browser</th><th scope="col"></th></tr></thead>

@@ -18,6 +18,8 @@ export type PageContext = {
   prefix: string;
   /** Sign-in providers, a button each on the login page. */
   providers?: { id: string; displayName: string }[];
+  /** Passkeys can be used here: the login page offers them. */
+  passkeys?: boolean;
 };
 
 const STYLE = `

@@ -2,6 +2,7 @@
 // a reset link, choose a new password.
 import { html } from "hono/html";
 import { type Content, errorBlock, layout, type PageContext, withRd } from "./layout.ts";
+import { passkeyLoginSection } from "./passkeys.ts";
 
 export function loginPage(
   ctx: PageContext,
@@ -21,12 +22,13 @@ ${errorBlock(options.error)}
 ${options.notice ? html`<p class="notice" role="status">${options.notice}</p>` : ""}
 <form method="post" action="${withRd(`${ctx.prefix}/login`, options.rd)}" novalidate>
   <label for="email">Email</label>
-  <input id="email" name="email" type="email" autocomplete="username" required value="${options.email ?? ""}"
+  <input id="email" name="email" type="email" autocomplete="username webauthn" required value="${options.email ?? ""}"
     ${options.error ? html`aria-describedby="form-error"` : ""}>
   <label for="password">Password</label>
   <input id="password" name="password" type="password" autocomplete="current-password" required>
   <button type="submit">Sign in</button>
 </form>
+${passkeyLoginSection(ctx, options.rd)}
 <p class="muted"><a href="${ctx.prefix}/forgot-password">Forgot your password?</a></p>
 ${
   ctx.providers?.length

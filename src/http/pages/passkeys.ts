@@ -1,0 +1,88 @@
+// The passkey parts of the hosted pages: the account page's section (the
+// user's passkeys, each renamed or removed with a plain form; adding one
+// runs the ceremony through the passkey script) and the login page's
+// "Sign in with a passkey" button. Only the ceremonies need JavaScript;
+// everything else is a form.
+import { html } from "hono/html";
+import type { Content, PageContext } from "./layout.ts";
+import { PASSKEY_SCRIPT_PATH, PASSKEY_SCRIPT_VERSION } from "./passkey-script.ts";
+
+export type PasskeyRow = {
+  id: string;
+  name: string;
+  createdAt: string;
+  lastUsedAt: string | null;
+  backedUp: boolean;
+};
+
+function scriptTag(ctx: PageContext): Content {
+  return html`<script src="${ctx.prefix}${PASSKEY_SCRIPT_PATH}?v=${PASSKEY_SCRIPT_VERSION}" defer></script>`;
+}
+
+/** What the script shows when a ceremony fails or is cancelled, in the page's language. */
+function messages(ctx: PageContext) {
+  return html`data-msg-cancelled="${ctx.t("passkeys.cancelled")}" data-msg-failed="${ctx.t("passkeys.failed")}"`;
+}
+
+const errorBox = html`<p class="error" role="alert" tabindex="-1" data-passkey-error hidden></p>`;
+
+export function passkeyAccountSection(
+  ctx: PageContext,
+  options: { passkeys: PasskeyRow[]; emailVerified: boolean },
+): Content {
+  const { t } = ctx;
+  const day = (iso: string) => iso.slice(0, 10);
+  const rows = options.passkeys.map(
+    (passkey) => html`<tr>
+  <td>
+    <form method="post" action="${ctx.prefix}/passkeys/${passkey.id}/rename">
+      <label for="passkey-name-${passkey.id}" class="hint">${t("passkeys.name")}</label>
+      <input id="passkey-name-${passkey.id}" name="name" value="${passkey.name}" required maxlength="64">
+      <button type="submit" class="secondary" aria-label="${t("passkeys.renameLabel", { name: passkey.name })}">${t("passkeys.rename")}</button>
+    </form>
+  </td>
+  <td>${day(passkey.createdAt)}</td>
+  <td>${passkey.lastUsedAt ? day(passkey.lastUsedAt) : t("passkeys.notUsed")}</td>
+  <td>${passkey.backedUp ? t("passkeys.synced") : t("passkeys.thisDevice")}</td>
+  <td><form method="post" action="${ctx.prefix}/passkeys/${passkey.id}/remove"><button type="submit" class="secondary" aria-label="${t("passkeys.removeLabel", { name: passkey.name })}">${t("passkeys.remove")}</button></form></td>
+</tr>`,
+  );
+  return html`<section id="passkeys" aria-labelledby="passkeys-heading">
+<h2 id="passkeys-heading">${t("passkeys.heading")}</h2>
+<p>${t("passkeys.intro")}</p>
+${
+  rows.length > 0
+    ? html`<table>
+  <thead><tr><th scope="col">${t("passkeys.name")}</th><th scope="col">${t("passkeys.added")}</th><th scope="col">${t("passkeys.lastUsed")}</th><th scope="col">${t("passkeys.kind")}</th><th scope="col">${t("passkeys.actions")}</th></tr></thead>
+  <tbody>${rows}</tbody>
+</table>`
+    : html`<p>${t("passkeys.none")}</p>`
+}
+${
+  options.emailVerified
+    ? html`<p>${t("passkeys.recentSignIn")}</p>
+<form method="post" action="${ctx.prefix}/passkeys/register" data-passkey="register" data-options="${ctx.prefix}/passkeys/register/options" ${messages(ctx)}>
+  ${errorBox}
+  <label for="passkey-new-name">${t("passkeys.newName")}</label>
+  <input id="passkey-new-name" name="name" required maxlength="64" placeholder="${t("passkeys.newNamePlaceholder")}">
+  <input type="hidden" name="response" value="">
+  <button type="submit" class="secondary" data-passkey-button hidden>${t("passkeys.add")}</button>
+  <p class="hint" data-passkey-nojs>${t("passkeys.needsScript")}</p>
+</form>
+${scriptTag(ctx)}`
+    : html`<p>${t("passkeys.verifyFirst")}</p>`
+}
+</section>`;
+}
+
+/** The login page's passkey button; the email field above it offers passkeys in its autofill. */
+export function passkeyLoginSection(ctx: PageContext, rd: string | undefined): Content {
+  if (!ctx.passkeys) return html``;
+  const action = `${ctx.prefix}/passkeys/login${rd ? `?rd=${encodeURIComponent(rd)}` : ""}`;
+  return html`<form method="post" action="${action}" data-passkey="login" data-options="${ctx.prefix}/passkeys/login/options" ${messages(ctx)}>
+  ${errorBox}
+  <input type="hidden" name="response" value="">
+  <button type="submit" class="secondary" data-passkey-button hidden>${ctx.t("passkeys.signIn")}</button>
+</form>
+${scriptTag(ctx)}`;
+}

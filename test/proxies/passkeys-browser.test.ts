@@ -1,0 +1,237 @@
+// Passkeys in headless Chromium through real nginx, with Chromium's virtual
+// authenticators (DevTools protocol WebAuthn domain): enrol a passkey from
+// the account page, sign out, sign in with the passkey alone and reach a
+// protected page; enrol a second authenticator; after five minutes a
+// removal asks for a fresh sign-in, and works after one. The pages run
+// under the hosted pages' strict CSP: a CSP violation would stop the script.
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { after, before, test } from "node:test";
+import { eq } from "drizzle-orm";
+import type { Browser, BrowserContext, CDPSession, Page } from "playwright-core";
+import { type DatabaseHandle, openDatabase } from "../../src/db/client.ts";
+import { auditEvents, sessions, users, webauthnCredentials } from "../../src/db/schema.ts";
+import { launchChromium } from "../helpers/chromium.ts";
+import { type ManualClock, manualClock } from "../helpers/clock.ts";
+import { startEchoApp } from "../helpers/echo-app.ts";
+import {
+  GOOD_PASSWORD,
+  markVerified,
+  type RunningGatehouse,
+  startGatehouse,
+  uniqueEmail,
+} from "../helpers/gatehouse.ts";
+import { startNginx } from "../helpers/nginx.ts";
+import { freePort } from "../helpers/ports.ts";
+import { type RunningSmtp, startSmtp } from "../helpers/smtp.ts";
+
+let database: DatabaseHandle;
+let gatehouse: RunningGatehouse;
+let app: Awaited<ReturnType<typeof startEchoApp>>;
+let nginx: Awaited<ReturnType<typeof startNginx>>;
+let browser: Browser;
+let smtp: RunningSmtp;
+let clock: ManualClock;
+/** A host name, not an address: browsers refuse passkeys on IP addresses. */
+let base: string;
+
+before(async () => {
+  const port = await freePort();
+  base = `http://localhost:${port}`;
+  clock = manualClock();
+  database = await openDatabase({ kind: "pglite" });
+  smtp = await startSmtp();
+  gatehouse = await startGatehouse(
+    database,
+    { PUBLIC_URL: base, SMTP_URL: smtp.url, SITE_NAME: "Passkey Test" },
+    { clock },
+  );
+  app = await startEchoApp();
+  nginx = await startNginx({ gatehousePort: gatehouse.port, appPort: app.port, port });
+  browser = await launchChromium();
+});
+
+after(async () => {
+  await browser?.close();
+  await nginx?.stop();
+  await app?.stop();
+  await gatehouse?.stop();
+  await database?.close();
+  await smtp?.stop();
+});
+
+async function addAuthenticator(cdp: CDPSession): Promise<string> {
+  const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
+    options: {
+      protocol: "ctap2",
+      transport: "internal",
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+      automaticPresenceSimulation: true,
+    },
+  });
+  return authenticatorId;
+}
+
+/** axe-core's violations within `selector` (run through DevTools, which the page's CSP does not govern). */
+async function accessibilityViolations(page: Page, selector: string): Promise<string[]> {
+  await page.evaluate(readFileSync("node_modules/axe-core/axe.min.js", "utf8"));
+  return page.evaluate(async (include) => {
+    // biome-ignore lint/suspicious/noExplicitAny: axe is a global the evaluation above defined
+    const result = await (window as any).axe.run(include);
+    return result.violations.map((v: { id: string; help: string }) => `${v.id}: ${v.help}`);
+  }, selector);
+}
+
+const echoed = async (page: Page) =>
+  JSON.parse(((await page.locator("body").textContent()) ?? "").trim());
+
+async function signOut(page: Page) {
+  await page.goto(`${base}/auth/account`);
+  await page.getByRole("button", { name: "Sign out", exact: true }).click();
+  await page.waitForURL(/\/auth\/login/);
+}
+
+async function enrol(page: Page, name: string) {
+  await page.goto(`${base}/auth/account`);
+  await page.getByLabel("Name of the new passkey").fill(name);
+  await page.getByRole("button", { name: "Add a passkey" }).click();
+  await page.getByText(`The passkey “${name}” was added.`).waitFor();
+}
+
+/**
+ * Signs in with the passkey alone: through the browser's autofill (the
+ * virtual authenticator answers the conditional request as soon as the
+ * login page makes it), or with the button, the page's browser from then
+ * on offering no autofill.
+ */
+async function passkeySignIn(page: Page, target: string, how: "autofill" | "button") {
+  if (how === "button")
+    await page.addInitScript(() => {
+      PublicKeyCredential.isConditionalMediationAvailable = async () => false;
+    });
+  await page.goto(`${base}/auth/login?rd=${encodeURIComponent(target)}`);
+  // Only the passkey: no address, no password.
+  if (how === "button") await page.getByRole("button", { name: "Sign in with a passkey" }).click();
+  await page.waitForURL(target);
+}
+
+test("enrol passkeys, sign in with one alone, remove one after signing in again", async () => {
+  const context: BrowserContext = await browser.newContext();
+  const page = await context.newPage();
+  const violations: string[] = [];
+  page.on("console", (message) => {
+    if (/Content Security Policy/i.test(message.text())) violations.push(message.text());
+  });
+  const cdp = await context.newCDPSession(page);
+  await cdp.send("WebAuthn.enable", { enableUI: false });
+  const laptop = await addAuthenticator(cdp);
+  const email = uniqueEmail("passkey-browser");
+
+  // An account with a password, its address confirmed.
+  await page.goto(`${base}/auth/register`);
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(GOOD_PASSWORD);
+  await page.getByRole("button", { name: "Create account" }).click();
+  await page.waitForURL(/\/auth\/account/);
+  await markVerified(gatehouse, email);
+  const [user] = await database.db.select().from(users).where(eq(users.email, email));
+  assert.ok(user);
+
+  // The login page offers passkeys in the address field's autofill.
+  await signOut(page);
+  assert.equal(await page.getByLabel("Email").getAttribute("autocomplete"), "username webauthn");
+  assert.deepEqual(await accessibilityViolations(page, 'form[data-passkey="login"]'), []);
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(GOOD_PASSWORD);
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
+  await page.waitForURL(/\/auth\/account/);
+
+  await enrol(page, "Work laptop");
+  const stored = await database.db
+    .select()
+    .from(webauthnCredentials)
+    .where(eq(webauthnCredentials.userId, user.id));
+  assert.equal(stored.length, 1);
+  assert.equal(stored[0]?.name, "Work laptop");
+  assert.ok(stored[0]?.publicKey.length, "the public key is kept");
+
+  // Sign out, then in with only the passkey.
+  await signOut(page);
+  await page.goto(`${base}/projects/7?tab=board`);
+  assert.equal(new URL(page.url()).pathname, "/auth/login", "a protected page asks to sign in");
+  await passkeySignIn(page, `${base}/projects/7?tab=board`, "autofill");
+  const seen = await echoed(page);
+  assert.equal(seen.headers["x-auth-email"], email);
+  assert.equal(seen.headers["x-auth-method"], "passkey");
+  const [session] = await database.db.select().from(sessions).where(eq(sessions.userId, user.id));
+  assert.equal(session?.method, "passkey");
+
+  // A second authenticator: the first is gone from this browser (a lost laptop).
+  await cdp.send("WebAuthn.removeVirtualAuthenticator", { authenticatorId: laptop });
+  await addAuthenticator(cdp);
+  // This one with the keyboard alone: type the name, Tab to the button, Enter.
+  await page.goto(`${base}/auth/account`);
+  await page.getByLabel("Name of the new passkey").focus();
+  await page.keyboard.type("Phone");
+  await page.keyboard.press("Tab");
+  assert.equal(
+    await page.evaluate(() => document.activeElement?.textContent),
+    "Add a passkey",
+    "the button is next in the tab order",
+  );
+  await page.keyboard.press("Enter");
+  await page.getByText("The passkey “Phone” was added.").waitFor();
+  assert.deepEqual(await accessibilityViolations(page, "#passkeys"), []);
+  await page.goto(`${base}/auth/account`);
+  assert.equal(await page.getByRole("button", { name: /^Remove the passkey/ }).count(), 2);
+
+  // Five minutes on, a removal needs a fresh sign-in.
+  clock.advance(6 * 60 * 1000);
+  await page.goto(`${base}/auth/account`);
+  await page.getByRole("button", { name: "Remove the passkey Work laptop" }).click();
+  await page.getByText(/Sign in again to add or remove a passkey/).waitFor();
+  assert.equal(
+    (
+      await database.db
+        .select()
+        .from(webauthnCredentials)
+        .where(eq(webauthnCredentials.userId, user.id))
+    ).length,
+    2,
+    "nothing removed without a fresh sign-in",
+  );
+
+  // Signed in again with the phone's passkey, the laptop's goes.
+  await signOut(page);
+  await passkeySignIn(page, `${base}/reports`, "button");
+  await page.goto(`${base}/auth/account`);
+  await page.getByRole("button", { name: "Remove the passkey Work laptop" }).click();
+  await page.getByText("The passkey was removed.").waitFor();
+  const left = await database.db
+    .select()
+    .from(webauthnCredentials)
+    .where(eq(webauthnCredentials.userId, user.id));
+  assert.deepEqual(
+    left.map((row) => row.name),
+    ["Phone"],
+  );
+  assert.ok((left[0]?.lastUsedAt?.getTime() ?? 0) > 0, "last use recorded");
+
+  // Audited, and the owner told by mail.
+  const events = await database.db
+    .select({ type: auditEvents.type })
+    .from(auditEvents)
+    .where(eq(auditEvents.userId, user.id));
+  const types = events.map((event) => event.type);
+  assert.equal(types.filter((type) => type === "passkey.added").length, 2);
+  assert.equal(types.filter((type) => type === "passkey.removed").length, 1);
+  await gatehouse.gatehouse.mailer.idle();
+  const subjects = smtp.waiting(email).map((mail) => mail.subject);
+  assert.equal(subjects.filter((s) => /passkey was added/.test(s)).length, 2);
+  assert.equal(subjects.filter((s) => /passkey was removed/.test(s)).length, 1);
+
+  assert.deepEqual(violations, [], "no CSP violation");
+  await context.close();
+});
