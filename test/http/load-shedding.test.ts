@@ -81,5 +81,5 @@ test("while every hashing thread is busy, a login is refused before its body is 
   assert.match(shed, /\r\nretry-after: 1\r\n/i);
   assert.match(shed, /\r\nconnection: close\r\n/i);
   assert.match(shed, /"code":"overloaded"/);
-  assert.match(shed, /\r\nx-request-id: [0-9a-f-]{36}\r\n[^]*"requestId":"[0-9a-f-]{36}"/i);
+  assert.match(shed, /\r\nx-request-id: [0-9a-f-]{36}\r\n[\s\S]*"requestId":"[0-9a-f-]{36}"/i);
 });
