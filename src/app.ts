@@ -4,8 +4,16 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { Hono } from "hono";
 import { requestId } from "hono/request-id";
 import { createUserAdmin, type UserAdmin } from "./accounts/admin.ts";
-import { type Audit, sqlAudit } from "./accounts/audit.ts";
+import {
+  type Audit,
+  type AuditReader,
+  auditReader,
+  sqlAudit,
+  startAuditRetention,
+} from "./accounts/audit.ts";
+import { type UserDirectory, userDirectory } from "./accounts/directory.ts";
 import { createEmailFlows, type EmailFlows } from "./accounts/email-flows.ts";
+import { initialAdmin } from "./accounts/initial-admin.ts";
 import { emailTokenStore } from "./accounts/link-tokens.ts";
 import { type LoginThrottle, loginThrottle, rateLimiter } from "./accounts/login-throttle.ts";
 import { createOwnSessions } from "./accounts/own-sessions.ts";
@@ -61,6 +69,10 @@ export type Gatehouse = {
   apiKeys: ApiKeyService;
   /** Disable and enable accounts (the CLI's `users disable|enable`). */
   users: UserAdmin;
+  directory: UserDirectory;
+  audits: AuditReader;
+  /** Writes an audit event (in the background). */
+  audit: Audit;
   emailFlows: EmailFlows;
   mailer: Mailer;
   oauth: OAuthService;
@@ -92,7 +104,28 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
   const logError = (error: unknown, context: string) =>
     logger.error({ err: error, context }, `${context} failed`);
   const metrics = createMetrics({ defaultMetrics: options.defaultMetrics ?? false });
-  const audit: Audit = sqlAudit(database.db, (error) => logError(error, "audit write"));
+  // The first account proving INITIAL_ADMIN_EMAIL becomes an admin (accounts/initial-admin.ts).
+  const firstAdmin = initialAdmin({ db: database.db, config, logError });
+  const written: Audit = sqlAudit(
+    database.db,
+    (error) => logError(error, "audit write"),
+    config.audit_log ? (event) => logger.info({ audit: event }, "audit event") : undefined,
+    () => clock.now(),
+  );
+  const audit: Audit = (type, event) => {
+    written(type, event);
+    firstAdmin.seen(type, event.userId, (promoted) => written("user.roles_changed", promoted));
+  };
+  const audits = auditReader(database.db);
+  const stopRetention = startAuditRetention({
+    reader: audits,
+    retentionSeconds: config.audit_retention,
+    now: () => clock.now(),
+    onError: (error) => logError(error, "audit retention"),
+    onDeleted: (count) => {
+      if (count > 0) logger.info({ count }, "audit events past AUDIT_RETENTION deleted");
+    },
+  });
 
   const redis = options.redis ?? null;
   const publishRevoked = (message: RevokedMessage) =>
@@ -193,9 +226,11 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     db: database.db,
     sessions,
     dropKeys: (hashes) => apiKeys.dropped(hashes),
+    dropProviderTokens: (userId, providers) => oauth.dropTokens(userId, providers),
     clock,
     audit,
   });
+  const directory = userDirectory(database.db);
   // Single sign-out: what any replica revokes, every replica forgets at once.
   redis?.subscribe(REVOKED_CHANNEL, (text) => {
     try {
@@ -297,6 +332,10 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
       emailFlows,
       sessions,
       ownSessions: createOwnSessions({ sessions, audit }),
+      audit,
+      audits,
+      directory,
+      userAdmin,
       apiKeys,
       oauth,
       logError,
@@ -346,6 +385,9 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     accounts,
     apiKeys,
     users: userAdmin,
+    directory,
+    audits,
+    audit,
     emailFlows,
     mailer,
     oauth,
@@ -354,6 +396,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     reloadKeys,
     close: () => {
       clearInterval(keyReload);
+      stopRetention();
       void authjs?.userCheck?.close();
       mailer.close();
       void hasher.close();

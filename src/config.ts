@@ -152,6 +152,17 @@ const settingsSchema = z
     session_cache_max: integer(100_000, 0, 10_000_000),
     auth_cache_seconds: integer(0, 0, 3600),
     registration_enabled: bool(true),
+    /** Users with this role reach the admin console under AUTH_PREFIX/admin. */
+    admin_role: z
+      .string()
+      .regex(/^[A-Za-z0-9._:-]{1,64}$/, "must be a role name (letters, digits, . _ : -)")
+      .default("admin"),
+    /** The first account that proves this address (verified) becomes an admin. */
+    initial_admin_email: z.string().trim().min(3).max(254).optional(),
+    /** Audit events older than this are deleted in the background; 0 keeps them for ever. */
+    audit_retention: duration("365d"),
+    /** Also write every audit event to the structured log (for shipping to a SIEM). */
+    audit_log: bool(false),
     // One core is left to the event loop, so a login storm cannot starve /_resolve.
     password_hash_concurrency: integer(Math.max(1, availableParallelism() - 1), 1, 256),
     password_hash_queue: integer(availableParallelism() * 4, 0, 10_000),

@@ -84,7 +84,7 @@ export function createAccountService(deps: AccountServiceDeps) {
       ? await sessions.createIf(guard, user.id, method, meta)
       : await sessions.create(user.id, method, meta);
     if (!created) return null;
-    audit("user.login", { userId: user.id, ip: meta.ip, detail: { method } });
+    audit("user.login", { userId: user.id, ...meta, detail: { method } });
     return { user, token: created.token, sessionId: created.session.id };
   }
 
@@ -145,7 +145,7 @@ export function createAccountService(deps: AccountServiceDeps) {
         notify.alreadyRegistered(email);
         return { existing: true };
       }
-      audit("user.registered", { userId: id, ip: meta.ip, detail: { method: "password" } });
+      audit("user.registered", { userId: id, ...meta, detail: { method: "password" } });
       const created = toSessionUser(inserted);
       notify.registered(created);
       if (!deps.registrationSignsIn) return { created };
@@ -188,7 +188,7 @@ export function createAccountService(deps: AccountServiceDeps) {
       if (!ok || !found.row || password === undefined) {
         audit("user.login_failed", {
           userId: found.row?.user.id ?? null,
-          ip: meta.ip,
+          ...meta,
           detail: { method: "password" },
         });
         counted("failure");
@@ -249,7 +249,7 @@ export function createAccountService(deps: AccountServiceDeps) {
         ok: await hasher.verify(stored, given ?? ""),
       }));
       if (!ok || given === undefined) {
-        audit("user.password_change_failed", { userId: user.id, ip: meta.ip });
+        audit("user.password_change_failed", { userId: user.id, ...meta });
         throw new ServiceError("wrong_password", "The current password is not correct.");
       }
       await throttle.refund(user.email, meta.ip);
@@ -264,7 +264,7 @@ export function createAccountService(deps: AccountServiceDeps) {
         : 0;
       audit("user.password_changed", {
         userId: user.id,
-        ip: meta.ip,
+        ...meta,
         detail: { signedOutOthers: signedOut },
       });
       return { signedOut };
@@ -272,7 +272,7 @@ export function createAccountService(deps: AccountServiceDeps) {
 
     async logout(sessionId: string, userId: string, meta: ClientMeta): Promise<void> {
       await sessions.revoke(sessionId);
-      audit("user.logout", { userId, ip: meta.ip });
+      audit("user.logout", { userId, ...meta });
     },
   };
 }

@@ -118,7 +118,7 @@ export function createSignInFlow(deps: {
       } catch (error) {
         if (!(error instanceof ProviderError)) throw error;
         audit("oauth.failed", {
-          ip: meta.ip,
+          ...meta,
           detail: { provider: source.id, reason: error.message },
         });
         throw new OAuthError(
@@ -146,7 +146,7 @@ export function createSignInFlow(deps: {
       const created = await deps.sessions.createIf({ identityId }, user.id, method, meta);
       if (!created) throw new OAuthError(409, SIGN_IN_CHANGED);
       const { token, session } = created;
-      audit("user.login", { userId: user.id, ip: meta.ip, detail: { method } });
+      audit("user.login", { userId: user.id, ...meta, detail: { method } });
       const { id, email, emailVerified, name, roles } = user;
       return {
         signedIn: {

@@ -34,6 +34,7 @@ export function accountView(kit: AuthKit): AccountView {
       currentSessionId: session.id,
       apiKeys: await kit.apiKeys.list(user.id),
       identities: await kit.oauth.identities(user.id),
+      securityEvents: await kit.audits.list({ userId: user.id, limit: 10 }),
       ...extra,
     });
   };

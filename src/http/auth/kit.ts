@@ -4,6 +4,9 @@
 // routes.ts and handed to each concern's sub-app.
 import type { Context } from "hono";
 import { deleteCookie, setCookie } from "hono/cookie";
+import type { UserAdmin } from "../../accounts/admin.ts";
+import type { Audit, AuditReader } from "../../accounts/audit.ts";
+import type { UserDirectory } from "../../accounts/directory.ts";
 import type { EmailFlows } from "../../accounts/email-flows.ts";
 import type { OwnSessions } from "../../accounts/own-sessions.ts";
 import type { AccountService, ClientMeta, SignedIn } from "../../accounts/service.ts";
@@ -46,6 +49,11 @@ export type AuthServices = {
   ownSessions: OwnSessions;
   apiKeys: ApiKeyService;
   oauth: OAuthService;
+  /** The audit trail: written (audit), read (audits); the admin console's accounts. */
+  audit: Audit;
+  audits: AuditReader;
+  directory: UserDirectory;
+  userAdmin: UserAdmin;
   logError: (error: unknown, context: string) => void;
   /** True for an error that says a store cannot be reached (db/unavailable.ts): a 503, not a 500. */
   isStoreUnavailable: (error: unknown) => boolean;
