@@ -105,7 +105,12 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     logger.error({ err: error, context }, `${context} failed`);
   const metrics = createMetrics({ defaultMetrics: options.defaultMetrics ?? false });
   // The first account proving INITIAL_ADMIN_EMAIL becomes an admin (accounts/initial-admin.ts).
-  const firstAdmin = initialAdmin({ db: database.db, config, logError });
+  const firstAdmin = initialAdmin({
+    db: database.db,
+    config,
+    logError,
+    refreshUser: (userId) => sessions.refreshUser(userId),
+  });
   const written: Audit = sqlAudit(
     database.db,
     (error) => logError(error, "audit write"),

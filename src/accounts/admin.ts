@@ -53,7 +53,7 @@ async function liveKeys(db: Pick<Database, "select">, userId: string): Promise<s
 
 export function createUserAdmin(deps: {
   db: Database;
-  sessions: Pick<SessionService, "revokeAllForUser">;
+  sessions: Pick<SessionService, "revokeAllForUser" | "refreshUser">;
   /** Drops keys from every replica's cache (they stay stored, and work again once enabled). */
   dropKeys: (hashes: string[]) => void;
   /** Drops a deleted user's provider tokens from every replica's cache. */
@@ -128,6 +128,8 @@ export function createUserAdmin(deps: {
         .limit(1);
       if (!row) return { found: false, before: [] };
       await db.update(users).set({ roles, updatedAt: now() }).where(eq(users.id, userId));
+      // Every replica reads the account again on its next request: a removed role ends now.
+      await deps.sessions.refreshUser(userId);
       audited("user.roles_changed", userId, actor, { before: row.roles, after: roles });
       return { found: true, before: row.roles };
     },

@@ -17,6 +17,8 @@ export function initialAdmin(deps: {
   db: Database;
   config: { initial_admin_email?: string; admin_role: string };
   logError: (error: unknown, context: string) => void;
+  /** Makes every replica read the account again (the new role shows at once). */
+  refreshUser: (userId: string) => Promise<void>;
 }) {
   const email = deps.config.initial_admin_email
     ? canonicalizeEmail(deps.config.initial_admin_email)
@@ -62,13 +64,14 @@ export function initialAdmin(deps: {
     ): void {
       if (!email || done || !userId || !TRIGGERS.has(type)) return;
       check(userId).then(
-        (promoted) => {
-          if (promoted)
-            onPromoted({
-              userId,
-              actorId: "INITIAL_ADMIN_EMAIL",
-              detail: { added: [deps.config.admin_role] },
-            });
+        async (promoted) => {
+          if (!promoted) return;
+          await deps.refreshUser(userId);
+          onPromoted({
+            userId,
+            actorId: "INITIAL_ADMIN_EMAIL",
+            detail: { added: [deps.config.admin_role] },
+          });
         },
         (error) => deps.logError(error, "initial admin"),
       );

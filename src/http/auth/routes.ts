@@ -6,6 +6,8 @@
 // JSON error shape (body.ts).
 import { Hono } from "hono";
 import { accountRoutes, accountView } from "./account.ts";
+import { adminViewRoutes } from "./admin.ts";
+import { adminActionRoutes } from "./admin-actions.ts";
 import { apiKeyRoutes } from "./api-keys.ts";
 import { formOrJsonErrors } from "./body.ts";
 import { emailLinkRoutes } from "./email-links.ts";
@@ -42,6 +44,8 @@ export function authRoutes(services: AuthServices) {
   app.route("/", sessionRoutes(kit, session));
   app.route("/", apiKeyRoutes(kit, session, account));
   app.route("/", providerRoutes(kit, session));
+  app.route("/", adminViewRoutes(kit, session));
+  app.route("/", adminActionRoutes(kit, session));
 
   app.all(
     "*",
