@@ -72,43 +72,54 @@ function toRow(row: typeof users.$inferSelect): UserRow {
 }
 
 export function userDirectory(db: Database) {
+  /** The page's query (one row more than the page, to know there is a next). */
+  function listQuery(query: UserListQuery) {
+    const sort = query.sort ?? "created";
+    const limit = Math.min(Math.max(query.limit ?? 50, 1), MAX_PAGE);
+    const where: SQL[] = [];
+    const q = query.q?.normalize("NFKC").trim().toLowerCase();
+    if (q) {
+      // The text_pattern_ops indexes answer these range comparisons (~>=~, ~<~) with any parameter.
+      const upper = upperBound(q);
+      const byEmail = sql`(${users.email} ~>=~ ${q} and ${users.email} ~<~ ${upper})`;
+      const byName = sql`(lower(${users.name}) ~>=~ ${q} and lower(${users.name}) ~<~ ${upper})`;
+      where.push(q.includes("@") ? byEmail : (or(byEmail, byName) as SQL));
+    }
+    if (query.verified !== undefined) where.push(eq(users.emailVerified, query.verified));
+    if (query.disabled !== undefined)
+      where.push(query.disabled ? isNotNull(users.disabledAt) : isNull(users.disabledAt));
+    if (query.role) where.push(sql`${users.roles} @> array[${query.role}]::text[]`);
+    if (query.provider)
+      where.push(
+        sql`exists (select 1 from ${oauthIdentities} where ${oauthIdentities.userId} = ${users.id} and ${oauthIdentities.provider} = ${query.provider})`,
+      );
+    if (query.cursor) {
+      const after = decodeCursor(query.cursor, sort);
+      where.push(
+        sort === "created"
+          ? sql`(${users.createdAt}, ${users.id}) < (${new Date(after[0]).toISOString()}::timestamptz, ${after[1] as string})`
+          : gt(users.email, after[0]),
+      );
+    }
+    const rows = db
+      .select()
+      .from(users)
+      .where(and(...where))
+      .orderBy(
+        ...(sort === "created" ? [desc(users.createdAt), desc(users.id)] : [asc(users.email)]),
+      )
+      .limit(limit + 1);
+    return { rows, sort, limit };
+  }
+
   return {
+    /** For measuring: the SQL a list runs (the scale test explains it). */
+    listSql: (query: UserListQuery) => listQuery(query).rows.toSQL(),
+
     async list(query: UserListQuery): Promise<{ users: UserRow[]; next: string | null }> {
-      const sort = query.sort ?? "created";
-      const limit = Math.min(Math.max(query.limit ?? 50, 1), MAX_PAGE);
-      const where: SQL[] = [];
-      const q = query.q?.normalize("NFKC").trim().toLowerCase();
-      if (q) {
-        // The text_pattern_ops indexes answer these range comparisons (~>=~, ~<~) with any parameter.
-        const upper = upperBound(q);
-        const byEmail = sql`(${users.email} ~>=~ ${q} and ${users.email} ~<~ ${upper})`;
-        const byName = sql`(lower(${users.name}) ~>=~ ${q} and lower(${users.name}) ~<~ ${upper})`;
-        where.push(q.includes("@") ? byEmail : (or(byEmail, byName) as SQL));
-      }
-      if (query.verified !== undefined) where.push(eq(users.emailVerified, query.verified));
-      if (query.disabled !== undefined)
-        where.push(query.disabled ? isNotNull(users.disabledAt) : isNull(users.disabledAt));
-      if (query.role) where.push(sql`${users.roles} @> array[${query.role}]::text[]`);
-      if (query.provider)
-        where.push(
-          sql`exists (select 1 from ${oauthIdentities} where ${oauthIdentities.userId} = ${users.id} and ${oauthIdentities.provider} = ${query.provider})`,
-        );
-      if (query.cursor) {
-        const after = decodeCursor(query.cursor, sort);
-        where.push(
-          sort === "created"
-            ? sql`(${users.createdAt}, ${users.id}) < (${new Date(after[0]).toISOString()}::timestamptz, ${after[1] as string})`
-            : gt(users.email, after[0]),
-        );
-      }
-      const rows = await db
-        .select()
-        .from(users)
-        .where(and(...where))
-        .orderBy(
-          ...(sort === "created" ? [desc(users.createdAt), desc(users.id)] : [asc(users.email)]),
-        )
-        .limit(limit + 1);
+      const built = listQuery(query);
+      const { sort, limit } = built;
+      const rows = await built.rows;
       const page = rows.slice(0, limit);
       const last = page.at(-1);
       const next =
