@@ -21,6 +21,7 @@ import { type Actor, createUserAdmin, parseRoles, type UserAdmin } from "../acco
 import { type Audit, type AuditReader, auditReader, auditRow } from "../accounts/audit.ts";
 import { type UserDirectory, userDirectory } from "../accounts/directory.ts";
 import { canonicalizeEmail } from "../accounts/email.ts";
+import { requireEmail, requireName } from "../accounts/fields.ts";
 import { type ApiKeyService, createApiKeyService } from "../api-keys/service.ts";
 import { ConfigError, loadConfig } from "../config.ts";
 import { type Database, DataDirInUse, openDatabase } from "../db/client.ts";
@@ -170,15 +171,13 @@ export async function execute(
       return;
     }
     case "users create": {
-      const email = canonicalizeEmail(values.email);
-      if (!email || !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email))
-        throw new UsageError("--email must be an address like someone@example.com");
+      if (values.email === undefined) throw new UsageError("--email is required");
+      const email = requireEmail(values.email);
+      const name = requireName(values.name);
       const roles = parseRoles(values.role ?? []);
       if (await directory.idByEmail(email)) throw new UsageError(`${email} already has an account`);
       const id = randomUUID();
-      await db
-        .insert(users)
-        .values({ id, email, emailVerified: true, name: values.name ?? "", roles });
+      await db.insert(users).values({ id, email, emailVerified: true, name, roles });
       services.audit("user.created", { userId: id, ...CLI, detail: { roles } });
       print(`created ${email} (${id}) with roles ${roles.join(", ") || "(none)"}`);
       print(
