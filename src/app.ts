@@ -14,10 +14,12 @@ import {
 import { type UserDirectory, userDirectory } from "./accounts/directory.ts";
 import { createEmailFlows, type EmailFlows } from "./accounts/email-flows.ts";
 import { initialAdmin } from "./accounts/initial-admin.ts";
+import { createInvitations, type Invitations } from "./accounts/invitations.ts";
 import { emailTokenStore } from "./accounts/link-tokens.ts";
 import { type LoginThrottle, loginThrottle, rateLimiter } from "./accounts/login-throttle.ts";
 import { createOwnSessions } from "./accounts/own-sessions.ts";
 import { createPasswordHasher } from "./accounts/passwords.ts";
+import { registrationMode, registrationPolicy } from "./accounts/registration-policy.ts";
 import { type AccountService, createAccountService } from "./accounts/service.ts";
 import { type ApiKeyService, createApiKeyService } from "./api-keys/service.ts";
 import { type Config, xsrfInUse } from "./config.ts";
@@ -71,6 +73,7 @@ export type Gatehouse = {
   users: UserAdmin;
   directory: UserDirectory;
   audits: AuditReader;
+  invitations: Invitations;
   /** Writes an audit event (in the background). */
   audit: Audit;
   emailFlows: EmailFlows;
@@ -201,6 +204,23 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     resetTtlSeconds: config.password_reset_ttl,
     logError,
   });
+  const mode = registrationMode(config);
+  const invitations = createInvitations({
+    db: database.db,
+    hasher,
+    sessions,
+    mail: (kind, to, values) => mailer.post(kind, to, values),
+    audit,
+    clock,
+    linkBase: `${config.public_url.origin}${config.auth_prefix}`,
+    ttlSeconds: config.invitation_ttl,
+    open: mode !== "closed",
+  });
+  const registration = registrationPolicy({
+    mode,
+    domains: config.registration_domains,
+    invited: (email) => invitations.invited(email),
+  });
   const accounts = createAccountService({
     db: database.db,
     hasher,
@@ -214,7 +234,8 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
         maxPerIp: config.login_max_failures_per_ip,
         windowSeconds: config.login_failure_window,
       }),
-    registrationEnabled: config.registration_enabled,
+    registrationEnabled: registration.selfService,
+    checkAddress: (email) => registration.checkSelfService(email),
     registrationSignsIn: config.registration_sign_in,
     onLogin: (result) => metrics.logins.inc({ result }),
   });
@@ -262,7 +283,13 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     sessions,
     audit,
     clock,
-    registrationEnabled: config.registration_enabled,
+    // Invitations and REGISTRATION_MODE decide in the gate; only "closed" refuses every provider sign-up.
+    registrationEnabled: mode !== "closed",
+    registrationGate: {
+      refuse: (email, verified) => registration.refuseProvider(email, verified),
+      registered: (userId, email, verified) =>
+        invitations.providerRegistered(userId, email, verified),
+    },
     refreshTimeoutMs: config.oauth_timeout * 1000,
     onTokensForgotten: (keys) => publishRevoked({ providerTokens: keys }),
     ...(redis ? { refreshLock: redisLock(redis) } : {}),
@@ -341,6 +368,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
       audits,
       directory,
       userAdmin,
+      invitations,
       apiKeys,
       oauth,
       logError,
@@ -393,6 +421,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     directory,
     audits,
     audit,
+    invitations,
     emailFlows,
     mailer,
     oauth,

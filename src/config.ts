@@ -159,6 +159,26 @@ const settingsSchema = z
       .default("admin"),
     /** The first account that proves this address (verified) becomes an admin. */
     initial_admin_email: z.string().trim().min(3).max(254).optional(),
+    /** Who may create an account: open, domains (REGISTRATION_DOMAINS), invite, closed; unset: REGISTRATION_ENABLED decides (open or closed). */
+    registration_mode: z.enum(["open", "domains", "invite", "closed"]).optional(),
+    /** For REGISTRATION_MODE=domains: example.com (exactly) or *.example.com (its subdomains). */
+    registration_domains: list().pipe(
+      z.array(
+        z
+          .string()
+          .transform((value) => value.toLowerCase())
+          .pipe(
+            z
+              .string()
+              .regex(
+                /^(\*\.)?[^\s@*/:]+\.[^\s@*/:]+$/,
+                "must be a domain like example.com or *.example.com",
+              ),
+          ),
+      ),
+    ),
+    /** How long an invitation's link works. */
+    invitation_ttl: duration("7d").pipe(z.number().min(300, "must be at least 5m")),
     /** Audit events older than this are deleted in the background; 0 keeps them for ever. */
     audit_retention: duration("365d"),
     /** Also write every audit event to the structured log (for shipping to a SIEM). */
@@ -296,6 +316,13 @@ export const configSchema = settingsSchema.superRefine((config, ctx) => {
       message: "AUTHJS_USER_CHECK needs the Auth.js app's database (postgres://...)",
     });
   }
+  if (config.registration_mode === "domains" && config.registration_domains.length === 0) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["registration_domains"],
+      message: "REGISTRATION_MODE=domains needs at least one domain",
+    });
+  }
   if (config.dev_bypass_roles.length > 0 && !config.dev_bypass_user) {
     ctx.addIssue({
       code: "custom",
@@ -422,7 +449,16 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       problems.push("DEV_BYPASS_USER: refused with an https PUBLIC_URL (development only)");
   }
   if (problems.length > 0) throw new ConfigError(problems);
-  return finishConfig({ ...result.data, oauth_providers: oauth.providers });
+  // REGISTRATION_MODE wins over REGISTRATION_ENABLED; after this, registration_enabled means
+  // "the registration form is offered" (open or domains) and registration_mode is always set.
+  const registrationMode =
+    result.data.registration_mode ?? (result.data.registration_enabled ? "open" : "closed");
+  return finishConfig({
+    ...result.data,
+    registration_mode: registrationMode,
+    registration_enabled: registrationMode === "open" || registrationMode === "domains",
+    oauth_providers: oauth.providers,
+  });
 }
 
 function finishConfig(

@@ -32,6 +32,8 @@ export type AccountServiceDeps = {
   audit: Audit;
   notify: AccountNotifications;
   registrationEnabled: boolean;
+  /** REGISTRATION_MODE's check of the address (registration-policy.ts): throws when it may not register. */
+  checkAddress?: (email: string) => void;
   /** Registration opens a session at once; otherwise the user signs in after. */
   registrationSignsIn: boolean;
   /** Told how each password sign-in ended (gatehouse_login_total). */
@@ -129,6 +131,7 @@ export function createAccountService(deps: AccountServiceDeps) {
     ): Promise<{ created: SessionUser; signedIn?: SignedIn } | { existing: true }> {
       checkRegistrationOpen();
       const { email, password, name } = input;
+      deps.checkAddress?.(email);
       const hash = await refuseWhenOverloaded(() => hasher.hash(password));
       const id = crypto.randomUUID();
       const inserted = await db.transaction(async (tx) => {

@@ -180,6 +180,32 @@ export const apiKeys = pgTable(
   (table) => [index("api_keys_user_id_idx").on(table.userId)],
 );
 
+/**
+ * An admin's invitation of an address: the mailed link's token is kept as its
+ * SHA-256 only; single use (accepted_at), checked for expiry when used.
+ */
+export const invitations = pgTable(
+  "invitations",
+  {
+    id: text("id").primaryKey(),
+    /** Canonical address. */
+    email: text("email").notNull(),
+    roles: text("roles").array().notNull().default(sql`'{}'::text[]`),
+    /** SHA-256 (hex) of the link's token. */
+    tokenHash: text("token_hash").notNull().unique(),
+    invitedBy: text("invited_by"),
+    createdAt: createdAt(),
+    expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
+    acceptedAt: timestamp("accepted_at", { withTimezone: true }),
+    acceptedUserId: text("accepted_user_id"),
+    revokedAt: timestamp("revoked_at", { withTimezone: true }),
+  },
+  (table) => [
+    index("invitations_email_idx").on(table.email),
+    index("invitations_created_idx").on(table.createdAt),
+  ],
+);
+
 /** Keys gatehouse signs with (x-auth-jwt). Generated on first start when none exist. */
 export const signingKeys = pgTable("signing_keys", {
   kid: text("kid").primaryKey(),

@@ -8,6 +8,7 @@ import type { UserAdmin } from "../../accounts/admin.ts";
 import type { Audit, AuditReader } from "../../accounts/audit.ts";
 import type { UserDirectory } from "../../accounts/directory.ts";
 import type { EmailFlows } from "../../accounts/email-flows.ts";
+import type { Invitations } from "../../accounts/invitations.ts";
 import type { OwnSessions } from "../../accounts/own-sessions.ts";
 import type { AccountService, ClientMeta, SignedIn } from "../../accounts/service.ts";
 import type { ApiKeyService } from "../../api-keys/service.ts";
@@ -54,6 +55,7 @@ export type AuthServices = {
   audits: AuditReader;
   directory: UserDirectory;
   userAdmin: UserAdmin;
+  invitations: Invitations;
   logError: (error: unknown, context: string) => void;
   /** True for an error that says a store cannot be reached (db/unavailable.ts): a 503, not a 500. */
   isStoreUnavailable: (error: unknown) => boolean;

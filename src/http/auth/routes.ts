@@ -8,6 +8,7 @@ import { Hono } from "hono";
 import { accountRoutes, accountView } from "./account.ts";
 import { adminViewRoutes } from "./admin.ts";
 import { adminActionRoutes } from "./admin-actions.ts";
+import { adminInvitationRoutes } from "./admin-invitations.ts";
 import { apiKeyRoutes } from "./api-keys.ts";
 import { formOrJsonErrors } from "./body.ts";
 import { emailLinkRoutes } from "./email-links.ts";
@@ -18,6 +19,7 @@ import {
   hostedPageHeaders,
   methodNotAllowed,
 } from "./guards.ts";
+import { invitationRoutes } from "./invitation.ts";
 import { type AuthEnv, type AuthServices, authKit } from "./kit.ts";
 import { passwordRoutes } from "./password.ts";
 import { providerRoutes } from "./providers.ts";
@@ -46,6 +48,8 @@ export function authRoutes(services: AuthServices) {
   app.route("/", providerRoutes(kit, session));
   app.route("/", adminViewRoutes(kit, session));
   app.route("/", adminActionRoutes(kit, session));
+  app.route("/", adminInvitationRoutes(kit, session));
+  app.route("/", invitationRoutes(kit));
 
   app.all(
     "*",
