@@ -6,6 +6,7 @@ import { and, asc, desc, eq, gt, isNotNull, isNull, or, type SQL, sql } from "dr
 import type { Database } from "../db/client.ts";
 import { oauthIdentities, passwordCredentials, users } from "../db/schema.ts";
 import { ServiceError } from "../errors.ts";
+import { hasControlCharacters } from "../security/text.ts";
 
 export type UserSort = "created" | "email";
 
@@ -50,7 +51,9 @@ function decodeCursor(cursor: string, sort: UserSort): [string, string] | [strin
     const value = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as unknown;
     if (
       Array.isArray(value) &&
-      value.every((part) => typeof part === "string" && part.length <= 400) &&
+      value.every(
+        (part) => typeof part === "string" && part.length <= 400 && !hasControlCharacters(part),
+      ) &&
       value.length === (sort === "created" ? 2 : 1) &&
       (sort !== "created" || !Number.isNaN(Date.parse(value[0] as string)))
     )

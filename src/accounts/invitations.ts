@@ -18,7 +18,7 @@ import type { SessionService } from "../sessions/service.ts";
 import type { SessionUser } from "../sessions/store.ts";
 import type { Actor } from "./admin.ts";
 import type { Audit } from "./audit.ts";
-import type { PasswordHasher } from "./passwords.ts";
+import { type PasswordHasher, refuseWhenOverloaded } from "./passwords.ts";
 import type { ClientMeta, SignedIn } from "./service.ts";
 
 export type InvitationStatus = "pending" | "accepted" | "revoked" | "expired";
@@ -233,7 +233,8 @@ export function createInvitations(deps: {
       meta: ClientMeta,
     ): Promise<SignedIn> {
       const invitation = await usable(token);
-      const hash = await deps.hasher.hash(input.password);
+      // A full hashing queue is a 503 with Retry-After, as for registration.
+      const hash = await refuseWhenOverloaded(() => deps.hasher.hash(input.password));
       const id = crypto.randomUUID();
       const created = await db.transaction(async (tx) => {
         // Single use: only one acceptance marks it.

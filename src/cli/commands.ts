@@ -118,7 +118,9 @@ export async function execute(
   const { db, apiKeys, admin, directory } = services;
   const userId = async (email: string | undefined): Promise<string> => {
     if (!email) throw new UsageError("--email is required");
-    const id = await directory.idByEmail(canonicalizeEmail(email) ?? email);
+    const canonical = canonicalizeEmail(email);
+    if (!canonical) throw new UsageError(`"${email.slice(0, 100)}" is not an email address`);
+    const id = await directory.idByEmail(canonical);
     if (!id) throw new UsageError(`no user with the address ${email}`);
     return id;
   };

@@ -7,6 +7,7 @@ import { type Context, Hono } from "hono";
 import { AUDIT_EVENT_TYPES } from "../../accounts/audit.ts";
 import { canonicalizeEmail } from "../../accounts/email.ts";
 import { ServiceError } from "../../errors.ts";
+import { hasControlCharacters } from "../../security/text.ts";
 import { adminAuditPage, adminUserPage, adminUsersPage } from "../pages/admin.ts";
 import { requireAdmin, wantsPage } from "./admin-guard.ts";
 import type { AuthEnv, AuthKit } from "./kit.ts";
@@ -25,6 +26,9 @@ function yesNo(name: string, value: string | undefined): boolean | undefined {
 function text(name: string, value: string | undefined, max: number): string | undefined {
   if (value === undefined || value.trim() === "") return undefined;
   if (value.length > max) throw new ServiceError("invalid_request", `${name} is too long.`);
+  // PostgreSQL text cannot hold NUL, and no address, name or role holds a control character.
+  if (hasControlCharacters(value))
+    throw new ServiceError("invalid_request", `${name} must not contain control characters.`);
   return value.trim();
 }
 
