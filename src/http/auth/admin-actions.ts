@@ -16,6 +16,10 @@ import { readBody } from "./body.ts";
 import type { AuthEnv, AuthKit } from "./kit.ts";
 import type { SessionMiddleware, SignedInEnv } from "./session.ts";
 
+// HOOK(mfa): "remove a second factor" joins this list once second factors
+// exist: an action `remove-factor` taking the factor's id, calling the
+// factor store's removal and auditing `mfa.removed` with the admin as actor;
+// the user's page (pages/admin.ts) then lists the factors beside the API keys.
 export const ADMIN_ACTIONS = [
   "roles",
   "disable",
