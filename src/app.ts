@@ -4,8 +4,17 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { Hono } from "hono";
 import { requestId } from "hono/request-id";
 import { createUserAdmin, type UserAdmin } from "./accounts/admin.ts";
-import { type Audit, sqlAudit } from "./accounts/audit.ts";
+import {
+  type Audit,
+  type AuditReader,
+  auditReader,
+  sqlAudit,
+  startAuditRetention,
+} from "./accounts/audit.ts";
+import { type UserDirectory, userDirectory } from "./accounts/directory.ts";
 import { createEmailFlows, type EmailFlows } from "./accounts/email-flows.ts";
+import { initialAdmin } from "./accounts/initial-admin.ts";
+import { createInvitations, type Invitations } from "./accounts/invitations.ts";
 import { emailTokenStore } from "./accounts/link-tokens.ts";
 import {
   createLoginThrottle,
@@ -15,6 +24,7 @@ import {
 } from "./accounts/login-throttle.ts";
 import { createOwnSessions } from "./accounts/own-sessions.ts";
 import { createPasswordHasher } from "./accounts/passwords.ts";
+import { registrationMode, registrationPolicy } from "./accounts/registration-policy.ts";
 import { type AccountService, createAccountService, type SecondStep } from "./accounts/service.ts";
 import { type ApiKeyService, createApiKeyService } from "./api-keys/service.ts";
 import { type Config, xsrfInUse } from "./config.ts";
@@ -74,6 +84,11 @@ export type Gatehouse = {
   users: UserAdmin;
   /** Second factors (TOTP, recovery codes): the CLI lists and resets them. */
   factors: SecondFactors;
+  directory: UserDirectory;
+  audits: AuditReader;
+  invitations: Invitations;
+  /** Writes an audit event (in the background). */
+  audit: Audit;
   emailFlows: EmailFlows;
   mailer: Mailer;
   oauth: OAuthService;
@@ -107,7 +122,33 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
   const logError = (error: unknown, context: string) =>
     logger.error({ err: error, context }, `${context} failed`);
   const metrics = createMetrics({ defaultMetrics: options.defaultMetrics ?? false });
-  const audit: Audit = sqlAudit(database.db, (error) => logError(error, "audit write"));
+  // The first account proving INITIAL_ADMIN_EMAIL becomes an admin (accounts/initial-admin.ts).
+  const firstAdmin = initialAdmin({
+    db: database.db,
+    config,
+    logError,
+    refreshUser: (userId) => sessions.refreshUser(userId),
+  });
+  const written: Audit = sqlAudit(
+    database.db,
+    (error) => logError(error, "audit write"),
+    config.audit_log ? (event) => logger.info({ audit: event }, "audit event") : undefined,
+    () => clock.now(),
+  );
+  const audit: Audit = (type, event) => {
+    written(type, event);
+    firstAdmin.seen(type, event.userId, (promoted) => written("user.roles_changed", promoted));
+  };
+  const audits = auditReader(database.db);
+  const stopRetention = startAuditRetention({
+    reader: audits,
+    retentionSeconds: config.audit_retention,
+    now: () => clock.now(),
+    onError: (error) => logError(error, "audit retention"),
+    onDeleted: (count) => {
+      if (count > 0) logger.info({ count }, "audit events past AUDIT_RETENTION deleted");
+    },
+  });
 
   const redis = options.redis ?? null;
   const publishRevoked = (message: RevokedMessage) =>
@@ -190,6 +231,23 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
           returnTo: null,
         })
       : null;
+  const mode = registrationMode(config);
+  const invitations = createInvitations({
+    db: database.db,
+    hasher,
+    sessions,
+    mail: (kind, to, values) => mailer.post(kind, to, values),
+    audit,
+    clock,
+    linkBase: `${config.public_url.origin}${config.auth_prefix}`,
+    ttlSeconds: config.invitation_ttl,
+    open: mode !== "closed",
+  });
+  const registration = registrationPolicy({
+    mode,
+    domains: config.registration_domains,
+    invited: (email) => invitations.invited(email),
+  });
   const accounts = createAccountService({
     secondStep,
     db: database.db,
@@ -204,7 +262,8 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
         maxPerIp: config.login_max_failures_per_ip,
         windowSeconds: config.login_failure_window,
       }),
-    registrationEnabled: config.registration_enabled,
+    registrationEnabled: registration.selfService,
+    checkAddress: (email) => registration.checkSelfService(email),
     registrationSignsIn: config.registration_sign_in,
     onLogin: (result) => metrics.logins.inc({ result }),
   });
@@ -221,9 +280,11 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     db: database.db,
     sessions,
     dropKeys: (hashes) => apiKeys.dropped(hashes),
+    dropProviderTokens: (userId, providers) => oauth.dropTokens(userId, providers),
     clock,
     audit,
   });
+  const directory = userDirectory(database.db);
   // Single sign-out: what any replica revokes, every replica forgets at once.
   redis?.subscribe(REVOKED_CHANNEL, (text) => {
     try {
@@ -250,7 +311,13 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     sessions,
     audit,
     clock,
-    registrationEnabled: config.registration_enabled,
+    // Invitations and REGISTRATION_MODE decide in the gate; only "closed" refuses every provider sign-up.
+    registrationEnabled: mode !== "closed",
+    registrationGate: {
+      refuse: (email, verified) => registration.refuseProvider(email, verified),
+      registered: (userId, email, verified) =>
+        invitations.providerRegistered(userId, email, verified),
+    },
     refreshTimeoutMs: config.oauth_timeout * 1000,
     onTokensForgotten: (keys) => publishRevoked({ providerTokens: keys }),
     logoutReplay: logoutReplay(database.db, redis),
@@ -373,6 +440,11 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
       emailFlows,
       sessions,
       ownSessions: createOwnSessions({ sessions, audit }),
+      audit,
+      audits,
+      directory,
+      userAdmin,
+      invitations,
       apiKeys,
       oauth,
       hopCodes: hopCodeStore(database.db, {
@@ -431,6 +503,10 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     apiKeys,
     users: userAdmin,
     factors,
+    directory,
+    audits,
+    audit,
+    invitations,
     emailFlows,
     mailer,
     oauth,
@@ -440,6 +516,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     reloadKeys,
     close: () => {
       clearInterval(keyReload);
+      stopRetention();
       void authjs?.userCheck?.close();
       mailer.close();
       void hasher.close();

@@ -155,6 +155,37 @@ const settingsSchema = z
     session_cache_max: integer(100_000, 0, 10_000_000),
     auth_cache_seconds: integer(0, 0, 3600),
     registration_enabled: bool(true),
+    /** Users with this role reach the admin console under AUTH_PREFIX/admin. */
+    admin_role: z
+      .string()
+      .regex(/^[A-Za-z0-9._:-]{1,64}$/, "must be a role name (letters, digits, . _ : -)")
+      .default("admin"),
+    /** The first account that proves this address (verified) becomes an admin. */
+    initial_admin_email: z.string().trim().min(3).max(254).optional(),
+    /** Who may create an account: open, domains (REGISTRATION_DOMAINS), invite, closed; unset: REGISTRATION_ENABLED decides (open or closed). */
+    registration_mode: z.enum(["open", "domains", "invite", "closed"]).optional(),
+    /** For REGISTRATION_MODE=domains: example.com (exactly) or *.example.com (its subdomains). */
+    registration_domains: list().pipe(
+      z.array(
+        z
+          .string()
+          .transform((value) => value.toLowerCase())
+          .pipe(
+            z
+              .string()
+              .regex(
+                /^(\*\.)?[^\s@*/:]+\.[^\s@*/:]+$/,
+                "must be a domain like example.com or *.example.com",
+              ),
+          ),
+      ),
+    ),
+    /** How long an invitation's link works. */
+    invitation_ttl: duration("7d").pipe(z.number().min(300, "must be at least 5m")),
+    /** Audit events older than this are deleted in the background; 0 keeps them for ever. */
+    audit_retention: duration("365d"),
+    /** Also write every audit event to the structured log (for shipping to a SIEM). */
+    audit_log: bool(false),
     // One core is left to the event loop, so a login storm cannot starve /_resolve.
     password_hash_concurrency: integer(Math.max(1, availableParallelism() - 1), 1, 256),
     password_hash_queue: integer(availableParallelism() * 4, 0, 10_000),
@@ -291,6 +322,13 @@ export const configSchema = settingsSchema.superRefine((config, ctx) => {
       code: "custom",
       path: ["authjs_database_url"],
       message: "AUTHJS_USER_CHECK needs the Auth.js app's database (postgres://...)",
+    });
+  }
+  if (config.registration_mode === "domains" && config.registration_domains.length === 0) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["registration_domains"],
+      message: "REGISTRATION_MODE=domains needs at least one domain",
     });
   }
   if (config.dev_bypass_roles.length > 0 && !config.dev_bypass_user) {
@@ -447,8 +485,18 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   const sites = buildSiteTable(result.data.sites, public_url, result.data.cookie_domain);
   if ("problems" in sites) problems.push(...sites.problems);
   if (problems.length > 0 || "problems" in sites) throw new ConfigError(problems);
+  // REGISTRATION_MODE wins over REGISTRATION_ENABLED; after this, registration_enabled means
+  // "the registration form is offered" (open or domains) and registration_mode is always set.
+  const registrationMode =
+    result.data.registration_mode ?? (result.data.registration_enabled ? "open" : "closed");
   return finishConfig(
-    { ...result.data, oauth_providers: oauth.providers, public_url },
+    {
+      ...result.data,
+      registration_mode: registrationMode,
+      registration_enabled: registrationMode === "open" || registrationMode === "domains",
+      oauth_providers: oauth.providers,
+      public_url,
+    },
     sites.table,
   );
 }

@@ -1,6 +1,7 @@
 // Starts gatehouse: load and validate config, open the database (applying
 // migrations), build the app, serve, and shut down gracefully on SIGTERM.
 import { createGatehouse } from "./app.ts";
+import { adminChannelPath, commandServices, serveAdminChannel } from "./cli/admin-channel.ts";
 import { ConfigError, configWarnings, loadConfig } from "./config.ts";
 import { DataDirInUse, openDatabase } from "./db/client.ts";
 import { createLogger } from "./logger.ts";
@@ -50,6 +51,15 @@ async function main(argv: string[]): Promise<void> {
     process.exit(2);
   }
 
+  // The embedded database is this process's alone: the CLI sends its commands here.
+  const channel =
+    database.kind === "pglite"
+      ? await serveAdminChannel(
+          adminChannelPath(config.data_dir),
+          commandServices(gatehouse),
+          (error, context) => logger.error({ err: error, context }, `${context} failed`),
+        )
+      : null;
   const { server: http, port } = await startServer(gatehouse, {
     port: config.port,
     host: config.host,
@@ -76,6 +86,7 @@ async function main(argv: string[]): Promise<void> {
     setTimeout(() => {
       http.close(async () => {
         gatehouse.close();
+        await channel?.close();
         await redis?.close();
         await database.close().catch(() => {});
         logger.info("stopped");

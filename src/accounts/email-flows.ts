@@ -209,7 +209,7 @@ export function createEmailFlows(deps: EmailFlowDeps) {
       await deps.sessions.refreshUser(owner.userId);
       audit("user.email_verified", {
         userId: owner.userId,
-        ip: meta.ip,
+        ...meta,
         ...(cleared ? { detail: { removed: cleared.removed } } : {}),
       });
       if (cleared && removedAnything(cleared.removed)) {
@@ -249,7 +249,7 @@ export function createEmailFlows(deps: EmailFlowDeps) {
           link: link("/reset-password", token),
           expiresIn: resetExpiry,
         });
-        audit("user.password_reset_requested", { userId: user.id, ip: meta.ip });
+        audit("user.password_reset_requested", { userId: user.id, ...meta });
       });
     },
 
@@ -297,7 +297,7 @@ export function createEmailFlows(deps: EmailFlowDeps) {
       );
       audit("user.password_reset", {
         userId: owner.userId,
-        ip: meta.ip,
+        ...meta,
         detail: {
           signedOut: signedOut.length + (cleared?.removed.sessions ?? 0),
           ...(cleared ? { removed: cleared.removed } : {}),

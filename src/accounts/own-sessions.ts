@@ -22,13 +22,13 @@ export function createOwnSessions(deps: {
       const owned = (await sessions.list(userId)).some((session) => session.id === sessionId);
       if (!owned) throw new ServiceError("not_found", "No such session.");
       await sessions.revoke(sessionId);
-      audit("session.revoked", { userId, ip: meta.ip, detail: { sessionId } });
+      audit("session.revoked", { userId, ...meta, detail: { sessionId } });
     },
 
     /** Signs out every session of the user but the one asking; returns how many went. */
     async revokeOthers(userId: string, currentId: string, meta: ClientMeta): Promise<number> {
       const count = await sessions.revokeAllForUser(userId, currentId);
-      audit("sessions.revoked_all", { userId, ip: meta.ip, detail: { count } });
+      audit("sessions.revoked_all", { userId, ...meta, detail: { count } });
       return count;
     },
   };

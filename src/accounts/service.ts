@@ -32,6 +32,8 @@ export type AccountServiceDeps = {
   audit: Audit;
   notify: AccountNotifications;
   registrationEnabled: boolean;
+  /** REGISTRATION_MODE's check of the address (registration-policy.ts): throws when it may not register. */
+  checkAddress?: (email: string) => void;
   /** Registration opens a session at once; otherwise the user signs in after. */
   registrationSignsIn: boolean;
   /** Accounts with a second factor get a half sign-in instead of a session. */
@@ -100,7 +102,7 @@ export function createAccountService(deps: AccountServiceDeps) {
       ? await sessions.createIf(guard, user.id, method, meta)
       : await sessions.create(user.id, method, meta);
     if (!created) return null;
-    audit("user.login", { userId: user.id, ip: meta.ip, detail: { method } });
+    audit("user.login", { userId: user.id, ...meta, detail: { method } });
     return { user, token: created.token, sessionId: created.session.id };
   }
 
@@ -145,6 +147,7 @@ export function createAccountService(deps: AccountServiceDeps) {
     ): Promise<{ created: SessionUser; signedIn?: SignedIn } | { existing: true }> {
       checkRegistrationOpen();
       const { email, password, name } = input;
+      deps.checkAddress?.(email);
       const hash = await refuseWhenOverloaded(() => hasher.hash(password));
       const id = crypto.randomUUID();
       const inserted = await db.transaction(async (tx) => {
@@ -161,7 +164,7 @@ export function createAccountService(deps: AccountServiceDeps) {
         notify.alreadyRegistered(email);
         return { existing: true };
       }
-      audit("user.registered", { userId: id, ip: meta.ip, detail: { method: "password" } });
+      audit("user.registered", { userId: id, ...meta, detail: { method: "password" } });
       const created = toSessionUser(inserted);
       notify.registered(created);
       if (!deps.registrationSignsIn) return { created };
@@ -204,7 +207,7 @@ export function createAccountService(deps: AccountServiceDeps) {
       if (!ok || !found.row || password === undefined) {
         audit("user.login_failed", {
           userId: found.row?.user.id ?? null,
-          ip: meta.ip,
+          ...meta,
           detail: { method: "password" },
         });
         counted("failure");
@@ -278,7 +281,7 @@ export function createAccountService(deps: AccountServiceDeps) {
         ok: await hasher.verify(stored, given ?? ""),
       }));
       if (!ok || given === undefined) {
-        audit("user.password_change_failed", { userId: user.id, ip: meta.ip });
+        audit("user.password_change_failed", { userId: user.id, ...meta });
         throw new ServiceError("wrong_password", "The current password is not correct.");
       }
       await throttle.refund(user.email, meta.ip);
@@ -293,7 +296,7 @@ export function createAccountService(deps: AccountServiceDeps) {
         : 0;
       audit("user.password_changed", {
         userId: user.id,
-        ip: meta.ip,
+        ...meta,
         detail: { signedOutOthers: signedOut },
       });
       return { signedOut };
@@ -301,7 +304,7 @@ export function createAccountService(deps: AccountServiceDeps) {
 
     async logout(sessionId: string, userId: string, meta: ClientMeta): Promise<void> {
       await sessions.revoke(sessionId);
-      audit("user.logout", { userId, ip: meta.ip });
+      audit("user.logout", { userId, ...meta });
     },
   };
 }

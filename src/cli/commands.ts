@@ -2,50 +2,63 @@
 //   keys rotate | keys list
 //   api-keys create --email E --name N [--expires-in-days D]
 //   api-keys list --email E | api-keys revoke --email E ID
+//   users create --email E [--name N] [--role R]...   (verified; signs in by a reset link or a provider)
 //   users set-roles --email E ROLE[,ROLE...]   (an empty string clears them)
-//   users disable --email E | users enable --email E
+//   users disable|enable|sign-out|delete --email E
+//   audit export [--since 24h] [--email E] [--type T]   (JSON lines, oldest first)
 //   factors list --email E | factors reset --email E
 //   passkeys list --email E | passkeys reset --email E
-// With the embedded database, stop the server first (one process at a time).
-// With Redis configured, what the CLI revokes reaches every replica at once
-// (as a replica's own revocations do); without it, each replica's memory lets
-// a revoked session or key live at most SESSION_CACHE_TTL. `runCommand`
-// takes the arguments and the environment and returns the exit code, so the
-// entry point (cli.ts) and the tests run the same code.
+// With the embedded database and the server running, the server holds the
+// data directory: the command is sent to it over its admin channel (a Unix
+// socket in DATA_DIR, admin-channel.ts) and runs there, on the server's own
+// services. With Redis configured, what the CLI revokes reaches every replica
+// at once (as a replica's own revocations do); without it, each replica's
+// memory lets a revoked session or key live at most SESSION_CACHE_TTL.
+// `runCommand` takes the arguments and the environment and returns the exit
+// code, so the entry point (cli.ts), the admin channel and the tests run the
+// same code.
+import { randomUUID } from "node:crypto";
 import { parseArgs } from "node:util";
-import { eq } from "drizzle-orm";
 import { RateLimiterMemory } from "rate-limiter-flexible";
-import { createUserAdmin } from "../accounts/admin.ts";
-import type { Audit } from "../accounts/audit.ts";
+import { type Actor, createUserAdmin, parseRoles, type UserAdmin } from "../accounts/admin.ts";
+import { type Audit, type AuditReader, auditReader, auditRow } from "../accounts/audit.ts";
+import { type UserDirectory, userDirectory } from "../accounts/directory.ts";
 import { canonicalizeEmail } from "../accounts/email.ts";
+import { requireEmail, requireName } from "../accounts/fields.ts";
 import { createLoginThrottle } from "../accounts/login-throttle.ts";
-import { createApiKeyService } from "../api-keys/service.ts";
+import { type ApiKeyService, createApiKeyService } from "../api-keys/service.ts";
 import { ConfigError, loadConfig } from "../config.ts";
-import { type DatabaseHandle, DataDirInUse, openDatabase } from "../db/client.ts";
+import { type Database, DataDirInUse, openDatabase } from "../db/client.ts";
 import { auditEvents, users } from "../db/schema.ts";
 import { ServiceError } from "../errors.ts";
 import { createLogger } from "../logger.ts";
 import { createMailer } from "../mail/mailer.ts";
 import { loadTemplates } from "../mail/templates.ts";
 import { createPendingSignIns } from "../mfa/pending.ts";
-import { createSecondFactors } from "../mfa/service.ts";
+import { createSecondFactors, type SecondFactors } from "../mfa/service.ts";
 import { passkeyAdmin } from "../passkeys/operator.ts";
 import { connectRedis, type SharedRedis } from "../redis/client.ts";
 import { REVOKED_CHANNEL, type RevokedMessage } from "../redis/revocations.ts";
 import { redisCachedSessionStore } from "../sessions/redis-cache.ts";
 import { createSessionService, type SessionService } from "../sessions/service.ts";
 import { sqlSessionStore } from "../sessions/store.ts";
+import { parseDurationSeconds } from "../settings-types.ts";
 import { loadKeyRing, rotateSigningKey } from "../signing-keys/key-ring.ts";
+import { adminChannelPath, sendToAdminChannel } from "./admin-channel.ts";
 
-const USAGE = `usage: gatehouse <command>
+export const USAGE = `usage: gatehouse <command>
   keys rotate                                   sign with a new key; the old one stays published
   keys list                                     the published signing keys
   api-keys create --email E --name N [--expires-in-days D]
   api-keys list --email E
   api-keys revoke --email E ID
+  users create --email E [--name N] [--role R]...  a verified account without a password
   users set-roles --email E ROLE[,ROLE...]      replace a user's roles ("" clears them)
   users disable --email E                       refuse sign-ins; revoke its sessions, stop its keys
   users enable --email E                        allow sign-ins again (keys work again)
+  users sign-out --email E                      revoke every session of the user
+  users delete --email E                        delete the account (its audit events stay)
+  audit export [--since 24h] [--email E] [--type T]  audit events as JSON lines, oldest first
   factors list --email E                        the user's second factors
   factors reset --email E                       remove every second factor (after checking
                                                 who asks, out of band); the user sets them up again
@@ -74,113 +87,235 @@ async function sharedRedis(
   return null;
 }
 
-class UsageError extends Error {}
-
-/**
- * Second factors for the operator: the reset is audited and the user told by
- * mail; `settle` waits for both before the process ends.
- */
-function factorsOf(
-  config: ReturnType<typeof loadConfig>,
-  database: DatabaseHandle,
-  sessions: SessionService,
-) {
-  const clock = { now: () => Date.now() };
-  const writes: Promise<unknown>[] = [];
-  const audit: Audit = (type, event) => {
-    writes.push(
-      database.db.insert(auditEvents).values({
-        type,
-        userId: event.userId ?? null,
-        ip: event.ip ?? null,
-        detail: event.detail ?? {},
-      }),
-    );
-  };
-  const mailer = createMailer({
-    settings: config,
-    templates: loadTemplates(config.email_templates_dir),
-    logger: createLogger("silent"),
-  });
-  const factors = createSecondFactors({
-    db: database.db,
-    // Listing and resetting never open a secret.
-    vault: {
-      seal: () => Promise.reject(new Error("the CLI does not seal secrets")),
-      open: () => Promise.resolve(null),
-    },
-    clock,
-    throttle: createLoginThrottle({
-      perAccount: new RateLimiterMemory({ points: 1, duration: 1 }),
-      perIp: new RateLimiterMemory({ points: 1, duration: 1 }),
-    }),
-    audit,
-    sessions,
-    pending: createPendingSignIns({ db: database.db, clock, sessions, audit }),
-    notify: (account, change) =>
-      mailer.post("second-factor-changed", account.email, {
-        email: account.email,
-        change,
-        accountLink: `${config.public_url.origin}${config.auth_prefix}/account`,
-      }),
-    issuer: config.site_name,
-  });
-  return {
-    factors,
-    async settle() {
-      await Promise.all(writes);
-      await mailer.idle();
-      mailer.close();
-    },
-  };
-}
-
-async function userId(database: DatabaseHandle, email: string | undefined): Promise<string> {
-  if (!email) throw new UsageError("--email is required");
-  const canonical = canonicalizeEmail(email);
-  const [row] = await database.db
-    .select({ id: users.id })
-    .from(users)
-    .where(eq(users.email, canonical ?? email))
-    .limit(1);
-  if (!row) throw new UsageError(`no user with the address ${email}`);
-  return row.id;
-}
+export class UsageError extends Error {}
 
 export type CommandOutput = {
   print: (line: string) => void;
   printError: (line: string) => void;
 };
 
+/** What the commands run on: the CLI's own, or the running server's (admin channel). */
+export type CommandServices = {
+  db: Database;
+  apiKeys: ApiKeyService;
+  admin: UserAdmin;
+  directory: UserDirectory;
+  audits: AuditReader;
+  audit: Audit;
+  adminRole: string;
+  sessions: SessionService;
+  /** Second factors (TOTP, recovery codes): the operator lists and resets them. */
+  factors: SecondFactors;
+};
+
+const OPTIONS = {
+  email: { type: "string" },
+  name: { type: "string" },
+  role: { type: "string", multiple: true },
+  since: { type: "string" },
+  type: { type: "string" },
+  "expires-in-days": { type: "string" },
+  help: { type: "boolean" },
+} as const;
+
+function parse(argv: string[]) {
+  return parseArgs({ args: argv, allowPositionals: true, options: OPTIONS });
+}
+
+const CLI: Actor = { actorId: "cli" };
+
+/** Runs a parsed command on the services given. */
+export async function execute(
+  argv: string[],
+  services: CommandServices,
+  { print }: CommandOutput,
+): Promise<void> {
+  const { values, positionals } = parse(argv);
+  const [group, command, ...rest] = positionals;
+  const { db, apiKeys, admin, directory } = services;
+  const userId = async (email: string | undefined): Promise<string> => {
+    if (!email) throw new UsageError("--email is required");
+    const canonical = canonicalizeEmail(email);
+    if (!canonical) throw new UsageError(`"${email.slice(0, 100)}" is not an email address`);
+    const id = await directory.idByEmail(canonical);
+    if (!id) throw new UsageError(`no user with the address ${email}`);
+    return id;
+  };
+  switch (`${group} ${command ?? ""}`) {
+    case "keys rotate": {
+      const kid = await rotateSigningKey(db);
+      print(`signing with the new key ${kid}; replicas pick it up within 30 s`);
+      return;
+    }
+    case "keys list": {
+      const ring = await loadKeyRing(db);
+      for (const key of ring.jwks.keys)
+        print(
+          `${key.kid}${key.kid === ring.current.kid ? "  (signing)" : "  (retired, published)"}`,
+        );
+      return;
+    }
+    case "api-keys create": {
+      const days = values["expires-in-days"];
+      const owner = await userId(values.email);
+      const created = await apiKeys.create({
+        userId: owner,
+        name: values.name ?? "",
+        expiresInDays: days === undefined ? undefined : Number(days),
+      });
+      services.audit("api_key.created", {
+        userId: owner,
+        ...CLI,
+        detail: { keyId: created.apiKey.id },
+      });
+      print(created.key);
+      print(`id ${created.apiKey.id}, expires ${created.apiKey.expiresAt ?? "never"}: shown once`);
+      return;
+    }
+    case "api-keys list": {
+      for (const key of await apiKeys.list(await userId(values.email)))
+        print(
+          `${key.id}  ${key.start}…  ${key.name}  expires ${key.expiresAt ?? "never"}  last used ${key.lastUsedAt ?? "never"}`,
+        );
+      return;
+    }
+    case "api-keys revoke": {
+      const [id] = rest;
+      if (!id) throw new UsageError("which key? give its id");
+      const owner = await userId(values.email);
+      if (!(await apiKeys.revoke(owner, id)))
+        throw new UsageError(`no live key ${id} for ${values.email}`);
+      services.audit("api_key.revoked", { userId: owner, ...CLI, detail: { keyId: id } });
+      print(`revoked ${id}`);
+      return;
+    }
+    case "users create": {
+      if (values.email === undefined) throw new UsageError("--email is required");
+      const email = requireEmail(values.email);
+      const name = requireName(values.name);
+      const roles = parseRoles(values.role ?? []);
+      if (await directory.idByEmail(email)) throw new UsageError(`${email} already has an account`);
+      const id = randomUUID();
+      await db.insert(users).values({ id, email, emailVerified: true, name, roles });
+      services.audit("user.created", { userId: id, ...CLI, detail: { roles } });
+      print(`created ${email} (${id}) with roles ${roles.join(", ") || "(none)"}`);
+      print(
+        "it signs in with a provider that confirms this address, or sets a password with a reset link",
+      );
+      return;
+    }
+    case "users set-roles": {
+      const [list] = rest;
+      if (list === undefined) throw new UsageError("which roles? give them comma-separated");
+      const roles = parseRoles(list);
+      await admin.setRoles(await userId(values.email), roles, CLI);
+      print(`roles of ${values.email}: ${roles.join(", ") || "(none)"}`);
+      return;
+    }
+    case "users disable": {
+      const { signedOut } = await admin.disable(await userId(values.email), CLI);
+      print(
+        `disabled ${values.email}: ${signedOut} session${signedOut === 1 ? "" : "s"} revoked, its API keys stop working`,
+      );
+      return;
+    }
+    case "users enable": {
+      await admin.enable(await userId(values.email), CLI);
+      print(`enabled ${values.email}: it can sign in again`);
+      return;
+    }
+    case "users sign-out": {
+      const count = await admin.signOutEverywhere(await userId(values.email), CLI);
+      print(`signed ${values.email} out: ${count} session${count === 1 ? "" : "s"} revoked`);
+      return;
+    }
+    case "users delete": {
+      await admin.remove(await userId(values.email), CLI);
+      print(`deleted ${values.email}: its audit events keep its id`);
+      return;
+    }
+    case "factors list": {
+      const summary = await services.factors.summary(await userId(values.email));
+      print(
+        `authenticator app: ${summary.totp ? `set up ${summary.totp.since}` : "none"}; recovery codes left: ${summary.recoveryCodesLeft}`,
+      );
+      return;
+    }
+    case "factors reset": {
+      const email = values.email;
+      const done = await services.factors.reset({ id: await userId(email), email: email ?? "" });
+      print(
+        `reset the second factors of ${email}: authenticator app ${done.totp ? "removed" : "none"}, ${done.recoveryCodes} recovery codes removed; sign-ins ask for a password only until the user sets one up again`,
+      );
+      return;
+    }
+    case "passkeys list": {
+      for (const key of await passkeyAdmin(db).list(await userId(values.email)))
+        print(
+          `${key.id}  ${key.name}  ${key.backedUp ? "synced" : "one device"}  added ${key.createdAt}  last used ${key.lastUsedAt ?? "never"}`,
+        );
+      return;
+    }
+    case "passkeys reset": {
+      const { removed, sessionIds } = await passkeyAdmin(db).removeAll(await userId(values.email));
+      await services.sessions.dropped(sessionIds);
+      print(
+        `${values.email}: ${removed} passkey${removed === 1 ? "" : "s"} removed, ${sessionIds.length} passkey session${sessionIds.length === 1 ? "" : "s"} ended`,
+      );
+      return;
+    }
+    case "audit export": {
+      const seconds = parseDurationSeconds(values.since ?? "24h");
+      if (seconds === undefined)
+        throw new UsageError(
+          `--since must be a duration like 30m, 24h, 7d (not "${values.since}")`,
+        );
+      const subject = values.email ? await userId(values.email) : undefined;
+      for await (const event of services.audits.since(new Date(Date.now() - seconds * 1000))) {
+        if (subject !== undefined && event.userId !== subject) continue;
+        if (values.type !== undefined && event.type !== values.type) continue;
+        print(JSON.stringify(event));
+      }
+      return;
+    }
+    default:
+      throw new UsageError(`unknown command "${positionals.join(" ")}"\n${USAGE}`);
+  }
+}
+
 async function run(
   argv: string[],
   env: Record<string, string | undefined>,
-  { print, printError }: CommandOutput,
+  output: CommandOutput,
 ): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      email: { type: "string" },
-      name: { type: "string" },
-      "expires-in-days": { type: "string" },
-      help: { type: "boolean" },
-    },
-  });
-  const [group, command, ...rest] = positionals;
+  const { values, positionals } = parse(argv);
+  const [group] = positionals;
   if (values.help || !group) {
-    print(USAGE);
+    output.print(USAGE);
     return;
   }
   const config = loadConfig(env);
-  const database = await openDatabase(
-    config.database_url
-      ? { kind: "postgres", url: config.database_url, maxConnections: 2 }
-      : { kind: "pglite", dataDir: config.data_dir },
-  );
+  let database: Awaited<ReturnType<typeof openDatabase>>;
+  try {
+    database = await openDatabase(
+      config.database_url
+        ? { kind: "postgres", url: config.database_url, maxConnections: 2 }
+        : { kind: "pglite", dataDir: config.data_dir },
+    );
+  } catch (error) {
+    // The running server holds the embedded database: it runs the command itself.
+    if (error instanceof DataDirInUse && !config.database_url) {
+      const forwarded = await sendToAdminChannel(adminChannelPath(config.data_dir), argv, output);
+      if (forwarded !== null) {
+        if (forwarded !== 0) throw new ForwardedFailure(forwarded);
+        return;
+      }
+    }
+    throw error;
+  }
   const redis =
     group === "users" || group === "api-keys" || group === "factors" || group === "passkeys"
-      ? await sharedRedis(config, printError)
+      ? await sharedRedis(config, output.printError)
       : null;
   const published: Promise<unknown>[] = [];
   const publish = (message: RevokedMessage) => {
@@ -191,6 +326,7 @@ async function run(
           .catch(() => {}),
       );
   };
+  const auditErrors: unknown[] = [];
   try {
     const apiKeys = createApiKeyService({
       db: database.db,
@@ -213,126 +349,99 @@ async function run(
       cacheTtlSeconds: 0,
       cacheMax: 0,
     });
-    const admin = createUserAdmin({
-      db: database.db,
-      sessions,
-      dropKeys: (hashes) => apiKeys.dropped(hashes),
-      clock: { now: () => Date.now() },
-    });
-    switch (`${group} ${command ?? ""}`) {
-      case "keys rotate": {
-        const kid = await rotateSigningKey(database.db);
-        print(`signing with the new key ${kid}; replicas pick it up within 30 s`);
-        return;
-      }
-      case "keys list": {
-        const ring = await loadKeyRing(database.db);
-        for (const key of ring.jwks.keys)
-          print(
-            `${key.kid}${key.kid === ring.current.kid ? "  (signing)" : "  (retired, published)"}`,
-          );
-        return;
-      }
-      case "api-keys create": {
-        const days = values["expires-in-days"];
-        const created = await apiKeys.create({
-          userId: await userId(database, values.email),
-          name: values.name ?? "",
-          expiresInDays: days === undefined ? undefined : Number(days),
-        });
-        print(created.key);
-        print(
-          `id ${created.apiKey.id}, expires ${created.apiKey.expiresAt ?? "never"}: shown once`,
-        );
-        return;
-      }
-      case "api-keys list": {
-        for (const key of await apiKeys.list(await userId(database, values.email)))
-          print(
-            `${key.id}  ${key.start}…  ${key.name}  expires ${key.expiresAt ?? "never"}  last used ${key.lastUsedAt ?? "never"}`,
-          );
-        return;
-      }
-      case "api-keys revoke": {
-        const [id] = rest;
-        if (!id) throw new UsageError("which key? give its id");
-        if (!(await apiKeys.revoke(await userId(database, values.email), id)))
-          throw new UsageError(`no live key ${id} for ${values.email}`);
-        print(`revoked ${id}`);
-        return;
-      }
-      case "users set-roles": {
-        const [list] = rest;
-        if (list === undefined) throw new UsageError("which roles? give them comma-separated");
-        const roles = list
-          .split(",")
-          .map((role) => role.trim())
-          .filter(Boolean);
-        await database.db
-          .update(users)
-          .set({ roles, updatedAt: new Date() })
-          .where(eq(users.id, await userId(database, values.email)));
-        print(`roles of ${values.email}: ${roles.join(", ") || "(none)"}`);
-        return;
-      }
-      case "users disable": {
-        const { signedOut } = await admin.disable(await userId(database, values.email));
-        print(
-          `disabled ${values.email}: ${signedOut} session${signedOut === 1 ? "" : "s"} revoked, its API keys stop working`,
-        );
-        return;
-      }
-      case "factors list": {
-        const id = await userId(database, values.email);
-        const { factors, settle } = factorsOf(config, database, sessions);
-        const summary = await factors.summary(id);
-        await settle();
-        print(
-          `authenticator app: ${summary.totp ? `set up ${summary.totp.since}` : "none"}; recovery codes left: ${summary.recoveryCodesLeft}`,
-        );
-        return;
-      }
-      case "factors reset": {
-        const email = values.email;
-        const id = await userId(database, email);
-        const { factors, settle } = factorsOf(config, database, sessions);
-        const done = await factors.reset({ id, email: email ?? "" });
-        await settle();
-        print(
-          `reset the second factors of ${email}: authenticator app ${done.totp ? "removed" : "none"}, ${done.recoveryCodes} recovery codes removed; sign-ins ask for a password only until the user sets one up again`,
-        );
-        return;
-      }
-      case "users enable": {
-        await admin.enable(await userId(database, values.email));
-        print(`enabled ${values.email}: it can sign in again`);
-        return;
-      }
-      case "passkeys list": {
-        for (const key of await passkeyAdmin(database.db).list(
-          await userId(database, values.email),
-        ))
-          print(
-            `${key.id}  ${key.name}  ${key.backedUp ? "synced" : "one device"}  added ${key.createdAt}  last used ${key.lastUsedAt ?? "never"}`,
-          );
-        return;
-      }
-      case "passkeys reset": {
-        const id = await userId(database, values.email);
-        const { removed, sessionIds } = await passkeyAdmin(database.db).removeAll(id);
-        await sessions.dropped(sessionIds);
-        print(
-          `${values.email}: ${removed} passkey${removed === 1 ? "" : "s"} removed, ${sessionIds.length} passkey session${sessionIds.length === 1 ? "" : "s"} ended`,
-        );
-        return;
-      }
-      default:
-        throw new UsageError(`unknown command "${positionals.join(" ")}"\n${USAGE}`);
-    }
+    // Awaited before the process ends, unlike the server's background writes.
+    const pendingAudits: Promise<unknown>[] = [];
+    const audit: Audit = (type, event) => {
+      pendingAudits.push(
+        database.db
+          .insert(auditEvents)
+          .values(auditRow(type, event))
+          .catch((error) => auditErrors.push(error)),
+      );
+    };
+    const cliFactors = factorsOf(config, database.db, sessions, audit);
+    await execute(
+      argv,
+      {
+        db: database.db,
+        apiKeys,
+        admin: createUserAdmin({
+          db: database.db,
+          sessions,
+          dropKeys: (hashes) => apiKeys.dropped(hashes),
+          clock: { now: () => Date.now() },
+          audit,
+        }),
+        directory: userDirectory(database.db),
+        audits: auditReader(database.db),
+        audit,
+        adminRole: config.admin_role,
+        sessions,
+        factors: cliFactors.factors,
+      },
+      output,
+    );
+    await Promise.all(pendingAudits);
+    await cliFactors.settle();
   } finally {
     await Promise.all(published);
     await redis?.close();
     await database.close();
+  }
+  for (const error of auditErrors) output.printError(`audit event not written: ${String(error)}`);
+}
+
+/**
+ * Second factors for the operator's own process: listing and resetting never
+ * open a secret; the reset's notice mail is sent before the process ends.
+ */
+function factorsOf(
+  config: ReturnType<typeof loadConfig>,
+  db: Database,
+  sessions: SessionService,
+  audit: Audit,
+) {
+  const clock = { now: () => Date.now() };
+  const mailer = createMailer({
+    settings: config,
+    templates: loadTemplates(config.email_templates_dir),
+    logger: createLogger("silent"),
+  });
+  const factors = createSecondFactors({
+    db,
+    vault: {
+      seal: () => Promise.reject(new Error("the CLI does not seal secrets")),
+      open: () => Promise.resolve(null),
+    },
+    clock,
+    throttle: createLoginThrottle({
+      perAccount: new RateLimiterMemory({ points: 1, duration: 1 }),
+      perIp: new RateLimiterMemory({ points: 1, duration: 1 }),
+    }),
+    audit,
+    sessions,
+    pending: createPendingSignIns({ db, clock, sessions, audit }),
+    notify: (account, change) =>
+      mailer.post("second-factor-changed", account.email, {
+        email: account.email,
+        change,
+        accountLink: `${config.public_url.origin}${config.auth_prefix}/account`,
+      }),
+    issuer: config.site_name,
+  });
+  return {
+    factors,
+    async settle() {
+      await mailer.idle();
+      mailer.close();
+    },
+  };
+}
+
+/** The server ran a forwarded command and it failed: its message is already printed. */
+class ForwardedFailure extends Error {
+  constructor(readonly code: number) {
+    super("");
   }
 }
 
@@ -349,16 +458,22 @@ export async function runCommand(
     await run(argv, env, output);
     return 0;
   } catch (error) {
-    if (
-      error instanceof UsageError ||
-      error instanceof ConfigError ||
-      error instanceof ServiceError ||
-      error instanceof DataDirInUse ||
-      (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")
-    ) {
+    if (error instanceof ForwardedFailure) return error.code;
+    if (isCommandError(error)) {
       output.printError((error as Error).message);
       return 2;
     }
     throw error;
   }
+}
+
+/** An error a person caused and can read: printed, exit code 2. */
+export function isCommandError(error: unknown): boolean {
+  return (
+    error instanceof UsageError ||
+    error instanceof ConfigError ||
+    error instanceof ServiceError ||
+    error instanceof DataDirInUse ||
+    ((error as { code?: string })?.code?.startsWith("ERR_PARSE_ARGS") ?? false)
+  );
 }

@@ -15,17 +15,27 @@ import {
 
 const createdAt = () => timestamp("created_at", { withTimezone: true }).notNull().defaultNow();
 
-export const users = pgTable("users", {
-  id: text("id").primaryKey(),
-  /** Canonical form: trimmed, NFKC, lower-case. */
-  email: text("email").notNull().unique(),
-  emailVerified: boolean("email_verified").notNull().default(false),
-  name: text("name").notNull().default(""),
-  roles: text("roles").array().notNull().default(sql`'{}'::text[]`),
-  disabledAt: timestamp("disabled_at", { withTimezone: true }),
-  createdAt: createdAt(),
-  updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
-});
+export const users = pgTable(
+  "users",
+  {
+    id: text("id").primaryKey(),
+    /** Canonical form: trimmed, NFKC, lower-case. */
+    email: text("email").notNull().unique(),
+    emailVerified: boolean("email_verified").notNull().default(false),
+    name: text("name").notNull().default(""),
+    roles: text("roles").array().notNull().default(sql`'{}'::text[]`),
+    disabledAt: timestamp("disabled_at", { withTimezone: true }),
+    createdAt: createdAt(),
+    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (table) => [
+    // The admin console's user list: newest first, keyset-paginated, and prefix search.
+    index("users_created_id_idx").on(table.createdAt, table.id),
+    index("users_email_prefix_idx").on(table.email.op("text_pattern_ops")),
+    index("users_roles_idx").using("gin", table.roles),
+    index("users_name_prefix_idx").on(sql`lower(${table.name}) text_pattern_ops`),
+  ],
+);
 
 export const passwordCredentials = pgTable("password_credentials", {
   userId: text("user_id")
@@ -64,6 +74,8 @@ export const oauthIdentities = pgTable(
   (table) => [
     uniqueIndex("oauth_identities_provider_subject_idx").on(table.provider, table.subject),
     index("oauth_identities_user_id_idx").on(table.userId),
+    // The admin console's "signed in with provider X" filter.
+    index("oauth_identities_provider_user_idx").on(table.provider, table.userId),
   ],
 );
 
@@ -211,11 +223,22 @@ export const auditEvents = pgTable(
     id: bigserial("id", { mode: "number" }).primaryKey(),
     at: timestamp("at", { withTimezone: true }).notNull().defaultNow(),
     type: text("type").notNull(),
+    /** The subject: whose account the event is about. Kept when the account is deleted. */
     userId: text("user_id"),
+    /** Who did it: the subject themselves, an admin's user id, or "cli". */
+    actorId: text("actor_id"),
     ip: text("ip"),
+    userAgent: text("user_agent"),
+    /** success | failure */
+    outcome: text("outcome").notNull().default("success"),
     detail: jsonb("detail").$type<Record<string, unknown>>().notNull().default({}),
   },
-  (table) => [index("audit_events_user_idx").on(table.userId, table.at)],
+  (table) => [
+    index("audit_events_user_idx").on(table.userId, table.at),
+    // Time-range browsing, export and retention; by kind for the console's filter.
+    index("audit_events_at_idx").on(table.at),
+    index("audit_events_type_at_idx").on(table.type, table.at),
+  ],
 );
 
 /** Personal API keys: only a hash of the key is kept; the key itself is shown once. */
@@ -238,6 +261,32 @@ export const apiKeys = pgTable(
     revokedAt: timestamp("revoked_at", { withTimezone: true }),
   },
   (table) => [index("api_keys_user_id_idx").on(table.userId)],
+);
+
+/**
+ * An admin's invitation of an address: the mailed link's token is kept as its
+ * SHA-256 only; single use (accepted_at), checked for expiry when used.
+ */
+export const invitations = pgTable(
+  "invitations",
+  {
+    id: text("id").primaryKey(),
+    /** Canonical address. */
+    email: text("email").notNull(),
+    roles: text("roles").array().notNull().default(sql`'{}'::text[]`),
+    /** SHA-256 (hex) of the link's token. */
+    tokenHash: text("token_hash").notNull().unique(),
+    invitedBy: text("invited_by"),
+    createdAt: createdAt(),
+    expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
+    acceptedAt: timestamp("accepted_at", { withTimezone: true }),
+    acceptedUserId: text("accepted_user_id"),
+    revokedAt: timestamp("revoked_at", { withTimezone: true }),
+  },
+  (table) => [
+    index("invitations_email_idx").on(table.email),
+    index("invitations_created_idx").on(table.createdAt),
+  ],
 );
 
 /** Keys gatehouse signs with (x-auth-jwt). Generated on first start when none exist. */

@@ -16,6 +16,7 @@ export const MESSAGE_KINDS = [
   "address-confirmed",
   "second-factor-changed",
   ...PASSKEY_KINDS,
+  "invitation",
 ] as const;
 export type MessageKind = (typeof MESSAGE_KINDS)[number];
 
@@ -31,6 +32,20 @@ const button = (link: string, label: string) =>
   `<p><a href="${link}" style="display: inline-block; padding: .6rem 1rem; background: #2b59c3; color: #fff; border-radius: 6px; text-decoration: none">${label}</a></p><p style="color: #5b6475; font-size: .9rem">Or paste this link into your browser: ${link}</p>`;
 
 const BUILT_IN: Record<MessageKind, Template> = {
+  invitation: {
+    subject: "You are invited to {{siteName}}",
+    txt: `Hello,
+
+you are invited to create an account on {{siteName}} for {{email}}. To accept, open this link:
+
+{{{link}}}
+
+The link works once, for {{expiresIn}}. If you do not expect this, ignore this message.
+`,
+    html: wrap(
+      `<p>Hello,</p><p>you are invited to create an account on {{siteName}} for {{email}}.</p>${button("{{link}}", "Accept the invitation")}<p>The link works once, for {{expiresIn}}. If you do not expect this, ignore this message.</p>`,
+    ),
+  },
   "verify-email": {
     subject: "Confirm your email address for {{siteName}}",
     txt: `Hello,

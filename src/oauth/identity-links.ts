@@ -6,6 +6,7 @@
 // verified address. The last way to sign in cannot be unlinked.
 import { and, eq } from "drizzle-orm";
 import type { Audit } from "../accounts/audit.ts";
+import type { ProviderRegistrationGate } from "../accounts/registration-policy.ts";
 import type { Database } from "../db/client.ts";
 import { oauthIdentities, passwordCredentials, sessions, users } from "../db/schema.ts";
 import { isStoreUnavailable } from "../db/unavailable.ts";
@@ -35,6 +36,8 @@ export function createIdentityLinks(deps: {
   audit: Audit;
   clock: Clock;
   registrationEnabled: boolean;
+  /** REGISTRATION_MODE and invitations (accounts/registration-policy.ts); without it, registrationEnabled decides. */
+  registrationGate?: ProviderRegistrationGate;
   /** A provider's name for people; its id when it is no longer configured. */
   providerName(id: string): string;
   tokens: Pick<UpstreamTokens, "changed" | "dropTokens">;
@@ -133,6 +136,8 @@ export function createIdentityLinks(deps: {
       }
       if (!deps.registrationEnabled)
         throw new OAuthError(403, "There is no account for you here, and registration is closed.");
+      const refusal = await deps.registrationGate?.refuse(email, profile.emailVerified);
+      if (refusal) throw new OAuthError(403, `There is no account for you here: ${refusal}`);
       const id = crypto.randomUUID();
       const created = await db.transaction(async (tx) => {
         const rows = await tx
@@ -150,6 +155,8 @@ export function createIdentityLinks(deps: {
           `An account with the address ${email} was just created. Please sign in again.`,
         );
       audit("user.registered", { userId: id, detail: { method: `oauth:${source.id}` } });
+      const roles = await deps.registrationGate?.registered(id, email, profile.emailVerified);
+      if (roles && roles.length > 0) created.user = { ...created.user, roles, emailVerified: true };
       return created;
     },
 

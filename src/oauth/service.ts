@@ -5,6 +5,7 @@
 // (upstream-tokens.ts).
 
 import type { Audit } from "../accounts/audit.ts";
+import type { ProviderRegistrationGate } from "../accounts/registration-policy.ts";
 import type { SecondStep } from "../accounts/service.ts";
 import type { Database } from "../db/client.ts";
 import type { Clock } from "../kernel/clock.ts";
@@ -31,6 +32,7 @@ export function createOAuthService(deps: {
   audit: Audit;
   clock: Clock;
   registrationEnabled: boolean;
+  registrationGate?: ProviderRegistrationGate;
   /** Without it (no Redis), replicas may refresh the same token at once; the loser takes the winner's. */
   refreshLock?: RefreshLock;
   /** How long a refresh may take: the lock is held at most this long. */
@@ -66,6 +68,7 @@ export function createOAuthService(deps: {
     audit,
     clock,
     registrationEnabled: deps.registrationEnabled,
+    registrationGate: deps.registrationGate,
     providerName: (id) => providers.get(id)?.displayName ?? id,
     tokens,
   });

@@ -133,7 +133,7 @@ export function createSignInFlow(deps: {
       } catch (error) {
         if (!(error instanceof ProviderError)) throw error;
         audit("oauth.failed", {
-          ip: meta.ip,
+          ...meta,
           detail: { provider: source.id, reason: error.message },
         });
         throw new OAuthError(
@@ -175,7 +175,7 @@ export function createSignInFlow(deps: {
       if (!created) throw new OAuthError(409, SIGN_IN_CHANGED);
       const { token, session } = created;
       await deps.rememberProviderSession(session.id, source, profile.subject, tokens);
-      audit("user.login", { userId: user.id, ip: meta.ip, detail: { method } });
+      audit("user.login", { userId: user.id, ...meta, detail: { method } });
       return {
         signedIn: {
           user: { id, email, emailVerified, name, roles },

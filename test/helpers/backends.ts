@@ -4,6 +4,7 @@
 import { after, before, describe } from "node:test";
 import postgres from "postgres";
 import { type DatabaseHandle, openDatabase } from "../../src/db/client.ts";
+import type { Logger } from "../../src/logger.ts";
 import type { Clock } from "../../src/sessions/service.ts";
 import { type RunningGatehouse, startGatehouse } from "./gatehouse.ts";
 
@@ -42,7 +43,7 @@ export function describeOnEachBackend(
   title: string,
   env: Record<string, string>,
   define: (stack: Stack) => void,
-  options: { clock?: Clock; port?: number } = {},
+  options: { clock?: Clock; port?: number; logger?: Logger } = {},
 ): void {
   for (const backend of backends) {
     describe(`${title} (${backend.name})`, () => {

@@ -37,6 +37,7 @@ export function accountView(kit: AuthKit): AccountView {
       identities: await kit.oauth.identities(user.id),
       factors: await kit.factors.summary(user.id),
       passkeys: await passkeySection(kit, user),
+      securityEvents: await kit.audits.list({ userId: user.id, limit: 10 }),
       ...extra,
     });
   };

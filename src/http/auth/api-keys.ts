@@ -41,6 +41,11 @@ export function apiKeyRoutes(kit: AuthKit, session: SessionMiddleware, account: 
         ...c.get("body"),
         session: c.get("session"),
       });
+      kit.audit("api_key.created", {
+        userId: c.get("user").id,
+        ...kit.meta(c),
+        detail: { keyId: created.apiKey.id },
+      });
       c.header("Cache-Control", "no-store");
       if (c.get("form"))
         return account.render(c, { newKey: { name: created.apiKey.name, key: created.key } });
@@ -52,6 +57,11 @@ export function apiKeyRoutes(kit: AuthKit, session: SessionMiddleware, account: 
   const revoke = async (c: Context<SignedInEnv>) => {
     if (!(await apiKeys.revoke(c.get("user").id, c.req.param("id") ?? "", c.get("session"))))
       throw new ServiceError("not_found", "No such API key.");
+    kit.audit("api_key.revoked", {
+      userId: c.get("user").id,
+      ...kit.meta(c),
+      detail: { keyId: c.req.param("id") },
+    });
     return c.req.method === "DELETE"
       ? c.json({ status: "ok" })
       : c.redirect(`${prefix}/account`, 303);

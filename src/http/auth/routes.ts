@@ -6,6 +6,9 @@
 // JSON error shape (body.ts).
 import { Hono } from "hono";
 import { accountRoutes, accountView } from "./account.ts";
+import { adminViewRoutes } from "./admin.ts";
+import { adminActionRoutes } from "./admin-actions.ts";
+import { adminInvitationRoutes } from "./admin-invitations.ts";
 import { apiKeyRoutes } from "./api-keys.ts";
 import { formOrJsonErrors } from "./body.ts";
 import { emailLinkRoutes } from "./email-links.ts";
@@ -16,6 +19,7 @@ import {
   hostedPageHeaders,
   methodNotAllowed,
 } from "./guards.ts";
+import { invitationRoutes } from "./invitation.ts";
 import { type AuthEnv, type AuthServices, authKit } from "./kit.ts";
 import { mfaRoutes } from "./mfa.ts";
 import { mfaSetupRoutes } from "./mfa-setup.ts";
@@ -54,6 +58,10 @@ export function authRoutes(services: AuthServices) {
   app.route("/", mfaRoutes(kit, session));
   app.route("/", mfaSetupRoutes(kit, session, account));
   app.route("/", passkeyRoutes(kit, session, account));
+  app.route("/", adminViewRoutes(kit, session));
+  app.route("/", adminActionRoutes(kit, session));
+  app.route("/", adminInvitationRoutes(kit, session));
+  app.route("/", invitationRoutes(kit));
 
   app.all(
     "*",

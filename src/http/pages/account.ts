@@ -2,11 +2,13 @@
 // providers, password change, active sessions, API keys, sign out. Each
 // section's forms post to its own endpoint and get this page back.
 import { html } from "hono/html";
+import type { AuditRecord } from "../../accounts/audit.ts";
 import type { ApiKeySummary } from "../../api-keys/service.ts";
 import type { FactorSummary } from "../../mfa/service.ts";
 import type { IdentitySummary } from "../../oauth/service.ts";
 import type { SessionRecord, SessionUser } from "../../sessions/store.ts";
 import { factorsSection } from "./account-factors.ts";
+import { recentSecurityEvents } from "./audit-events.ts";
 import { type Content, errorBlock, layout, type PageContext } from "./layout.ts";
 import { signInSitesSection, signInsOnly } from "./sites.ts";
 
@@ -21,6 +23,7 @@ export function accountPage(
     factors?: FactorSummary;
     /** The passkey section (pages/passkeys.ts), when passkeys can be used here. */
     passkeys?: Content | string;
+    securityEvents?: AuditRecord[];
     /** A key just created: shown this once, never again. */
     newKey?: { name: string; key: string };
     notice?: string;
@@ -146,6 +149,7 @@ ${
 </form>`
     : html`<p>Confirm your email address to create API keys.</p>`
 }
+${recentSecurityEvents(ctx, options.securityEvents)}
 <form method="post" action="${ctx.prefix}/logout"><button type="submit">Sign out</button></form>`,
     true,
   );

@@ -1,0 +1,69 @@
+// The invitee's side: the mailed link's page (GET /invitation?token=...)
+// shows the invited address and a password form, or the providers; the
+// form's post creates the account with the invitation's roles, its address
+// verified, and signs it in. A link that is used, revoked or expired gets a
+// page saying which (checked now, not by a cleanup job).
+import { Hono } from "hono";
+import { z } from "zod";
+import { requireName, requireNewPassword } from "../../accounts/fields.ts";
+import { acceptInvitationPage } from "../pages/invitations.ts";
+import { messagePage } from "../pages/message.ts";
+import { errorPage, field, optionalText, readBody, validate } from "./body.ts";
+import { type AuthEnv, type AuthKit, optionalString } from "./kit.ts";
+
+const acceptBody = z.object({
+  token: optionalText,
+  password: field(requireNewPassword),
+  name: field(requireName),
+});
+
+export function invitationRoutes(kit: AuthKit) {
+  const { page, prefix } = kit;
+  const app = new Hono<AuthEnv>();
+  const refusal = (message: string) =>
+    messagePage(page, page.t("invitations.accept.title"), message, {
+      href: `${prefix}/login`,
+      text: page.t("invitations.accept.signIn"),
+    });
+
+  app.get("/invitation", async (c) => {
+    const token = c.req.query("token") ?? "";
+    c.set("form", true);
+    c.set("errorPage", (_c, error) => refusal(error.message));
+    const { email } = await kit.invitations.check(token);
+    return c.html(acceptInvitationPage(page, { token, email }));
+  });
+
+  app.post(
+    "/invitation",
+    errorPage(async (c, error) => {
+      const fields = c.get("fields") ?? {};
+      const token = optionalString(fields.token) ?? "";
+      // A form error shows the form again; a link that cannot be used, the reason.
+      const invited = await kit.invitations.check(token).catch(() => null);
+      if (!invited) return refusal(error.message);
+      return acceptInvitationPage(page, {
+        token,
+        email: invited.email,
+        name: optionalString(fields.name),
+        error: error.message,
+      });
+    }),
+    readBody,
+    validate(acceptBody),
+    async (c) => {
+      const { token, password, name } = c.get("body");
+      const signedIn = await kit.invitations.acceptWithPassword(
+        token,
+        { password, name },
+        kit.meta(c),
+      );
+      kit.startSession(c, signedIn);
+      const target = kit.config.default_redirect;
+      if (c.get("form")) return c.redirect(target, 303);
+      return c.json({ user: signedIn.user, redirect: target }, 201);
+    },
+  );
+
+  return app;
+}
