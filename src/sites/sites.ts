@@ -62,19 +62,25 @@ const defaultPort = (protocol: string) => (protocol === "https:" ? "443" : "80")
 export function normalizeHost(host: string | undefined, protocol: string): string | undefined {
   if (!host) return undefined;
   const value = host.trim().toLowerCase();
-  const match = /^([a-z0-9.-]+?)\.?(?::(\d{1,5}))?$/.exec(value);
+  const match = /^(\[[0-9a-f:.]+\]|[a-z0-9.-]+?)\.?(?::(\d{1,5}))?$/.exec(value);
   if (!match?.[1]) return undefined;
   const port = match[2] && match[2] !== defaultPort(protocol) ? `:${Number(match[2])}` : "";
   return `${match[1]}${port}`;
 }
 
+/** A normalised host's name and port ("" for the default): [::1]:8443 → ["[::1]", "8443"]. */
+function splitHost(host: string): [string, string] {
+  const colon = host.indexOf(":", host.startsWith("[") ? host.indexOf("]") : 0);
+  return colon === -1 ? [host, ""] : [host.slice(0, colon), host.slice(colon + 1)];
+}
+
 function toSite(setting: SiteSetting, protocol: string, home: boolean): Site {
   const host = normalizeHost(setting.domain, protocol) ?? setting.domain;
-  const colon = host.indexOf(":");
+  const [hostname, port] = splitHost(host);
   return {
     domain: host,
-    hostname: colon === -1 ? host : host.slice(0, colon),
-    port: colon === -1 ? "" : host.slice(colon + 1),
+    hostname,
+    port,
     cookieDomain: setting.cookie_domain,
     ...(setting.name ? { name: setting.name } : {}),
     ...(setting.branding ? { branding: setting.branding } : {}),
@@ -112,7 +118,7 @@ export function buildSiteTable(
     return { table: { sites: [], home: toSite(implicitHome, protocol, true), protocol } };
   const sites = settings.map((setting) => toSite(setting, protocol, false));
   const publicHostname = publicUrl.hostname;
-  const publicPort = normalizeHost(publicUrl.host, protocol)?.split(":")[1] ?? "";
+  const publicPort = splitHost(publicHost ?? "")[1];
   let home = sites.find((site) => site.port === publicPort && covers(site, publicHostname));
   if (!home) {
     home = toSite(implicitHome, protocol, true);
@@ -145,9 +151,7 @@ export function buildSiteTable(
 export function siteOf(table: SiteTable, host: string | undefined): Site | undefined {
   const normal = normalizeHost(host, table.protocol);
   if (!normal) return undefined;
-  const colon = normal.indexOf(":");
-  const hostname = colon === -1 ? normal : normal.slice(0, colon);
-  const port = colon === -1 ? "" : normal.slice(colon + 1);
+  const [hostname, port] = splitHost(normal);
   return table.sites.find((site) => site.port === port && covers(site, hostname));
 }
 

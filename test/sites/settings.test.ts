@@ -28,7 +28,7 @@ test("SITES: each mistake is named", () => {
   const home = { PUBLIC_URL: "https://auth.example.com" };
   assert.match(
     problems({ ...home, SITES: "[{ domain: 'shop example' }]" }).join("\n"),
-    /SITES \(0\.domain\): must be a domain/,
+    /SITES\[0\]\.domain: must be a domain/,
   );
   assert.match(
     problems({ ...home, SITES: "[{ domain: '*.shop.example' }]" }).join("\n"),
