@@ -94,9 +94,9 @@ describe("the compiled gatehouse", () => {
     const wrong = await gatehouse({ DATA_DIR: dataDir }, "keys", "list", "--no-such-option");
     assert.equal(wrong.code, 2);
     assert.match(wrong.stderr, /no-such-option/);
-    // The running server holds the embedded database: a second process is refused clearly.
+    // The running server holds the embedded database: the command runs in it, over its admin channel.
     const busy = await gatehouse({ DATA_DIR: dataDir }, "keys", "list");
-    assert.equal(busy.code, 2);
-    assert.match(busy.stderr, /in use by process/);
+    assert.equal(busy.code, 0, busy.stderr);
+    assert.match(busy.stdout, /\(signing\)/);
   });
 });
