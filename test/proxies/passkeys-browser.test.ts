@@ -103,14 +103,10 @@ async function enrol(page: Page, name: string) {
 /**
  * Signs in with the passkey alone: through the browser's autofill (the
  * virtual authenticator answers the conditional request as soon as the
- * login page makes it), or with the button, the page's browser from then
- * on offering no autofill.
+ * login page makes it), or with the button (the caller has switched the
+ * browser's autofill off).
  */
 async function passkeySignIn(page: Page, target: string, how: "autofill" | "button") {
-  if (how === "button")
-    await page.addInitScript(() => {
-      PublicKeyCredential.isConditionalMediationAvailable = async () => false;
-    });
   await page.goto(`${base}/auth/login?rd=${encodeURIComponent(target)}`);
   // Only the passkey: no address, no password.
   if (how === "button") await page.getByRole("button", { name: "Sign in with a passkey" }).click();
@@ -203,7 +199,12 @@ test("enrol passkeys, sign in with one alone, remove one after signing in again"
     "nothing removed without a fresh sign-in",
   );
 
-  // Signed in again with the phone's passkey, the laptop's goes.
+  // Signed in again with the phone's passkey, the laptop's goes. From here
+  // the browser offers no autofill, before signing out: the login page that
+  // follows would otherwise sign in by itself, racing the button.
+  await page.addInitScript(() => {
+    PublicKeyCredential.isConditionalMediationAvailable = async () => false;
+  });
   await signOut(page);
   await passkeySignIn(page, `${base}/reports`, "button");
   await page.goto(`${base}/auth/account`);
