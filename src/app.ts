@@ -40,6 +40,7 @@ import type { AppEnv } from "./http/context.ts";
 import { errorBody, jsonErrors } from "./http/error-response.ts";
 import { passwordLoadShedder } from "./http/load-shedding.ts";
 import { createResolveHandler, type ResolveHandler } from "./http/resolve-handler.ts";
+import { loadLanguages } from "./i18n/languages.ts";
 import type { Logger } from "./logger.ts";
 import { createMailer, type Mailer } from "./mail/mailer.ts";
 import { loadTemplates } from "./mail/templates.ts";
@@ -455,6 +456,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
       factors,
       pendingSignIns,
       passkeys,
+      languages: loadLanguages(config),
       logError,
       isStoreUnavailable,
     }),

@@ -239,6 +239,13 @@ const settingsSchema = z
       .regex(/^[a-z0-9-]+$/, "lower-case letters, digits and - only")
       .default("x-auth-"),
     site_name: z.string().min(1).max(100).default("gatehouse"),
+    /** The pages' and mails' language when neither the visitor's choice nor Accept-Language names one we have. */
+    default_locale: z
+      .string()
+      .regex(/^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$/, "must be a language tag such as en or de-CH")
+      .default("en"),
+    /** A folder of message catalogues (<locale>/<area>.json) adding languages or replacing single strings. */
+    locales_dir: z.string().min(1).optional(),
     /** The sites one sign-in reaches (sites/sites.ts); PUBLIC_URL's is the home, the others satellites. */
     sites: z.array(siteSchema).default([]),
     /** Auth.js sessions (credentials/authjs.ts): the app's AUTH_SECRET, newest first; unset: off. */

@@ -4,6 +4,7 @@ import { createGatehouse } from "./app.ts";
 import { adminChannelPath, commandServices, serveAdminChannel } from "./cli/admin-channel.ts";
 import { ConfigError, configWarnings, loadConfig } from "./config.ts";
 import { DataDirInUse, openDatabase } from "./db/client.ts";
+import { loadLanguages } from "./i18n/languages.ts";
 import { createLogger } from "./logger.ts";
 import { loadTemplates } from "./mail/templates.ts";
 import { connectRedis } from "./redis/client.ts";
@@ -14,6 +15,7 @@ async function main(argv: string[]): Promise<void> {
   try {
     config = loadConfig(process.env);
     loadTemplates(config.email_templates_dir);
+    loadLanguages(config);
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(error.message);

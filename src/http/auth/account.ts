@@ -29,14 +29,14 @@ export function accountView(kit: AuthKit): AccountView {
     const resolved = c.get("signedIn");
     if (!resolved) throw new Error("the account page needs a signed-in browser");
     const { user, session } = resolved;
-    return accountPage(kit.page, {
+    return accountPage(kit.page(c), {
       user,
       sessions: await kit.ownSessions.list(user.id),
       currentSessionId: session.id,
       apiKeys: await kit.apiKeys.list(user.id),
       identities: await kit.oauth.identities(user.id),
       factors: await kit.factors.summary(user.id),
-      passkeys: await passkeySection(kit, user),
+      passkeys: await passkeySection(kit, c, user),
       securityEvents: await kit.audits.list({ userId: user.id, limit: 10 }),
       ...extra,
     });

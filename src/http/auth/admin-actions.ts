@@ -62,7 +62,7 @@ export function adminActionRoutes(kit: AuthKit, session: SessionMiddleware) {
     // A page's post asks first: the same post again, with confirm=yes.
     if (c.get("form") && fields.confirm !== "yes")
       return c.html(
-        adminConfirmPage(kit.page, {
+        adminConfirmPage(kit.page(c), {
           action,
           email: user.email,
           userId: user.id,
@@ -113,9 +113,9 @@ export function adminActionRoutes(kit: AuthKit, session: SessionMiddleware) {
       c.set("errorPage", async (inner, error) => {
         const found = await kit.directory.get(inner.req.param("id") ?? "");
         if (!found)
-          return messagePage(kit.page, kit.page.t("admin.error.title"), error.message, {
+          return messagePage(kit.page(c), kit.page(c).t("admin.error.title"), error.message, {
             href: `${kit.prefix}/admin/users`,
-            text: kit.page.t("admin.nav.users"),
+            text: kit.page(c).t("admin.nav.users"),
           });
         const id = found.user.id;
         const [sessions, apiKeys, events] = await Promise.all([
@@ -124,7 +124,7 @@ export function adminActionRoutes(kit: AuthKit, session: SessionMiddleware) {
           kit.audits.list({ userId: id, limit: 20 }),
         ]);
         return adminUserPage(
-          kit.page,
+          kit.page(c),
           { ...found, sessions, apiKeys, events },
           { error: error.message },
         );

@@ -42,9 +42,9 @@ export function requireAdmin(kit: AuthKit, session: SessionMiddleware) {
     if (wantsPage(c)) {
       c.set("form", true);
       c.set("errorPage", (_c, error) =>
-        messagePage(kit.page, kit.page.t("admin.error.title"), error.message, {
+        messagePage(kit.page(c), kit.page(c).t("admin.error.title"), error.message, {
           href: `${kit.prefix}/admin/users`,
-          text: kit.page.t("admin.nav.users"),
+          text: kit.page(c).t("admin.nav.users"),
         }),
       );
     }

@@ -22,12 +22,16 @@ export function adminInvitationRoutes(kit: AuthKit, session: SessionMiddleware) 
     extra: { notice?: string; error?: string; fields?: { email?: string; roles?: string } } = {},
   ) =>
     c.html(
-      adminInvitationsPage(kit.page, { invitations: await kit.invitations.list(), open, ...extra }),
+      adminInvitationsPage(kit.page(c), {
+        invitations: await kit.invitations.list(),
+        open,
+        ...extra,
+      }),
     );
   const asPage = <E extends AuthEnv>(c: Context<E>) =>
     c.set("errorPage", async (inner: Context<AuthEnv>, error: ServiceError) => {
       const fields = inner.get("fields") ?? {};
-      return adminInvitationsPage(kit.page, {
+      return adminInvitationsPage(kit.page(c), {
         invitations: await kit.invitations.list(),
         open,
         error: error.message,
@@ -43,7 +47,7 @@ export function adminInvitationRoutes(kit: AuthKit, session: SessionMiddleware) 
     const done = c.req.query("done");
     const notice =
       done === "invite" || done === "resend" || done === "revoke"
-        ? kit.page.t(`invitations.done.${done}`)
+        ? kit.page(c).t(`invitations.done.${done}`)
         : undefined;
     return page(c, { notice });
   });
@@ -73,7 +77,7 @@ export function adminInvitationRoutes(kit: AuthKit, session: SessionMiddleware) 
       const found = await kit.invitations.get(id);
       if (!found) throw new ServiceError("not_found", "No such invitation.");
       if (c.get("form") && c.get("fields")?.confirm !== "yes")
-        return c.html(invitationConfirmPage(kit.page, { action, id, email: found.email }));
+        return c.html(invitationConfirmPage(kit.page(c), { action, id, email: found.email }));
       const me = c.get("user");
       const actor = { actorId: me.id, ...kit.meta(c) };
       if (action === "resend") await kit.invitations.resend(id, actor);

@@ -80,7 +80,7 @@ export function adminViewRoutes(kit: AuthKit, session: SessionMiddleware) {
     });
     if (!wantsPage(c)) return c.json({ users, next });
     return c.html(
-      adminUsersPage(kit.page, {
+      adminUsersPage(kit.page(c), {
         users,
         filters: { ...query, sort },
         nextHref: next ? hrefWith(c, "cursor", next) : null,
@@ -103,10 +103,10 @@ export function adminViewRoutes(kit: AuthKit, session: SessionMiddleware) {
     const notice =
       done &&
       /^[a-z-]{1,30}$/.test(done) &&
-      kit.page.t(`admin.done.${done}`) !== `admin.done.${done}`
-        ? kit.page.t(`admin.done.${done}`)
+      kit.page(c).t(`admin.done.${done}`) !== `admin.done.${done}`
+        ? kit.page(c).t(`admin.done.${done}`)
         : undefined;
-    return c.html(adminUserPage(kit.page, view, { notice }));
+    return c.html(adminUserPage(kit.page(c), view, { notice }));
   });
 
   app.get("/admin/audit", admin, async (c) => {
@@ -133,7 +133,7 @@ export function adminViewRoutes(kit: AuthKit, session: SessionMiddleware) {
     const older = events.length > PAGE ? String(page.at(-1)?.id) : null;
     if (!wantsPage(c)) return c.json({ events: page, next: older });
     return c.html(
-      adminAuditPage(kit.page, {
+      adminAuditPage(kit.page(c), {
         events: page,
         filters: query,
         types: AUDIT_EVENT_TYPES,

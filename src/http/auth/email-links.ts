@@ -30,13 +30,13 @@ const forgotBody = z.object({ email: field(requireEmail) });
 const resetBody = z.object({ token: linkToken, password: optionalText });
 
 export function emailLinkRoutes(kit: AuthKit, session: SessionMiddleware, account: AccountView) {
-  const { config, emailFlows, page, prefix } = kit;
+  const { config, emailFlows, prefix } = kit;
   const app = new Hono<AuthEnv>();
 
   /** The page of a link that does not work (its status is the error's: 400). */
   const linkFailed = (c: Context<AuthEnv>, message: string, again: string) => {
     c.header("Cache-Control", "no-store");
-    return messagePage(page, "This link does not work", message, {
+    return messagePage(kit.page(c), "This link does not work", message, {
       href: again,
       text: "Ask for a new link",
     });
@@ -44,7 +44,11 @@ export function emailLinkRoutes(kit: AuthKit, session: SessionMiddleware, accoun
 
   /** The page a link opens, when the link would still work. */
   const linkPage =
-    (purpose: TokenPurpose, again: string, show: (token: string) => ReturnType<typeof loginPage>) =>
+    (
+      purpose: TokenPurpose,
+      again: string,
+      show: (c: Context<AuthEnv>, token: string) => ReturnType<typeof loginPage>,
+    ) =>
     async (c: Context<AuthEnv>) => {
       const token = c.req.query("token") ?? "";
       try {
@@ -55,12 +59,14 @@ export function emailLinkRoutes(kit: AuthKit, session: SessionMiddleware, accoun
         throw error;
       }
       c.header("Cache-Control", "no-store");
-      return c.html(show(token));
+      return c.html(show(c, token));
     };
 
   app.get(
     "/verify-email",
-    linkPage("verify_email", `${prefix}/account`, (token) => verifyEmailPage(page, { token })),
+    linkPage("verify_email", `${prefix}/account`, (c, token) =>
+      verifyEmailPage(kit.page(c), { token }),
+    ),
   );
 
   app.post(
@@ -89,7 +95,7 @@ export function emailLinkRoutes(kit: AuthKit, session: SessionMiddleware, accoun
       const notMine = removed && !signedIn;
       return c.html(
         messagePage(
-          page,
+          kit.page(c),
           "Address confirmed",
           removed
             ? `Thank you: your email address is confirmed. ${emailFlows.describeRemoved(removed)}${notMine ? " If you did not create this account yourself, choose a new password now: its password was set by whoever registered it." : ""}`
@@ -119,12 +125,12 @@ export function emailLinkRoutes(kit: AuthKit, session: SessionMiddleware, accoun
     },
   );
 
-  app.get("/forgot-password", (c) => c.html(forgotPasswordPage(page, {})));
+  app.get("/forgot-password", (c) => c.html(forgotPasswordPage(kit.page(c), {})));
 
   app.post(
     "/forgot-password",
     errorPage((c, error) =>
-      forgotPasswordPage(page, {
+      forgotPasswordPage(kit.page(c), {
         email: optionalString(c.get("fields")?.email),
         error: error.message,
       }),
@@ -137,6 +143,7 @@ export function emailLinkRoutes(kit: AuthKit, session: SessionMiddleware, accoun
       return c.html(
         checkYourEmail(
           kit,
+          c,
           "If an account uses this address, we have sent it a link to choose a new password.",
         ),
       );
@@ -145,8 +152,8 @@ export function emailLinkRoutes(kit: AuthKit, session: SessionMiddleware, accoun
 
   app.get(
     "/reset-password",
-    linkPage("reset_password", `${prefix}/forgot-password`, (token) =>
-      resetPasswordPage(page, { token }),
+    linkPage("reset_password", `${prefix}/forgot-password`, (c, token) =>
+      resetPasswordPage(kit.page(c), { token }),
     ),
   );
 
@@ -155,7 +162,7 @@ export function emailLinkRoutes(kit: AuthKit, session: SessionMiddleware, accoun
     errorPage((c, error) =>
       error.code === "invalid_token"
         ? linkFailed(c, error.message, `${prefix}/forgot-password`)
-        : resetPasswordPage(page, {
+        : resetPasswordPage(kit.page(c), {
             token: optionalString(c.get("fields")?.token) ?? "",
             error: error.message,
           }),
@@ -168,7 +175,7 @@ export function emailLinkRoutes(kit: AuthKit, session: SessionMiddleware, accoun
       kit.endSession(c);
       if (!c.get("form")) return c.json({ status: "ok", removed });
       return c.html(
-        loginPage(page, {
+        loginPage(kit.page(c), {
           notice: `Your password was changed and every session signed out.${removed ? ` ${emailFlows.describeRemoved(removed)}` : ""} Sign in with the new password.`,
           registrationEnabled: config.registration_enabled,
         }),

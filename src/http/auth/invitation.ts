@@ -3,7 +3,7 @@
 // form's post creates the account with the invitation's roles, its address
 // verified, and signs it in. A link that is used, revoked or expired gets a
 // page saying which (checked now, not by a cleanup job).
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { z } from "zod";
 import { requireName, requireNewPassword } from "../../accounts/fields.ts";
 import { acceptInvitationPage } from "../pages/invitations.ts";
@@ -18,20 +18,22 @@ const acceptBody = z.object({
 });
 
 export function invitationRoutes(kit: AuthKit) {
-  const { page, prefix } = kit;
+  const { prefix } = kit;
   const app = new Hono<AuthEnv>();
-  const refusal = (message: string) =>
-    messagePage(page, page.t("invitations.accept.title"), message, {
+  const refusal = (c: Context<AuthEnv>, message: string) => {
+    const page = kit.page(c);
+    return messagePage(page, page.t("invitations.accept.title"), message, {
       href: `${prefix}/login`,
       text: page.t("invitations.accept.signIn"),
     });
+  };
 
   app.get("/invitation", async (c) => {
     const token = c.req.query("token") ?? "";
     c.set("form", true);
-    c.set("errorPage", (_c, error) => refusal(error.message));
+    c.set("errorPage", (c, error) => refusal(c, error.message));
     const { email } = await kit.invitations.check(token);
-    return c.html(acceptInvitationPage(page, { token, email }));
+    return c.html(acceptInvitationPage(kit.page(c), { token, email }));
   });
 
   app.post(
@@ -41,8 +43,8 @@ export function invitationRoutes(kit: AuthKit) {
       const token = optionalString(fields.token) ?? "";
       // A form error shows the form again; a link that cannot be used, the reason.
       const invited = await kit.invitations.check(token).catch(() => null);
-      if (!invited) return refusal(error.message);
-      return acceptInvitationPage(page, {
+      if (!invited) return refusal(c, error.message);
+      return acceptInvitationPage(kit.page(c), {
         token,
         email: invited.email,
         name: optionalString(fields.name),

@@ -14,7 +14,8 @@ import type { AccountService, ClientMeta, SignedIn } from "../../accounts/servic
 import type { ApiKeyService } from "../../api-keys/service.ts";
 import { type Config, xsrfInUse } from "../../config.ts";
 import { ServiceError } from "../../errors.ts";
-import { FALLBACK_LOCALE, translator } from "../../i18n/catalogue.ts";
+import type { Languages } from "../../i18n/languages.ts";
+import { LOCALE_COOKIE } from "../../i18n/negotiate.ts";
 import { hashToken } from "../../kernel/tokens.ts";
 import type { PendingSignIns } from "../../mfa/pending.ts";
 import type { SecondFactors } from "../../mfa/service.ts";
@@ -68,6 +69,8 @@ export type AuthServices = {
   directory: UserDirectory;
   userAdmin: UserAdmin;
   invitations: Invitations;
+  /** The catalogues, and which language a request gets. */
+  languages: Languages;
   logError: (error: unknown, context: string) => void;
   /** True for an error that says a store cannot be reached (db/unavailable.ts): a 503, not a 500. */
   isStoreUnavailable: (error: unknown) => boolean;
@@ -76,7 +79,8 @@ export type AuthServices = {
 export type AuthKit = AuthServices &
   SiteHelpers & {
     prefix: string;
-    page: PageContext;
+    /** What a page rendered for this request needs: its language among it. */
+    page<E extends AuthEnv>(c: Context<E>): PageContext;
     hostPolicy: HostPolicy;
     /** The client's address (through trusted proxies) and user agent. */
     meta<E extends AuthEnv>(c: Context<E>): ClientMeta;
@@ -131,16 +135,21 @@ export function authKit(services: AuthServices): AuthKit {
     cookieValues(c.req.header("cookie"), sites.siteCookie(c).name).find(
       (value) => hashToken(value) === sessionId,
     );
+  const pageBase = {
+    siteName: config.site_name,
+    prefix: config.auth_prefix,
+    providers: services.oauth.list(),
+    passkeys: services.passkeys !== null,
+  };
   return {
     ...services,
     prefix: config.auth_prefix,
-    page: {
-      siteName: config.site_name,
-      locale: FALLBACK_LOCALE,
-      t: translator(FALLBACK_LOCALE),
-      prefix: config.auth_prefix,
-      providers: services.oauth.list(),
-      passkeys: services.passkeys !== null,
+    page(c) {
+      const locale = services.languages.pick(
+        cookieValues(c.req.header("cookie"), LOCALE_COOKIE)[0],
+        c.req.header("accept-language"),
+      );
+      return { ...pageBase, locale, t: services.languages.t(locale) };
     },
     hostPolicy,
     meta: (c) => clientMeta(c, config.trusted_proxies),

@@ -15,7 +15,7 @@ import type { SessionMiddleware, SignedInEnv } from "./session.ts";
 const confirmBody = z.object({ code: z.unknown() });
 
 export function mfaSetupRoutes(kit: AuthKit, session: SessionMiddleware, account: AccountView) {
-  const { config, factors, page, prefix } = kit;
+  const { config, factors, prefix } = kit;
   const app = new Hono<AuthEnv>();
   const setupUrl = `${config.public_url.origin}${prefix}/mfa/setup`;
 
@@ -25,7 +25,7 @@ export function mfaSetupRoutes(kit: AuthKit, session: SessionMiddleware, account
     const rd = kit.returnTarget(c, c.get("fields"));
     c.header("Cache-Control", "no-store");
     if ((await factors.summary(user.id)).enrolled)
-      return totpSetupPage(page, { setup: null, enabled: true, rd, error });
+      return totpSetupPage(kit.page(c), { setup: null, enabled: true, rd, error });
     let setup = null;
     try {
       setup =
@@ -36,7 +36,7 @@ export function mfaSetupRoutes(kit: AuthKit, session: SessionMiddleware, account
     }
     // Without a recent proof there is no set-up: the page says to sign in again and come back.
     const back = rd ? `${setupUrl}?rd=${encodeURIComponent(rd)}` : setupUrl;
-    return totpSetupPage(page, { setup, enabled: false, rd, error, reauthUrl: back });
+    return totpSetupPage(kit.page(c), { setup, enabled: false, rd, error, reauthUrl: back });
   }
 
   /** A page for a signed-in browser; anyone else signs in first and comes back. */
@@ -84,7 +84,9 @@ export function mfaSetupRoutes(kit: AuthKit, session: SessionMiddleware, account
       c.header("Cache-Control", "no-store");
       if (!c.get("form")) return c.json({ status: "ok", recoveryCodes, redirect: next });
       if (!recoveryCodes) return c.redirect(next, 303);
-      return c.html(recoveryCodesPage(page, { codes: recoveryCodes, next, enabledNow: true }));
+      return c.html(
+        recoveryCodesPage(kit.page(c), { codes: recoveryCodes, next, enabledNow: true }),
+      );
     },
   );
 
@@ -121,7 +123,7 @@ export function mfaSetupRoutes(kit: AuthKit, session: SessionMiddleware, account
       c.header("Cache-Control", "no-store");
       if (!c.get("form")) return c.json({ recoveryCodes: codes }, 201);
       return c.html(
-        recoveryCodesPage(page, { codes, next: `${prefix}/account`, enabledNow: false }),
+        recoveryCodesPage(kit.page(c), { codes, next: `${prefix}/account`, enabledNow: false }),
       );
     },
   );

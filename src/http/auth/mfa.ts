@@ -37,7 +37,7 @@ async function kindsOf(kit: AuthKit, userId: string): Promise<FactorKind[]> {
 }
 
 export function mfaRoutes(kit: AuthKit, session: SessionMiddleware) {
-  const { config, prefix, page, pendingSignIns } = kit;
+  const { config, prefix, pendingSignIns } = kit;
   const half = halfSignInCookie(kit);
   const app = new Hono<AuthEnv>();
 
@@ -51,7 +51,7 @@ export function mfaRoutes(kit: AuthKit, session: SessionMiddleware) {
 
   const render = async <E extends AuthEnv>(c: Context<E>, found: Who, error?: string) => {
     c.header("Cache-Control", "no-store");
-    return stepUpPage(page, {
+    return stepUpPage(kit.page(c), {
       kinds: await kindsOf(kit, found.account.id),
       signingIn: found.pending !== null,
       rd: kit.returnTarget(c, c.get("fields")),
@@ -77,7 +77,8 @@ export function mfaRoutes(kit: AuthKit, session: SessionMiddleware) {
     "/mfa/verify",
     errorPage(async (c, error) => {
       const found = await who(c).catch(() => null);
-      if (!found) return stepUpPage(page, { kinds: [], signingIn: true, error: error.message });
+      if (!found)
+        return stepUpPage(kit.page(c), { kinds: [], signingIn: true, error: error.message });
       return render(c, found, error.message);
     }),
     readBody,

@@ -23,7 +23,7 @@ import type { SessionMiddleware, SignedInEnv } from "./session.ts";
 type Ceremony = "register" | "login";
 
 export function passkeyRoutes(kit: AuthKit, session: SessionMiddleware, account: AccountView) {
-  const { config, page } = kit;
+  const { config } = kit;
   const app = new Hono<AuthEnv>();
   const service = kit.passkeys;
   // The ceremony's cookie: this host only, this site only, gone with the ceremony.
@@ -108,7 +108,7 @@ export function passkeyRoutes(kit: AuthKit, session: SessionMiddleware, account:
       });
       if (c.get("form"))
         return account.render(c, {
-          notice: page.t("passkeys.addedNotice", { name: created.name }),
+          notice: kit.page(c).t("passkeys.addedNotice", { name: created.name }),
         });
       return c.json({ passkey: created }, 201);
     },
@@ -123,7 +123,7 @@ export function passkeyRoutes(kit: AuthKit, session: SessionMiddleware, account:
     );
     if (c.get("form"))
       return account.render(c, {
-        notice: page.t("passkeys.renamedNotice", { name: renamed.name }),
+        notice: kit.page(c).t("passkeys.renamedNotice", { name: renamed.name }),
       });
     return c.json({ passkey: renamed });
   };
@@ -144,7 +144,8 @@ export function passkeyRoutes(kit: AuthKit, session: SessionMiddleware, account:
       session: c.get("session"),
       meta: kit.meta(c),
     });
-    if (c.get("form")) return account.render(c, { notice: page.t("passkeys.removedNotice") });
+    if (c.get("form"))
+      return account.render(c, { notice: kit.page(c).t("passkeys.removedNotice") });
     return c.json({ status: "ok" });
   };
   app.post(
@@ -165,7 +166,7 @@ export function passkeyRoutes(kit: AuthKit, session: SessionMiddleware, account:
     "/passkeys/login",
     enabled,
     errorPage((c, error) =>
-      loginPage(page, {
+      loginPage(kit.page(c), {
         rd: kit.returnTarget(c, c.get("fields")),
         error: error.message,
         registrationEnabled: config.registration_enabled,

@@ -13,7 +13,7 @@ import type { SessionMiddleware, SignedInEnv } from "./session.ts";
 const FLOW_COOKIE_MAX_AGE = 600;
 
 export function providerRoutes(kit: AuthKit, session: SessionMiddleware) {
-  const { config, oauth, page, prefix } = kit;
+  const { config, oauth, prefix } = kit;
   const flowCookie = `${config.session_cookie}_oauth`;
   const baseCookie = {
     path: "/",
@@ -27,7 +27,7 @@ export function providerRoutes(kit: AuthKit, session: SessionMiddleware) {
     c.status(error.status);
     c.header("Cache-Control", "no-store");
     return c.html(
-      messagePage(page, "Sign-in did not complete", error.message, {
+      messagePage(kit.page(c), "Sign-in did not complete", error.message, {
         href: `${prefix}/login`,
         text: "Back to sign in",
       }),
@@ -41,7 +41,7 @@ export function providerRoutes(kit: AuthKit, session: SessionMiddleware) {
     c.status(error.status);
     c.header("Cache-Control", "no-store");
     return c.html(
-      messagePage(page, "The provider was not linked", error.message, {
+      messagePage(kit.page(c), "The provider was not linked", error.message, {
         href: `${prefix}/account`,
         text: "Back to your account",
       }),
@@ -128,8 +128,8 @@ export function providerRoutes(kit: AuthKit, session: SessionMiddleware) {
       ? c.json({ status: "ok" })
       : c.redirect(`${prefix}/account`, 303);
   };
-  const cannotUnlink = errorPage((_c, error) =>
-    messagePage(page, "Cannot unlink", error.message, {
+  const cannotUnlink = errorPage((c, error) =>
+    messagePage(kit.page(c), "Cannot unlink", error.message, {
       href: `${prefix}/account`,
       text: "Back to your account",
     }),

@@ -1,7 +1,7 @@
 // Sign in, create an account, sign out: the hosted pages and their JSON
 // twins. A form post answers with a 303 to the return target, or its page
 // again with the message; JSON clients get the session cookie and JSON.
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { z } from "zod";
 import { requireEmail, requireName, requireNewPassword } from "../../accounts/fields.ts";
 import { normalizePassword } from "../../accounts/passwords.ts";
@@ -25,27 +25,27 @@ const registerBody = z.object({
 });
 
 /** The answer to a request whose outcome arrives by email: the same whatever the address. */
-export function checkYourEmail(kit: AuthKit, message: string) {
-  return messagePage(kit.page, "Check your email", message, {
+export function checkYourEmail<E extends AuthEnv>(kit: AuthKit, c: Context<E>, message: string) {
+  return messagePage(kit.page(c), "Check your email", message, {
     href: `${kit.prefix}/login`,
     text: "Back to sign in",
   });
 }
 
 export function signInRoutes(kit: AuthKit, session: SessionMiddleware) {
-  const { config, accounts, page, prefix } = kit;
+  const { config, accounts, prefix } = kit;
   const registrationEnabled = config.registration_enabled;
   const app = new Hono<AuthEnv>();
 
   app.get("/login", (c) =>
-    c.html(loginPage(page, { rd: kit.returnTarget(c), registrationEnabled })),
+    c.html(loginPage(kit.page(c), { rd: kit.returnTarget(c), registrationEnabled })),
   );
 
   app.post(
     "/login",
     errorPage((c, error) => {
       const fields = c.get("fields") ?? {};
-      return loginPage(page, {
+      return loginPage(kit.page(c), {
         rd: kit.returnTarget(c, fields),
         email: optionalString(fields.email),
         error: error.message,
@@ -69,17 +69,17 @@ export function signInRoutes(kit: AuthKit, session: SessionMiddleware) {
     if (!registrationEnabled) {
       c.status(403);
       return c.html(
-        messagePage(page, "Registration is closed", "New accounts cannot be created here."),
+        messagePage(kit.page(c), "Registration is closed", "New accounts cannot be created here."),
       );
     }
-    return c.html(registerPage(page, { rd: kit.returnTarget(c) }));
+    return c.html(registerPage(kit.page(c), { rd: kit.returnTarget(c) }));
   });
 
   app.post(
     "/register",
     errorPage((c, error) => {
       const fields = c.get("fields") ?? {};
-      return registerPage(page, {
+      return registerPage(kit.page(c), {
         rd: kit.returnTarget(c, fields),
         email: optionalString(fields.email),
         name: optionalString(fields.name),
@@ -100,7 +100,11 @@ export function signInRoutes(kit: AuthKit, session: SessionMiddleware) {
       if (c.get("form")) {
         if (signedIn) return c.redirect(target, 303);
         return c.html(
-          checkYourEmail(kit, "If this address can be registered, we have sent it the next step."),
+          checkYourEmail(
+            kit,
+            c,
+            "If this address can be registered, we have sent it the next step.",
+          ),
         );
       }
       // The same answer for a new and an existing address.
@@ -111,7 +115,7 @@ export function signInRoutes(kit: AuthKit, session: SessionMiddleware) {
   // Signing out changes state, so it is POST only; GET shows a page with the button.
   app.get("/logout", (c) =>
     c.html(
-      messagePage(page, "Sign out", "Use the button on your account page to sign out.", {
+      messagePage(kit.page(c), "Sign out", "Use the button on your account page to sign out.", {
         href: `${prefix}/account`,
         text: "Go to your account",
       }),

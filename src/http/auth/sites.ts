@@ -183,9 +183,9 @@ function refusalAnswer(kit: AuthKit, c: Context<AuthEnv>, refusal: Refusal) {
       400,
     );
   c.status(400);
-  const t = kit.page.t;
+  const t = kit.page(c).t;
   return c.html(
-    messagePage(kit.page, t("sites.refused_title"), t(`sites.${refusal}`), {
+    messagePage(kit.page(c), t("sites.refused_title"), t(`sites.${refusal}`), {
       href: kit.config.login_url,
       text: t("sites.back_home"),
     }),
