@@ -4,21 +4,19 @@
 // see the change at once. And `users create`, `sign-out`, `delete` on
 // PostgreSQL, audited with "cli" as the actor.
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { promisify } from "node:util";
 import {
   adminChannelPath,
   commandServices,
   serveAdminChannel,
 } from "../../src/cli/admin-channel.ts";
-import { runCommand } from "../../src/cli/commands.ts";
 import { type DatabaseHandle, openDatabase } from "../../src/db/client.ts";
 import { createPostgresDatabase } from "../helpers/backends.ts";
+import { cliProcess, cli as runCli } from "../helpers/cli.ts";
 import {
   askResolve,
   login,
@@ -27,22 +25,6 @@ import {
   startGatehouse,
   uniqueEmail,
 } from "../helpers/gatehouse.ts";
-
-const spawned = promisify(execFile);
-
-async function cliProcess(env: Record<string, string>, ...args: string[]) {
-  try {
-    const { stdout, stderr } = await spawned(
-      process.execPath,
-      ["--import", "tsx", "src/cli.ts", ...args],
-      { env: { ...process.env, LOG_LEVEL: "silent", ...env } },
-    );
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-  }
-}
 
 describe("the CLI while the server holds the embedded database", () => {
   const dataDir = mkdtempSync(join(tmpdir(), "gatehouse-channel-"));
@@ -136,16 +118,7 @@ describe("users create, sign-out and delete on PostgreSQL", () => {
   let url: string;
   let database: DatabaseHandle;
   let server: RunningGatehouse;
-  const cli = async (...args: string[]) => {
-    const out: string[] = [];
-    const err: string[] = [];
-    const code = await runCommand(
-      args,
-      { ...process.env, LOG_LEVEL: "silent", DATABASE_URL: url },
-      { print: (line) => out.push(line), printError: (line) => err.push(line) },
-    );
-    return { code, stdout: out.join("\n"), stderr: err.join("\n") };
-  };
+  const cli = (...args: string[]) => runCli({ DATABASE_URL: url }, ...args);
 
   before(async () => {
     url = await createPostgresDatabase();

@@ -6,19 +6,17 @@
 // The embedded database's one-process rule, and the exit code of the command
 // line itself, need a process of their own.
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { promisify } from "node:util";
 import { createLocalJWKSet, decodeProtectedHeader, type JSONWebKeySet, jwtVerify } from "jose";
-import { runCommand } from "../../src/cli/commands.ts";
 import { loadConfig } from "../../src/config.ts";
 import { type DatabaseHandle, openDatabase } from "../../src/db/client.ts";
 import { createLogger } from "../../src/logger.ts";
 import { connectRedis, type SharedRedis } from "../../src/redis/client.ts";
 import { createPostgresDatabase } from "../helpers/backends.ts";
+import { cli, cliProcess } from "../helpers/cli.ts";
 import {
   askResolve,
   bodyOf,
@@ -29,36 +27,6 @@ import {
   uniqueEmail,
 } from "../helpers/gatehouse.ts";
 import { startRedis } from "../helpers/redis-server.ts";
-
-const spawned = promisify(execFile);
-
-/** Runs a command in this process, as `gatehouse <args>` would, with the environment given. */
-async function cli(env: Record<string, string>, ...args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runCommand(
-    args,
-    { ...process.env, LOG_LEVEL: "silent", ...env },
-    { print: (line) => out.push(line), printError: (line) => err.push(line) },
-  );
-  const text = (lines: string[]) => lines.map((line) => `${line}\n`).join("");
-  return { code, stdout: text(out), stderr: text(err) };
-}
-
-/** Runs the command line as its own process (for what one process cannot show itself). */
-async function cliProcess(env: Record<string, string>, ...args: string[]) {
-  try {
-    const { stdout, stderr } = await spawned(
-      process.execPath,
-      ["--import", "tsx", "src/cli.ts", ...args],
-      { env: { ...process.env, LOG_LEVEL: "silent", ...env } },
-    );
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-  }
-}
 
 describe("the operator CLI", () => {
   let url: string;

@@ -9,11 +9,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { eq } from "drizzle-orm";
-import { runCommand } from "../../src/cli/commands.ts";
 import { type DatabaseHandle, openDatabase } from "../../src/db/client.ts";
 import { auditEvents, users } from "../../src/db/schema.ts";
 import { totpCodeAt } from "../../src/mfa/totp.ts";
 import { createPostgresDatabase } from "../helpers/backends.ts";
+import { cli } from "../helpers/cli.ts";
 import {
   bodyOf,
   login,
@@ -24,17 +24,6 @@ import {
   uniqueEmail,
 } from "../helpers/gatehouse.ts";
 import { postJson } from "../helpers/http.ts";
-
-async function cli(env: Record<string, string>, ...args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runCommand(
-    args,
-    { ...process.env, LOG_LEVEL: "silent", ...env },
-    { print: (line) => out.push(line), printError: (line) => err.push(line) },
-  );
-  return { code, stdout: out.join("\n"), stderr: err.join("\n") };
-}
 
 describe("the operator resets second factors", () => {
   let url: string;
