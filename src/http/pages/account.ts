@@ -74,7 +74,7 @@ ${
 ${
   options.identities.length > 0
     ? html`<table>
-  <thead><tr><th scope="col">Provider</th><th scope="col">Account</th><th scope="col">Linked</th><th scope="col"></th></tr></thead>
+  <thead><tr><th scope="col">Provider</th><th scope="col">Account</th><th scope="col">Linked</th><td></td></tr></thead>
   <tbody>${options.identities.map(
     (identity) => html`<tr>
   <td>${identity.providerName}</td>
@@ -113,7 +113,7 @@ ${options.factors ? factorsSection(ctx, options.factors) : ""}
 ${options.passkeys ?? ""}
 <h2>Active sessions</h2>
 <table>
-  <thead><tr><th scope="col">Signed in</th><th scope="col">Address</th><th scope="col">Browser</th><th scope="col"></th></tr></thead>
+  <thead><tr><th scope="col">Signed in</th><th scope="col">Address</th><th scope="col">Browser</th><td></td></tr></thead>
   <tbody>${rows}</tbody>
 </table>
 <form method="post" action="${ctx.prefix}/sessions/revoke-others"><button type="submit" class="secondary">Sign out all other sessions</button></form>
@@ -127,7 +127,7 @@ ${
 ${
   options.apiKeys.length > 0
     ? html`<table>
-  <thead><tr><th scope="col">Name</th><th scope="col">Key</th><th scope="col">Created</th><th scope="col">Expires</th><th scope="col">Last used</th><th scope="col"></th></tr></thead>
+  <thead><tr><th scope="col">Name</th><th scope="col">Key</th><th scope="col">Created</th><th scope="col">Expires</th><th scope="col">Last used</th><td></td></tr></thead>
   <tbody>${keyRows}</tbody>
 </table>`
     : html`<p>No API keys.</p>`

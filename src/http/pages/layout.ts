@@ -75,6 +75,15 @@ export function errorBlock(message: string | undefined): Content | string {
   return message ? html`<p class="error" role="alert" id="form-error">${message}</p>` : "";
 }
 
+/**
+ * A field's ARIA ties: its hints, and when the form's error is about it, the
+ * error too (read with the field), `aria-invalid`, and the focus on load.
+ */
+export function fieldAria(invalid: boolean, ...hints: string[]): Content {
+  const ids = invalid ? ["form-error", ...hints] : hints;
+  return html`${ids.length > 0 ? html` aria-describedby="${ids.join(" ")}"` : ""}${invalid ? raw(' aria-invalid="true" autofocus') : ""}`;
+}
+
 export function withRd(path: string, rd: string | undefined): string {
   return rd ? `${path}?rd=${encodeURIComponent(rd)}` : path;
 }

@@ -4,7 +4,7 @@
 // its own form section, in the order the user's factors are listed: a new
 // kind (passkeys) adds its renderer to FACTOR_FORMS and its kind to the list.
 import { html, raw } from "hono/html";
-import { type Content, errorBlock, layout, type PageContext, withRd } from "./layout.ts";
+import { type Content, errorBlock, fieldAria, layout, type PageContext, withRd } from "./layout.ts";
 
 export type StepUpKind = "totp" | "recovery" | (string & {});
 
@@ -106,7 +106,7 @@ ${
 <form method="post" action="${withRd(`${ctx.prefix}/mfa/totp/confirm`, rd)}">
   <label for="totp-code">${ctx.t("mfa.totpLabel")}</label>
   <input id="totp-code" name="code" type="text" inputmode="numeric" pattern="[0-9 ]*" maxlength="7"
-    autocomplete="one-time-code" required ${options.error ? html`aria-describedby="form-error"` : ""}>
+    autocomplete="one-time-code" required${fieldAria(!!options.error)}>
   <button type="submit">${ctx.t("mfa.confirm")}</button>
 </form>`
 }
