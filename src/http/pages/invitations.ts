@@ -59,10 +59,10 @@ ${
 ${
   options.invitations.length === 0
     ? html`<p>${t("invitations.none")}</p>`
-    : html`<table>
+    : html`<div class="table-scroll"><table>
   <thead><tr><th scope="col">${t("invitations.col.email")}</th><th scope="col">${t("invitations.col.roles")}</th><th scope="col">${t("invitations.col.status")}</th><th scope="col">${t("invitations.col.sent")}</th><th scope="col">${t("invitations.col.expires")}</th><td></td></tr></thead>
   <tbody>${rows}</tbody>
-</table>`
+</table></div>`
 }`,
     true,
   );
