@@ -52,13 +52,20 @@ after(async () => {
   await smtp?.stop();
 });
 
-/** Collects axe-core's violations page state by page state; the test asserts none at its end. */
+/**
+ * Collects axe-core's violations page state by page state, in the light and
+ * the dark colour scheme (contrast differs); the test asserts none at its end.
+ */
 function auditor() {
   const found: string[] = [];
   return {
     async check(page: Page, state: string) {
-      for (const violation of await axeViolations(page))
-        found.push(`[${state}] ${new URL(page.url()).pathname}: ${violation}`);
+      for (const scheme of ["light", "dark"] as const) {
+        await page.emulateMedia({ colorScheme: scheme });
+        for (const violation of await axeViolations(page))
+          found.push(`[${state}, ${scheme}] ${new URL(page.url()).pathname}: ${violation}`);
+      }
+      await page.emulateMedia({ colorScheme: null });
     },
     assertNone() {
       assert.equal(found.length, 0, `axe-core violations:\n${found.join("\n")}`);
@@ -264,6 +271,11 @@ test("the account page with everything on it, the second-factor pages and the ad
   await page.locator("#totp-code").fill("000000");
   await submit(page, "/auth/mfa/verify");
   await axe.check(page, "second factor, wrong code");
+  assert.deepEqual(await ariaOf(page, "#totp-code"), {
+    invalid: "true",
+    describedBy: ["form-error"],
+  });
+  assert.equal((await ariaOf(page, "#recovery-code")).invalid, null, "not the other form's field");
   await context.close();
 
   // A new password from the mailed link.
