@@ -227,6 +227,11 @@ test("the account page with everything on it, the second-factor pages and the ad
   await page.locator("#invite-roles").fill("editor");
   await submit(page, "/auth/admin/invitations");
   await axe.check(page, "admin, invitations, one sent");
+  await Promise.all([
+    page.waitForNavigation(),
+    page.locator("form[action$='/resend'] [type=submit]").first().click(),
+  ]);
+  await axe.check(page, "admin, confirm an invitation's resend");
   await page.goto(`${base}/auth/admin/audit`);
   await axe.check(page, "admin, audit trail");
 

@@ -162,13 +162,19 @@ test("without JavaScript: register, sign out from the sign-out page, sign in, si
   await page.goto(`${base}/auth/logout${rd}`);
   const form = page.locator("form[method=post][action^='/auth/logout']");
   assert.equal(await form.getAttribute("action"), `/auth/logout${rd}`);
+  await page.goto(`${base}/auth/logout?rd=${encodeURIComponent("https://evil.example/")}`);
+  assert.equal(await form.getAttribute("action"), "/auth/logout", "a foreign target is dropped");
   await Promise.all([page.waitForURL(/\/auth\/login/), form.locator("button").click()]);
   assert.equal((await context.cookies()).length, 0, "the session cookie is gone");
   await page.goto(account);
   assert.equal(new URL(page.url()).pathname, "/auth/login", "signed out");
 
-  // The passkey button needs the script: without it, it stays hidden and the form still works.
+  // The passkey button needs the script: shown with it, hidden without (the forms work anyway).
   assert.equal(await page.locator("[data-passkey-button]").isVisible(), false);
+  const scripted = await browser.newPage();
+  await scripted.goto(`${base}/auth/login`);
+  await scripted.locator("[data-passkey-button]").waitFor({ state: "visible" });
+  await scripted.close();
   await page.goto(`${base}/auth/login${rd}`);
   await page.locator("#email").fill(email);
   await page.locator("#password").fill(GOOD_PASSWORD);
