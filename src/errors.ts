@@ -40,4 +40,7 @@ export class ServiceError extends Error {
   ) {
     super(message);
   }
+
+  /** The request field the error is about, when one is (a hosted page marks that input). */
+  field?: string;
 }

@@ -5,13 +5,12 @@
 // removal asks for a fresh sign-in, and works after one. The pages run
 // under the hosted pages' strict CSP: a CSP violation would stop the script.
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { after, before, test } from "node:test";
 import { eq } from "drizzle-orm";
-import type { Browser, BrowserContext, CDPSession, Page } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 import { type DatabaseHandle, openDatabase } from "../../src/db/client.ts";
 import { auditEvents, sessions, users, webauthnCredentials } from "../../src/db/schema.ts";
-import { launchChromium } from "../helpers/chromium.ts";
+import { addVirtualAuthenticator, axeViolations, launchChromium } from "../helpers/chromium.ts";
 import { type ManualClock, manualClock } from "../helpers/clock.ts";
 import { startEchoApp } from "../helpers/echo-app.ts";
 import {
@@ -60,30 +59,6 @@ after(async () => {
   await smtp?.stop();
 });
 
-async function addAuthenticator(cdp: CDPSession): Promise<string> {
-  const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
-    options: {
-      protocol: "ctap2",
-      transport: "internal",
-      hasResidentKey: true,
-      hasUserVerification: true,
-      isUserVerified: true,
-      automaticPresenceSimulation: true,
-    },
-  });
-  return authenticatorId;
-}
-
-/** axe-core's violations within `selector` (run through DevTools, which the page's CSP does not govern). */
-async function accessibilityViolations(page: Page, selector: string): Promise<string[]> {
-  await page.evaluate(readFileSync("node_modules/axe-core/axe.min.js", "utf8"));
-  return page.evaluate(async (include) => {
-    // biome-ignore lint/suspicious/noExplicitAny: axe is a global the evaluation above defined
-    const result = await (window as any).axe.run(include);
-    return result.violations.map((v: { id: string; help: string }) => `${v.id}: ${v.help}`);
-  }, selector);
-}
-
 const echoed = async (page: Page) =>
   JSON.parse(((await page.locator("body").textContent()) ?? "").trim());
 
@@ -122,7 +97,7 @@ test("enrol passkeys, sign in with one alone, remove one after signing in again"
   });
   const cdp = await context.newCDPSession(page);
   await cdp.send("WebAuthn.enable", { enableUI: false });
-  const laptop = await addAuthenticator(cdp);
+  const laptop = await addVirtualAuthenticator(cdp);
   const email = uniqueEmail("passkey-browser");
 
   // An account with a password, its address confirmed.
@@ -138,7 +113,7 @@ test("enrol passkeys, sign in with one alone, remove one after signing in again"
   // The login page offers passkeys in the address field's autofill.
   await signOut(page);
   assert.equal(await page.getByLabel("Email").getAttribute("autocomplete"), "username webauthn");
-  assert.deepEqual(await accessibilityViolations(page, 'form[data-passkey="login"]'), []);
+  assert.deepEqual(await axeViolations(page, 'form[data-passkey="login"]'), []);
   await page.getByLabel("Email").fill(email);
   await page.getByLabel("Password").fill(GOOD_PASSWORD);
   await page.getByRole("button", { name: "Sign in", exact: true }).click();
@@ -166,7 +141,7 @@ test("enrol passkeys, sign in with one alone, remove one after signing in again"
 
   // A second authenticator: the first is gone from this browser (a lost laptop).
   await cdp.send("WebAuthn.removeVirtualAuthenticator", { authenticatorId: laptop });
-  await addAuthenticator(cdp);
+  await addVirtualAuthenticator(cdp);
   // This one with the keyboard alone: type the name, Tab to the button, Enter.
   await page.goto(`${base}/auth/account`);
   await page.getByLabel("Name of the new passkey").focus();
@@ -179,7 +154,7 @@ test("enrol passkeys, sign in with one alone, remove one after signing in again"
   );
   await page.keyboard.press("Enter");
   await page.getByText("The passkey “Phone” was added.").waitFor();
-  assert.deepEqual(await accessibilityViolations(page, "#passkeys"), []);
+  assert.deepEqual(await axeViolations(page, "#passkeys"), []);
   await page.goto(`${base}/auth/account`);
   assert.equal(await page.getByRole("button", { name: /^Remove the passkey/ }).count(), 2);
 

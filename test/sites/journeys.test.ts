@@ -236,7 +236,7 @@ describe("sites through nginx, two replicas sharing PostgreSQL and Redis", () =>
     // The account page lists the sign-in once, with the sites it reaches.
     const account = await context.newPage();
     await account.goto(site(HOME, "/auth/account"));
-    const sessionsTable = account.locator("h2:has-text('Active sessions') + table tbody tr");
+    const sessionsTable = account.locator("h2:has-text('Active sessions') + .table-scroll tbody tr");
     assert.equal(await sessionsTable.count(), 1, "one sign-in, one row");
     const section = await account.locator("main").textContent();
     assert.match(section ?? "", /Sites you are signed in to/);

@@ -76,7 +76,9 @@ export function validate<S extends z.ZodObject | z.ZodPipe<z.ZodObject, z.ZodTyp
     if (!result.success) {
       const [issue] = result.error.issues;
       const code = (issue?.code === "custom" && issue.params?.code) || "invalid_request";
-      throw new ServiceError(code as ErrorCode, issue?.message ?? "The body is not valid.");
+      const error = new ServiceError(code as ErrorCode, issue?.message ?? "The body is not valid.");
+      if (typeof issue?.path[0] === "string") error.field = issue.path[0];
+      throw error;
     }
     c.set("body", result.data as z.output<S>);
     await next();

@@ -49,6 +49,7 @@ export function invitationRoutes(kit: AuthKit) {
         email: invited.email,
         name: optionalString(fields.name),
         error: error.message,
+        errorField: error.field,
       });
     }),
     readBody,

@@ -10,7 +10,7 @@ import type { PendingSignIn } from "../../mfa/pending.ts";
 import type { FactorKind } from "../../mfa/service.ts";
 import { stepUpPage } from "../pages/mfa.ts";
 import { errorPage, readBody, validate } from "./body.ts";
-import type { AuthEnv, AuthKit } from "./kit.ts";
+import { type AuthEnv, type AuthKit, optionalString } from "./kit.ts";
 import { halfSignInCookie } from "./mfa-kit.ts";
 import type { SessionMiddleware } from "./session.ts";
 
@@ -56,6 +56,7 @@ export function mfaRoutes(kit: AuthKit, session: SessionMiddleware) {
       signingIn: found.pending !== null,
       rd: kit.returnTarget(c, c.get("fields")),
       error,
+      errorKind: error ? optionalString(c.get("fields")?.kind) : undefined,
     });
   };
 

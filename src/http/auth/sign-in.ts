@@ -5,6 +5,7 @@ import { type Context, Hono } from "hono";
 import { z } from "zod";
 import { requireEmail, requireName, requireNewPassword } from "../../accounts/fields.ts";
 import { normalizePassword } from "../../accounts/passwords.ts";
+import { logoutPage } from "../pages/logout.ts";
 import { messagePage } from "../pages/message.ts";
 import { loginPage, registerPage } from "../pages/sign-in.ts";
 import { errorPage, field, readBody, validate } from "./body.ts";
@@ -49,6 +50,7 @@ export function signInRoutes(kit: AuthKit, session: SessionMiddleware) {
         rd: kit.returnTarget(c, fields),
         email: optionalString(fields.email),
         error: error.message,
+        errorField: error.field,
         registrationEnabled,
       });
     }),
@@ -84,6 +86,7 @@ export function signInRoutes(kit: AuthKit, session: SessionMiddleware) {
         email: optionalString(fields.email),
         name: optionalString(fields.name),
         error: error.message,
+        errorField: error.field,
       });
     }),
     readBody,
@@ -113,14 +116,7 @@ export function signInRoutes(kit: AuthKit, session: SessionMiddleware) {
   );
 
   // Signing out changes state, so it is POST only; GET shows a page with the button.
-  app.get("/logout", (c) =>
-    c.html(
-      messagePage(kit.page(c), "Sign out", "Use the button on your account page to sign out.", {
-        href: `${prefix}/account`,
-        text: "Go to your account",
-      }),
-    ),
-  );
+  app.get("/logout", (c) => c.html(logoutPage(kit.page(c), { rd: kit.returnTarget(c) })));
 
   app.post("/logout", session.signedIn(), async (c) => {
     const resolved = c.get("signedIn");

@@ -73,8 +73,8 @@ ${
 <h2>Sign-in providers</h2>
 ${
   options.identities.length > 0
-    ? html`<table>
-  <thead><tr><th scope="col">Provider</th><th scope="col">Account</th><th scope="col">Linked</th><th scope="col"></th></tr></thead>
+    ? html`<div class="table-scroll"><table>
+  <thead><tr><th scope="col">Provider</th><th scope="col">Account</th><th scope="col">Linked</th><td></td></tr></thead>
   <tbody>${options.identities.map(
     (identity) => html`<tr>
   <td>${identity.providerName}</td>
@@ -83,7 +83,7 @@ ${
   <td><form method="post" action="${ctx.prefix}/identities/${identity.id}/unlink"><button type="submit" class="secondary" aria-label="Unlink ${identity.providerName}">Unlink</button></form></td>
 </tr>`,
   )}</tbody>
-</table>`
+</table></div>`
     : html`<p>No linked providers.</p>`
 }
 ${
@@ -112,10 +112,10 @@ ${
 ${options.factors ? factorsSection(ctx, options.factors) : ""}
 ${options.passkeys ?? ""}
 <h2>Active sessions</h2>
-<table>
-  <thead><tr><th scope="col">Signed in</th><th scope="col">Address</th><th scope="col">Browser</th><th scope="col"></th></tr></thead>
+<div class="table-scroll"><table>
+  <thead><tr><th scope="col">Signed in</th><th scope="col">Address</th><th scope="col">Browser</th><td></td></tr></thead>
   <tbody>${rows}</tbody>
-</table>
+</table></div>
 <form method="post" action="${ctx.prefix}/sessions/revoke-others"><button type="submit" class="secondary">Sign out all other sessions</button></form>
 ${signInSitesSection(ctx, options.sessions, options.currentSessionId)}
 <h2>API keys</h2>
@@ -126,10 +126,10 @@ ${
 }
 ${
   options.apiKeys.length > 0
-    ? html`<table>
-  <thead><tr><th scope="col">Name</th><th scope="col">Key</th><th scope="col">Created</th><th scope="col">Expires</th><th scope="col">Last used</th><th scope="col"></th></tr></thead>
+    ? html`<div class="table-scroll"><table>
+  <thead><tr><th scope="col">Name</th><th scope="col">Key</th><th scope="col">Created</th><th scope="col">Expires</th><th scope="col">Last used</th><td></td></tr></thead>
   <tbody>${keyRows}</tbody>
-</table>`
+</table></div>`
     : html`<p>No API keys.</p>`
 }
 ${

@@ -68,10 +68,10 @@ export function adminUsersPage(
 ${
   options.users.length === 0
     ? html`<p>${t("admin.users.none")}</p>`
-    : html`<table>
+    : html`<div class="table-scroll"><table>
   <thead><tr><th scope="col">${t("admin.col.email")}</th><th scope="col">${t("admin.col.name")}</th><th scope="col">${t("admin.col.roles")}</th><th scope="col">${t("admin.col.verified")}</th><th scope="col">${t("admin.col.status")}</th><th scope="col">${t("admin.col.created")}</th></tr></thead>
   <tbody>${rows}</tbody>
-</table>`
+</table></div>`
 }
 ${options.nextHref ? html`<p><a href="${options.nextHref}" rel="next">${t("admin.nextPage")}</a></p>` : ""}`,
     true,
@@ -137,28 +137,28 @@ ${actionButton(ctx, user.id, "delete", t("admin.action.delete"))}
 ${
   view.identities.length === 0
     ? html`<p>${t("admin.none")}</p>`
-    : html`<table><thead><tr><th scope="col">${t("admin.col.provider")}</th><th scope="col">${t("admin.col.email")}</th><th scope="col">${t("admin.col.verified")}</th><th scope="col">${t("admin.col.linked")}</th><th scope="col">${t("admin.col.lastLogin")}</th></tr></thead><tbody>${view.identities.map(
+    : html`<div class="table-scroll"><table><thead><tr><th scope="col">${t("admin.col.provider")}</th><th scope="col">${t("admin.col.email")}</th><th scope="col">${t("admin.col.verified")}</th><th scope="col">${t("admin.col.linked")}</th><th scope="col">${t("admin.col.lastLogin")}</th></tr></thead><tbody>${view.identities.map(
         (identity) =>
           html`<tr><td>${providerName(identity.provider)}</td><td>${identity.email ?? ""}</td><td>${identity.emailVerified ? t("admin.yes") : t("admin.no")}</td><td>${day(identity.createdAt)}</td><td>${day(identity.lastLoginAt)}</td></tr>`,
-      )}</tbody></table>`
+      )}</tbody></table></div>`
 }
 <h2>${t("admin.user.sessions")}</h2>
 ${
   view.sessions.length === 0
     ? html`<p>${t("admin.none")}</p>`
-    : html`<table><thead><tr><th scope="col">${t("admin.col.signedIn")}</th><th scope="col">${t("admin.col.method")}</th><th scope="col">${t("admin.col.address")}</th><th scope="col">${t("admin.col.device")}</th><th scope="col">${t("admin.col.activeUntil")}</th></tr></thead><tbody>${view.sessions.map(
+    : html`<div class="table-scroll"><table><thead><tr><th scope="col">${t("admin.col.signedIn")}</th><th scope="col">${t("admin.col.method")}</th><th scope="col">${t("admin.col.address")}</th><th scope="col">${t("admin.col.device")}</th><th scope="col">${t("admin.col.activeUntil")}</th></tr></thead><tbody>${view.sessions.map(
         (session) =>
           html`<tr><td>${minute(session.createdAt)}</td><td>${session.method}</td><td>${session.ip ?? ""}</td><td>${(session.userAgent ?? "").slice(0, 80)}</td><td>${minute(session.idleExpiresAt)}</td></tr>`,
-      )}</tbody></table>`
+      )}</tbody></table></div>`
 }
 <h2>${t("admin.user.apiKeys")}</h2>
 ${
   view.apiKeys.length === 0
     ? html`<p>${t("admin.none")}</p>`
-    : html`<table><thead><tr><th scope="col">${t("admin.col.name")}</th><th scope="col">${t("admin.col.key")}</th><th scope="col">${t("admin.col.created")}</th><th scope="col">${t("admin.col.expires")}</th><th scope="col">${t("admin.col.lastUsed")}</th></tr></thead><tbody>${view.apiKeys.map(
+    : html`<div class="table-scroll"><table><thead><tr><th scope="col">${t("admin.col.name")}</th><th scope="col">${t("admin.col.key")}</th><th scope="col">${t("admin.col.created")}</th><th scope="col">${t("admin.col.expires")}</th><th scope="col">${t("admin.col.lastUsed")}</th></tr></thead><tbody>${view.apiKeys.map(
         (key) =>
           html`<tr><td>${key.name}</td><td><code>${key.start}…</code></td><td>${day(key.createdAt)}</td><td>${day(key.expiresAt)}</td><td>${day(key.lastUsedAt)}</td></tr>`,
-      )}</tbody></table>`
+      )}</tbody></table></div>`
 }
 <h2>${t("admin.user.events")}</h2>
 ${auditTable(ctx, view.events, { admin: true })}

@@ -26,7 +26,7 @@ export function auditTable(
       : options.admin && id !== "cli" && id !== "INITIAL_ADMIN_EMAIL"
         ? html`<a href="${ctx.prefix}/admin/users/${encodeURIComponent(id)}"><code>${id.slice(0, 12)}</code></a>`
         : html`<code>${id.slice(0, 12)}</code>`;
-  return html`<table>
+  return html`<div class="table-scroll"><table>
   <thead><tr><th scope="col">${t("audit.col.when")}</th><th scope="col">${t("audit.col.event")}</th>${
     options.admin ? html`<th scope="col">${t("audit.col.subject")}</th>` : ""
   }<th scope="col">${t("audit.col.actor")}</th><th scope="col">${t("audit.col.address")}</th><th scope="col">${t("audit.col.browser")}</th><th scope="col">${t("audit.col.outcome")}</th></tr></thead>
@@ -47,7 +47,7 @@ export function auditTable(
   <td>${t(event.outcome === "failure" ? "audit.outcome.failure" : "audit.outcome.success")}</td>
 </tr>`,
   )}</tbody>
-</table>`;
+</table></div>`;
 }
 
 /** The account page's section: the user's own recent events. */

@@ -4,7 +4,7 @@
 import { html } from "hono/html";
 import type { InvitationSummary } from "../../accounts/invitations.ts";
 import { adminNav } from "./admin.ts";
-import { type Content, errorBlock, layout, type PageContext } from "./layout.ts";
+import { type Content, errorBlock, fieldAria, layout, type PageContext } from "./layout.ts";
 
 const day = (iso: string | null) => (iso ? iso.slice(0, 10) : "");
 
@@ -59,10 +59,10 @@ ${
 ${
   options.invitations.length === 0
     ? html`<p>${t("invitations.none")}</p>`
-    : html`<table>
-  <thead><tr><th scope="col">${t("invitations.col.email")}</th><th scope="col">${t("invitations.col.roles")}</th><th scope="col">${t("invitations.col.status")}</th><th scope="col">${t("invitations.col.sent")}</th><th scope="col">${t("invitations.col.expires")}</th><th scope="col"></th></tr></thead>
+    : html`<div class="table-scroll"><table>
+  <thead><tr><th scope="col">${t("invitations.col.email")}</th><th scope="col">${t("invitations.col.roles")}</th><th scope="col">${t("invitations.col.status")}</th><th scope="col">${t("invitations.col.sent")}</th><th scope="col">${t("invitations.col.expires")}</th><td></td></tr></thead>
   <tbody>${rows}</tbody>
-</table>`
+</table></div>`
 }`,
     true,
   );
@@ -89,7 +89,13 @@ export function invitationConfirmPage(
 /** The invitee's page: the invited address, a password form, and the providers. */
 export function acceptInvitationPage(
   ctx: PageContext,
-  options: { token: string; email: string; name?: string; error?: string },
+  options: {
+    token: string;
+    email: string;
+    name?: string;
+    error?: string;
+    errorField?: string | undefined;
+  },
 ): Content {
   const { t } = ctx;
   return layout(
@@ -101,9 +107,9 @@ ${errorBlock(options.error)}
 <form method="post" action="${ctx.prefix}/invitation">
   <input type="hidden" name="token" value="${options.token}">
   <label for="name">${t("invitations.accept.name")}</label>
-  <input id="name" name="name" autocomplete="name" maxlength="100" value="${options.name ?? ""}">
+  <input id="name" name="name" autocomplete="name" maxlength="100" value="${options.name ?? ""}"${fieldAria(options.errorField === "name")}>
   <label for="password">${t("invitations.accept.password")}</label>
-  <input id="password" name="password" type="password" autocomplete="new-password" required minlength="8">
+  <input id="password" name="password" type="password" autocomplete="new-password" required minlength="8"${fieldAria(options.errorField === "password")}>
   <button type="submit">${t("invitations.accept.button")}</button>
 </form>
 ${

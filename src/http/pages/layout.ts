@@ -46,6 +46,11 @@ table button { width: auto; margin: 0; padding: .3rem .7rem; }
 a.provider { display: block; text-align: center; padding: .6rem; border: 1px solid var(--gh-border); border-radius: 6px;
   color: var(--gh-text); text-decoration: none; font-weight: 600; }
 table { width: 100%; border-collapse: collapse; font-size: .9rem; }
+.table-scroll { overflow-x: auto; }
+main { overflow-wrap: break-word; }
+select { max-width: 100%; font: inherit; }
+select:focus-visible { outline: 3px solid var(--gh-accent); outline-offset: 2px; }
+@media (max-width: 30rem) { main { margin: 0 auto; padding: 1.25rem 1rem; border-width: 0; border-radius: 0; } }
 th, td { text-align: left; padding: .4rem; border-bottom: 1px solid var(--gh-border); }
 input[type="checkbox"] { width: auto; }
 `;
@@ -73,6 +78,15 @@ ${body}
 
 export function errorBlock(message: string | undefined): Content | string {
   return message ? html`<p class="error" role="alert" id="form-error">${message}</p>` : "";
+}
+
+/**
+ * A field's ARIA ties: its hints, and when the form's error is about it, the
+ * error too (read with the field), `aria-invalid`, and the focus on load.
+ */
+export function fieldAria(invalid: boolean, ...hints: string[]): Content {
+  const ids = invalid ? ["form-error", ...hints] : hints;
+  return html`${ids.length > 0 ? html` aria-describedby="${ids.join(" ")}"` : ""}${invalid ? raw(' aria-invalid="true" autofocus') : ""}`;
 }
 
 export function withRd(path: string, rd: string | undefined): string {

@@ -4,31 +4,32 @@
 // its own form section, in the order the user's factors are listed: a new
 // kind (passkeys) adds its renderer to FACTOR_FORMS and its kind to the list.
 import { html, raw } from "hono/html";
-import { type Content, errorBlock, layout, type PageContext, withRd } from "./layout.ts";
+import { type Content, errorBlock, fieldAria, layout, type PageContext, withRd } from "./layout.ts";
 
 export type StepUpKind = "totp" | "recovery" | (string & {});
 
-type FormOptions = { rd?: string | undefined; autofocus: boolean };
+/** `invalid`: the error shown is about this form's code (it was the one posted). */
+type FormOptions = { rd?: string | undefined; autofocus: boolean; invalid?: boolean };
 
 /** One form section per factor kind; each posts to /mfa/verify with its kind. */
 export const FACTOR_FORMS: Record<string, (ctx: PageContext, options: FormOptions) => Content> = {
-  totp: (ctx, { rd, autofocus }) => html`<section aria-labelledby="totp-title">
+  totp: (ctx, { rd, autofocus, invalid = false }) => html`<section aria-labelledby="totp-title">
 <h2 id="totp-title">${ctx.t("mfa.totpTitle")}</h2>
 <form method="post" action="${withRd(`${ctx.prefix}/mfa/verify`, rd)}">
   <input type="hidden" name="kind" value="totp">
   <label for="totp-code">${ctx.t("mfa.totpLabel")}</label>
   <input id="totp-code" name="code" type="text" inputmode="numeric" pattern="[0-9 ]*" maxlength="7"
-    autocomplete="one-time-code" required${autofocus ? raw(" autofocus") : ""}>
+    autocomplete="one-time-code" required${autofocus && !invalid ? raw(" autofocus") : ""}${fieldAria(invalid)}>
   <button type="submit">${ctx.t("mfa.verify")}</button>
 </form>
 </section>`,
-  recovery: (ctx, { rd }) => html`<section aria-labelledby="recovery-title">
+  recovery: (ctx, { rd, invalid = false }) => html`<section aria-labelledby="recovery-title">
 <h2 id="recovery-title">${ctx.t("mfa.recoveryTitle")}</h2>
 <form method="post" action="${withRd(`${ctx.prefix}/mfa/verify`, rd)}">
   <input type="hidden" name="kind" value="recovery">
   <label for="recovery-code">${ctx.t("mfa.recoveryLabel")}</label>
   <input id="recovery-code" name="code" type="text" autocomplete="one-time-code" autocapitalize="none"
-    spellcheck="false" maxlength="40" required>
+    spellcheck="false" maxlength="40" required${fieldAria(invalid)}>
   <button type="submit" class="secondary">${ctx.t("mfa.useRecovery")}</button>
 </form>
 </section>`,
@@ -44,11 +45,20 @@ export function stepUpPage(
     signingIn: boolean;
     rd?: string | undefined;
     error?: string | undefined;
+    /** The kind whose form was posted, when the error is about its code. */
+    errorKind?: string | undefined;
   },
 ): Content {
   const { kinds, rd } = options;
+  const invalid = (kind: string) => !!options.error && kind === options.errorKind;
   const forms = kinds
-    .map((kind, i) => FACTOR_FORMS[kind]?.(ctx, { rd, autofocus: i === 0 }))
+    .map((kind, i) =>
+      FACTOR_FORMS[kind]?.(ctx, {
+        rd,
+        autofocus: i === 0 && !kinds.some(invalid),
+        invalid: invalid(kind),
+      }),
+    )
     .filter((form) => form !== undefined);
   return layout(
     ctx,
@@ -106,7 +116,7 @@ ${
 <form method="post" action="${withRd(`${ctx.prefix}/mfa/totp/confirm`, rd)}">
   <label for="totp-code">${ctx.t("mfa.totpLabel")}</label>
   <input id="totp-code" name="code" type="text" inputmode="numeric" pattern="[0-9 ]*" maxlength="7"
-    autocomplete="one-time-code" required ${options.error ? html`aria-describedby="form-error"` : ""}>
+    autocomplete="one-time-code" required${fieldAria(!!options.error)}>
   <button type="submit">${ctx.t("mfa.confirm")}</button>
 </form>`
 }

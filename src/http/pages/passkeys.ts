@@ -52,10 +52,10 @@ export function passkeyAccountSection(
 <p>${t("passkeys.intro")}</p>
 ${
   rows.length > 0
-    ? html`<table>
+    ? html`<div class="table-scroll"><table>
   <thead><tr><th scope="col">${t("passkeys.name")}</th><th scope="col">${t("passkeys.added")}</th><th scope="col">${t("passkeys.lastUsed")}</th><th scope="col">${t("passkeys.kind")}</th><th scope="col">${t("passkeys.actions")}</th></tr></thead>
   <tbody>${rows}</tbody>
-</table>`
+</table></div>`
     : html`<p>${t("passkeys.none")}</p>`
 }
 ${

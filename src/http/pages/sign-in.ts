@@ -1,7 +1,7 @@
 // The sign-in pages: sign in, create an account, confirm an address, ask for
 // a reset link, choose a new password.
 import { html } from "hono/html";
-import { type Content, errorBlock, layout, type PageContext, withRd } from "./layout.ts";
+import { type Content, errorBlock, fieldAria, layout, type PageContext, withRd } from "./layout.ts";
 import { passkeyLoginSection } from "./passkeys.ts";
 
 export function loginPage(
@@ -10,6 +10,8 @@ export function loginPage(
     rd?: string;
     email?: string;
     error?: string;
+    /** The field the error is about; none: the pair (a failed sign-in). */
+    errorField?: string | undefined;
     notice?: string;
     registrationEnabled: boolean;
   },
@@ -23,9 +25,9 @@ ${options.notice ? html`<p class="notice" role="status">${options.notice}</p>` :
 <form method="post" action="${withRd(`${ctx.prefix}/login`, options.rd)}" novalidate>
   <label for="email">Email</label>
   <input id="email" name="email" type="email" autocomplete="username webauthn" required value="${options.email ?? ""}"
-    ${options.error ? html`aria-describedby="form-error"` : ""}>
+    ${fieldAria(!!options.error && (options.errorField ?? "email") === "email")}>
   <label for="password">Password</label>
-  <input id="password" name="password" type="password" autocomplete="current-password" required>
+  <input id="password" name="password" type="password" autocomplete="current-password" required${fieldAria(!!options.error && (options.errorField ?? "password") === "password")}>
   <button type="submit">Sign in</button>
 </form>
 ${passkeyLoginSection(ctx, options.rd)}
@@ -48,7 +50,13 @@ ${
 
 export function registerPage(
   ctx: PageContext,
-  options: { rd?: string; email?: string; name?: string; error?: string },
+  options: {
+    rd?: string;
+    email?: string;
+    name?: string;
+    error?: string;
+    errorField?: string | undefined;
+  },
 ): Content {
   return layout(
     ctx,
@@ -57,12 +65,12 @@ export function registerPage(
 ${errorBlock(options.error)}
 <form method="post" action="${withRd(`${ctx.prefix}/register`, options.rd)}" novalidate>
   <label for="email">Email</label>
-  <input id="email" name="email" type="email" autocomplete="email" required value="${options.email ?? ""}">
+  <input id="email" name="email" type="email" autocomplete="username" required value="${options.email ?? ""}"${fieldAria(options.errorField === "email")}>
   <label for="name">Name <span class="hint">(optional)</span></label>
-  <input id="name" name="name" type="text" autocomplete="name" value="${options.name ?? ""}">
+  <input id="name" name="name" type="text" autocomplete="name" value="${options.name ?? ""}"${fieldAria(options.errorField === "name")}>
   <label for="password">Password</label>
   <input id="password" name="password" type="password" autocomplete="new-password" required minlength="8"
-    aria-describedby="password-hint">
+    ${fieldAria(options.errorField === "password", "password-hint")}>
   <p class="hint" id="password-hint">At least 8 characters. Long passphrases are welcome.</p>
   <button type="submit">Create account</button>
 </form>
@@ -95,7 +103,7 @@ ${errorBlock(options.error)}
 <p>Enter the address of your account. We will send it a link to choose a new password.</p>
 <form method="post" action="${ctx.prefix}/forgot-password" novalidate>
   <label for="email">Email</label>
-  <input id="email" name="email" type="email" autocomplete="username" required value="${options.email ?? ""}">
+  <input id="email" name="email" type="email" autocomplete="username" required value="${options.email ?? ""}"${fieldAria(!!options.error)}>
   <button type="submit">Send me a link</button>
 </form>
 <p class="muted"><a href="${ctx.prefix}/login">Back to sign in</a></p>`,
@@ -115,7 +123,7 @@ ${errorBlock(options.error)}
   <input type="hidden" name="token" value="${options.token}">
   <label for="password">New password</label>
   <input id="password" name="password" type="password" autocomplete="new-password" required minlength="8"
-    aria-describedby="password-hint">
+    ${fieldAria(!!options.error, "password-hint")}>
   <p class="hint" id="password-hint">At least 8 characters. Every session of your account will be signed out.</p>
   <button type="submit">Set the new password</button>
 </form>`,

@@ -30,8 +30,8 @@ export function signInSitesSection(
   });
   return html`<h2>${ctx.t("sites.section_title")}</h2>
 <p class="muted">${ctx.t("sites.section_intro")}</p>
-<table>
+<div class="table-scroll"><table>
   <thead><tr><th scope="col">${ctx.t("sites.signed_in_at")}</th><th scope="col">${ctx.t("sites.sites")}</th></tr></thead>
   <tbody>${rows}</tbody>
-</table>`;
+</table></div>`;
 }
