@@ -55,6 +55,7 @@ function sitesEnv(port: number): Record<string, string> {
   return {
     PUBLIC_URL: `http://${HOME}:${port}`,
     SITES: `[{ domain: "${SHOP}:${port}", name: Shop }, { domain: "${APP}:${port}", branding: client }]`,
+    BRANDS: "{ client: { name: Client } }",
   };
 }
 

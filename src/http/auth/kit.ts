@@ -12,6 +12,8 @@ import type { Invitations } from "../../accounts/invitations.ts";
 import type { OwnSessions } from "../../accounts/own-sessions.ts";
 import type { AccountService, ClientMeta, SignedIn } from "../../accounts/service.ts";
 import type { ApiKeyService } from "../../api-keys/service.ts";
+import type { Brand, Brands } from "../../branding/brands.ts";
+import { requestBrand } from "../../branding/pick.ts";
 import { type Config, xsrfInUse } from "../../config.ts";
 import { ServiceError } from "../../errors.ts";
 import type { Languages } from "../../i18n/languages.ts";
@@ -42,6 +44,8 @@ export type AuthVariables = AppEnv["Variables"] & {
   errorPage?: ErrorPage;
   /** The signed-in browser, when the session middleware found one. */
   signedIn?: ResolvedSession | null;
+  /** The brand this request's pages wear (guards.ts sets it; the preview may choose another). */
+  brand?: Brand;
 };
 
 export type AuthEnv = { Bindings: AppEnv["Bindings"]; Variables: AuthVariables };
@@ -71,6 +75,8 @@ export type AuthServices = {
   invitations: Invitations;
   /** The catalogues, and which language a request gets. */
   languages: Languages;
+  /** The pages' looks (branding/brands.ts). */
+  brands: Brands;
   logError: (error: unknown, context: string) => void;
   /** True for an error that says a store cannot be reached (db/unavailable.ts): a 503, not a 500. */
   isStoreUnavailable: (error: unknown) => boolean;
@@ -79,8 +85,10 @@ export type AuthServices = {
 export type AuthKit = AuthServices &
   SiteHelpers & {
     prefix: string;
-    /** What a page rendered for this request needs: its language among it. */
+    /** What a page rendered for this request needs: its language and brand among it. */
     page<E extends AuthEnv>(c: Context<E>): PageContext;
+    /** The brand of the request's site (or of the site its sign-in returns to). */
+    brandOf<E extends AuthEnv>(c: Context<E>): Brand;
     hostPolicy: HostPolicy;
     /** The client's address (through trusted proxies) and user agent. */
     meta<E extends AuthEnv>(c: Context<E>): ClientMeta;
@@ -135,8 +143,13 @@ export function authKit(services: AuthServices): AuthKit {
     cookieValues(c.req.header("cookie"), sites.siteCookie(c).name).find(
       (value) => hashToken(value) === sessionId,
     );
+  const brandOf = <E extends AuthEnv>(c: Context<E>) =>
+    requestBrand(services.brands, config.sites, {
+      site: sites.siteOf(c),
+      returnTo: c.req.query("rd"),
+      prefix: config.auth_prefix,
+    });
   const pageBase = {
-    siteName: config.site_name,
     prefix: config.auth_prefix,
     providers: services.oauth.list(),
     passkeys: services.passkeys !== null,
@@ -149,8 +162,10 @@ export function authKit(services: AuthServices): AuthKit {
         cookieValues(c.req.header("cookie"), LOCALE_COOKIE)[0],
         c.req.header("accept-language"),
       );
-      return { ...pageBase, locale, t: services.languages.t(locale) };
+      const brand = (c.get("brand") as Brand | undefined) ?? brandOf(c);
+      return { ...pageBase, siteName: brand.name, brand, locale, t: services.languages.t(locale) };
     },
+    brandOf,
     hostPolicy,
     meta: (c) => clientMeta(c, config.trusted_proxies),
     returnTarget: (c, fields) =>

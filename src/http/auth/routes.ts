@@ -5,6 +5,8 @@
 // guards.ts; a failed form post gets its page back, anything else the one
 // JSON error shape (body.ts).
 import { Hono } from "hono";
+import { brandAssetRoutes } from "../../branding/assets.ts";
+import { previewRoutes } from "../../branding/preview.ts";
 import { accountRoutes, accountView } from "./account.ts";
 import { adminViewRoutes } from "./admin.ts";
 import { adminActionRoutes } from "./admin-actions.ts";
@@ -40,10 +42,15 @@ export function authRoutes(services: AuthServices) {
   const app = new Hono<AuthEnv>();
 
   // Outermost, so errors and refusals get them too.
-  app.use("*", hostedPageHeaders(kit.config.secure_cookies, passkeyScriptSources(kit)));
+  app.use(
+    "*",
+    hostedPageHeaders(kit.config.secure_cookies, passkeyScriptSources(kit), (c) => kit.brandOf(c)),
+  );
   app.use("*", bodyDeadline(kit.config.body_timeout));
   app.use("*", bodySizeLimit);
   app.use("*", crossSiteRefusal(kit.prefix, kit.hostPolicy));
+  // Before the site guard: a satellite's own pages link their brand's files on their own host.
+  app.route("/", brandAssetRoutes(kit.brands));
   app.use("*", siteGuard(kit));
 
   app.route("/", signInRoutes(kit, session));
@@ -62,6 +69,7 @@ export function authRoutes(services: AuthServices) {
   app.route("/", adminActionRoutes(kit, session));
   app.route("/", adminInvitationRoutes(kit, session));
   app.route("/", invitationRoutes(kit));
+  app.route("/", previewRoutes(kit, session));
 
   app.all(
     "*",
