@@ -8,7 +8,7 @@ import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
-import { brandingSettings, unknownSiteBrands } from "./branding/settings.ts";
+import { brandingSettings, brandNameProblems } from "./branding/settings.ts";
 import { describeIssue } from "./config-issues.ts";
 import { ConfigError } from "./kernel/config-error.ts";
 import {
@@ -493,7 +493,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   const public_url = result.data.public_url ?? new URL(`http://localhost:${result.data.port}`);
   const sites = buildSiteTable(result.data.sites, public_url, result.data.cookie_domain);
   if ("problems" in sites) problems.push(...sites.problems);
-  problems.push(...unknownSiteBrands(result.data.sites, result.data.brands));
+  problems.push(...brandNameProblems(result.data.sites, result.data.brands));
   if (problems.length > 0 || "problems" in sites) throw new ConfigError(problems);
   // REGISTRATION_MODE wins over REGISTRATION_ENABLED; after this, registration_enabled means
   // "the registration form is offered" (open or domains) and registration_mode is always set.

@@ -34,10 +34,10 @@ export function contrast(a: string, b: string): number {
   return (light + 0.05) / (dark + 0.05);
 }
 
-export const DARK_TEXT = "#111318";
+export const DARK_TEXT = "#000000";
 export const LIGHT_TEXT = "#ffffff";
 
-/** The text colour for a filled `background`: whichever of near-black and white contrasts more (always at least 4.5:1). */
+/** The text colour for a filled `background`: whichever of black and white contrasts more (always at least 4.58:1). */
 export function textOn(background: string): string {
   return contrast(background, LIGHT_TEXT) >= contrast(background, DARK_TEXT)
     ? LIGHT_TEXT

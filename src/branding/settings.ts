@@ -85,8 +85,7 @@ export type BrandEntry = z.output<typeof brandEntrySchema>;
 
 const brandKey = z
   .string()
-  .regex(/^[a-z0-9][a-z0-9_-]{0,63}$/i, "a brand name: letters, digits, _ and - only")
-  .refine((key) => key !== DEFAULT_BRAND, `"${DEFAULT_BRAND}" is the BRAND_* settings' brand`);
+  .regex(/^[a-z0-9][a-z0-9_-]{0,63}$/i, "a brand name: letters, digits, _ and - only");
 
 /** Spread into the configuration schema (config.ts). */
 export const brandingSettings = {
@@ -136,17 +135,25 @@ export function defaultBrandEntry(settings: BrandingSettings): BrandEntry {
   ) as BrandEntry;
 }
 
-/** SITES entries whose `branding:` names no brand in BRANDS. */
-export function unknownSiteBrands(
+/** A BRANDS key that takes the default brand's name, and SITES entries whose `branding:` names no brand in BRANDS. */
+export function brandNameProblems(
   sites: { domain: string; branding?: string | undefined }[],
   brands: Record<string, BrandEntry>,
 ): string[] {
-  return sites
-    .filter(
-      (site) => site.branding && site.branding !== DEFAULT_BRAND && !(site.branding in brands),
-    )
-    .map(
-      (site) =>
-        `SITES: ${site.domain} has branding: ${site.branding}, which BRANDS does not define${Object.keys(brands).length > 0 ? ` (there are ${Object.keys(brands).join(", ")})` : ""}`,
-    );
+  const reserved =
+    DEFAULT_BRAND in brands
+      ? [
+          `BRANDS.${DEFAULT_BRAND}: "${DEFAULT_BRAND}" is the BRAND_* settings' brand; name yours otherwise`,
+        ]
+      : [];
+  return reserved.concat(
+    sites
+      .filter(
+        (site) => site.branding && site.branding !== DEFAULT_BRAND && !(site.branding in brands),
+      )
+      .map(
+        (site) =>
+          `SITES: ${site.domain} has branding: ${site.branding}, which BRANDS does not define${Object.keys(brands).length > 0 ? ` (there are ${Object.keys(brands).join(", ")})` : ""}`,
+      ),
+  );
 }

@@ -58,6 +58,16 @@ const FOOTER = "";
 
 export type PageTemplates = { render(values: FrameValues): string };
 
+const ENTITIES: Record<string, string> = {
+  "&": "&amp;",
+  "<": "&lt;",
+  ">": "&gt;",
+  '"': "&quot;",
+  "'": "&#39;",
+};
+/** As the pages' html tag escapes: enough for text and quoted attributes, and URLs stay readable. */
+const escape = (value: unknown) => String(value).replace(/[&<>"']/g, (c) => ENTITIES[c] as string);
+
 /** The frame, with the overrides from `dir`; throws ConfigError naming the file. */
 export function loadPageTemplates(
   dir: string | undefined,
@@ -94,5 +104,7 @@ export function loadPageTemplates(
     }
   }
   const partials = { header: sources["header.html"], footer: sources["footer.html"] };
-  return { render: (values) => Mustache.render(sources["layout.html"], values, partials) };
+  return {
+    render: (values) => Mustache.render(sources["layout.html"], values, partials, { escape }),
+  };
 }
