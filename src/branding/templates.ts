@@ -66,7 +66,8 @@ const ENTITIES: Record<string, string> = {
   "'": "&#39;",
 };
 /** As the pages' html tag escapes: enough for text and quoted attributes, and URLs stay readable. */
-const escape = (value: unknown) => String(value).replace(/[&<>"']/g, (c) => ENTITIES[c] as string);
+const escapeHtml = (value: unknown) =>
+  String(value).replace(/[&<>"']/g, (c) => ENTITIES[c] as string);
 
 /** The frame, with the overrides from `dir`; throws ConfigError naming the file. */
 export function loadPageTemplates(
@@ -105,6 +106,7 @@ export function loadPageTemplates(
   }
   const partials = { header: sources["header.html"], footer: sources["footer.html"] };
   return {
-    render: (values) => Mustache.render(sources["layout.html"], values, partials, { escape }),
+    render: (values) =>
+      Mustache.render(sources["layout.html"], values, partials, { escape: escapeHtml }),
   };
 }
