@@ -13,11 +13,9 @@ import type { OwnSessions } from "../../accounts/own-sessions.ts";
 import type { AccountService, ClientMeta, SignedIn } from "../../accounts/service.ts";
 import type { ApiKeyService } from "../../api-keys/service.ts";
 import type { Brand, Brands } from "../../branding/brands.ts";
-import { requestBrand } from "../../branding/pick.ts";
 import { type Config, xsrfInUse } from "../../config.ts";
 import { ServiceError } from "../../errors.ts";
 import type { Languages } from "../../i18n/languages.ts";
-import { LOCALE_COOKIE } from "../../i18n/negotiate.ts";
 import { hashToken } from "../../kernel/tokens.ts";
 import type { PendingSignIns } from "../../mfa/pending.ts";
 import type { SecondFactors } from "../../mfa/service.ts";
@@ -30,6 +28,7 @@ import { sameToken, xsrfTokenFor } from "../../sessions/xsrf.ts";
 import type { HopCodes } from "../../sites/hop-codes.ts";
 import { type AppEnv, clientMeta, cookieValues } from "../context.ts";
 import type { Content, PageContext } from "../pages/layout.ts";
+import { pageHelpers } from "./page-context.ts";
 import { type SiteHelpers, siteHelpers } from "./site-cookie.ts";
 
 /** The page a form post gets back when it fails: the form again, with the message. */
@@ -75,8 +74,7 @@ export type AuthServices = {
   invitations: Invitations;
   /** The catalogues, and which language a request gets. */
   languages: Languages;
-  /** The pages' looks (branding/brands.ts). */
-  brands: Brands;
+  brands: Brands; // the pages' looks (branding/brands.ts)
   logError: (error: unknown, context: string) => void;
   /** True for an error that says a store cannot be reached (db/unavailable.ts): a 503, not a 500. */
   isStoreUnavailable: (error: unknown) => boolean;
@@ -143,29 +141,10 @@ export function authKit(services: AuthServices): AuthKit {
     cookieValues(c.req.header("cookie"), sites.siteCookie(c).name).find(
       (value) => hashToken(value) === sessionId,
     );
-  const brandOf = <E extends AuthEnv>(c: Context<E>) =>
-    requestBrand(services.brands, config.sites, {
-      site: sites.siteOf(c),
-      returnTo: c.req.query("rd"),
-      prefix: config.auth_prefix,
-    });
-  const pageBase = {
-    prefix: config.auth_prefix,
-    providers: services.oauth.list(),
-    passkeys: services.passkeys !== null,
-  };
   return {
     ...services,
     prefix: config.auth_prefix,
-    page(c) {
-      const locale = services.languages.pick(
-        cookieValues(c.req.header("cookie"), LOCALE_COOKIE)[0],
-        c.req.header("accept-language"),
-      );
-      const brand = (c.get("brand") as Brand | undefined) ?? brandOf(c);
-      return { ...pageBase, siteName: brand.name, brand, locale, t: services.languages.t(locale) };
-    },
-    brandOf,
+    ...pageHelpers(services, sites),
     hostPolicy,
     meta: (c) => clientMeta(c, config.trusted_proxies),
     returnTarget: (c, fields) =>

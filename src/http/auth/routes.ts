@@ -5,14 +5,13 @@
 // guards.ts; a failed form post gets its page back, anything else the one
 // JSON error shape (body.ts).
 import { Hono } from "hono";
-import { brandAssetRoutes } from "../../branding/assets.ts";
-import { previewRoutes } from "../../branding/preview.ts";
 import { accountRoutes, accountView } from "./account.ts";
 import { adminViewRoutes } from "./admin.ts";
 import { adminActionRoutes } from "./admin-actions.ts";
 import { adminInvitationRoutes } from "./admin-invitations.ts";
 import { apiKeyRoutes } from "./api-keys.ts";
 import { formOrJsonErrors } from "./body.ts";
+import { brandAssetRoutes } from "./brand-assets.ts";
 import { emailLinkRoutes } from "./email-links.ts";
 import {
   bodyDeadline,
@@ -28,6 +27,7 @@ import { mfaSetupRoutes } from "./mfa-setup.ts";
 import { passkeyScriptSources } from "./passkey-parts.ts";
 import { passkeyRoutes } from "./passkeys.ts";
 import { passwordRoutes } from "./password.ts";
+import { previewRoutes } from "./preview.ts";
 import { providerLogoutRoutes } from "./provider-logout.ts";
 import { providerRoutes } from "./providers.ts";
 import { sessionMiddleware } from "./session.ts";

@@ -4,9 +4,9 @@
 // current hash may be cached for a year; any other, for five minutes. An
 // SVG gets a CSP of its own: opened directly, it can run no script.
 import { Hono } from "hono";
-import { ServiceError } from "../errors.ts";
-import type { AuthEnv } from "../http/auth/kit.ts";
-import type { Brands } from "./brands.ts";
+import type { Brands } from "../../branding/brands.ts";
+import { ServiceError } from "../../errors.ts";
+import type { AuthEnv } from "./kit.ts";
 
 export const SVG_POLICY = "default-src 'none'; style-src 'unsafe-inline'";
 

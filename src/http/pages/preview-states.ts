@@ -1,31 +1,22 @@
-// AUTH_PREFIX/preview: every page state rendered with the current branding,
-// one per URL (AUTH_PREFIX/preview/<state>) and an index linking them, so a
-// designer checks them all at once. The real page functions, fixed sample
-// data, nothing stored or sent. ?brand=<name> shows a brand of BRANDS.
-// Invariant: reachable only with PREVIEW_PAGES=true or by a signed-in admin
-// (ADMIN_ROLE, as the admin console checks it); anyone else gets the 404 of
-// a path that does not exist.
-import { Hono, type MiddlewareHandler } from "hono";
-import { html } from "hono/html";
+// The page states /auth/preview shows (auth/preview.ts): each rendered by the
+// real page function with fixed sample data. A state's label in the index is
+// the message preview.state.<id>.
 import { renderSVG } from "uqr";
-import { AUDIT_EVENT_TYPES } from "../accounts/audit.ts";
-import { ServiceError } from "../errors.ts";
-import type { AuthEnv, AuthKit } from "../http/auth/kit.ts";
-import type { SessionMiddleware } from "../http/auth/session.ts";
-import { accountPage } from "../http/pages/account.ts";
-import { adminAuditPage, adminUserPage, adminUsersPage } from "../http/pages/admin.ts";
-import { acceptInvitationPage, adminInvitationsPage } from "../http/pages/invitations.ts";
-import { type Content, layout, type PageContext } from "../http/pages/layout.ts";
-import { messagePage } from "../http/pages/message.ts";
-import { recoveryCodesPage, stepUpPage, totpSetupPage } from "../http/pages/mfa.ts";
-import { passkeyAccountSection } from "../http/pages/passkeys.ts";
+import { AUDIT_EVENT_TYPES } from "../../accounts/audit.ts";
+import { accountPage } from "./account.ts";
+import { adminAuditPage, adminUserPage, adminUsersPage } from "./admin.ts";
+import { acceptInvitationPage, adminInvitationsPage } from "./invitations.ts";
+import type { Content, PageContext } from "./layout.ts";
+import { messagePage } from "./message.ts";
+import { recoveryCodesPage, stepUpPage, totpSetupPage } from "./mfa.ts";
+import { passkeyAccountSection } from "./passkeys.ts";
 import {
   forgotPasswordPage,
   loginPage,
   registerPage,
   resetPasswordPage,
   verifyEmailPage,
-} from "../http/pages/sign-in.ts";
+} from "./sign-in.ts";
 
 const AT = "2026-11-02T09:30:00.000Z";
 const DAY = new Date(AT);
@@ -75,10 +66,10 @@ const QR = renderSVG("otpauth://totp/Preview:ada%40example.com?secret=JBSWY3DPEH
   pixelSize: 4,
 });
 
-type State = { id: string; render(ctx: PageContext): Content };
+export type PreviewState = { id: string; render(ctx: PageContext): Content };
 
 /** Every state, in the order the index lists them; each label is preview.state.<id>. */
-const STATES: State[] = [
+export const PREVIEW_STATES: PreviewState[] = [
   { id: "login", render: (ctx) => loginPage(ctx, { registrationEnabled: true }) },
   {
     id: "login-error",
@@ -237,69 +228,3 @@ const STATES: State[] = [
       }),
   },
 ];
-
-export const PREVIEW_STATES = STATES.map((state) => state.id);
-
-export function previewRoutes(kit: AuthKit, session: SessionMiddleware) {
-  const { config, prefix } = kit;
-  const app = new Hono<AuthEnv>();
-
-  const guard: MiddlewareHandler<AuthEnv> = async (c, next) => {
-    const signedIn = config.preview_pages ? null : await session.lookUp(c);
-    if (!config.preview_pages && !signedIn?.user.roles.includes(config.admin_role))
-      throw new ServiceError("not_found", "No such endpoint.");
-    const name = c.req.query("brand");
-    if (name !== undefined) {
-      const brand = kit.brands.named(name);
-      if (!brand)
-        throw new ServiceError(
-          "not_found",
-          `No brand named "${name.slice(0, 64)}"; there are ${kit.brands.all.map((one) => one.id).join(", ")}.`,
-        );
-      c.set("brand", brand);
-    }
-    await next();
-  };
-  app.use("/preview", guard);
-  app.use("/preview/*", guard);
-
-  const query = (c: { req: { query(name: string): string | undefined } }) => {
-    const brand = c.req.query("brand");
-    return brand ? `?brand=${encodeURIComponent(brand)}` : "";
-  };
-
-  app.get("/preview", (c) => {
-    const ctx = kit.page(c);
-    const { t } = ctx;
-    return c.html(
-      layout(
-        ctx,
-        t("preview.title"),
-        html`<h1>${t("preview.title")}</h1>
-<p>${t("preview.intro", { brand: ctx.brand.id })}</p>
-${
-  kit.brands.all.length > 1
-    ? html`<p>${t("preview.brands")} ${kit.brands.all.map(
-        (brand, i) =>
-          html`${i > 0 ? ", " : ""}<a href="${prefix}/preview?brand=${brand.id}">${brand.id}</a>`,
-      )}</p>`
-    : ""
-}
-<ul>${STATES.map(
-          (state) =>
-            html`<li><a href="${prefix}/preview/${state.id}${query(c)}">${t(`preview.state.${state.id}`)}</a></li>`,
-        )}</ul>`,
-        true,
-      ),
-    );
-  });
-
-  app.get("/preview/:state", (c) => {
-    const state = STATES.find((one) => one.id === c.req.param("state"));
-    if (!state)
-      throw new ServiceError("not_found", `No such state; there are ${PREVIEW_STATES.join(", ")}.`);
-    return c.html(state.render(kit.page(c)));
-  });
-
-  return app;
-}
