@@ -31,9 +31,6 @@ export type Brand = {
   id: string;
   name: string;
   colorScheme: ColorScheme;
-  /** The buttons' colour and the text on them (mails use the default brand's). */
-  primary: string;
-  primaryText: string;
   /** The inline stylesheet and the CSP source that allows it. */
   style: string;
   styleHash: string;
@@ -182,13 +179,10 @@ function buildBrand(
     { primary: entry.primary_color, background: entry.background_color },
     scheme,
   );
-  const primary = entry.primary_color ?? LIGHT.accent;
   const brand: Brand = {
     id,
     name: entry.name ?? settings.site_name,
     colorScheme: scheme,
-    primary,
-    primaryText: textOn(primary),
     style,
     styleHash: styleHashSource(style),
     imgSources: cspFor(sources.logo, sources.favicon),

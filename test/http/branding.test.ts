@@ -455,7 +455,7 @@ describe("in Chromium: the colour scheme and contrast", () => {
     server = await startGatehouse(database, {
       PREVIEW_PAGES: "true",
       BRAND_PRIMARY_COLOR: "#ffcc00",
-      BRANDS: `{ night: { primary_color: "#e4002b", color_scheme: dark }, day: { color_scheme: light } }`,
+      BRANDS: `{ night: { primary_color: "#e4002b", color_scheme: dark }, day: { color_scheme: light }, plain: {} }`,
     });
     browser = await launchChromium();
   });
@@ -486,11 +486,26 @@ describe("in Chromium: the colour scheme and contrast", () => {
         assert.deepEqual(violations, [], `${path} in ${scheme}`);
         return tab.evaluate(() => getComputedStyle(document.body).backgroundColor);
       };
-      for (const state of ["login-error", "login-notice", "account", "mfa-step-up-error"]) {
+      for (const state of [
+        "login-error",
+        "login-notice",
+        "account",
+        "passkeys",
+        "mfa-step-up-error",
+        "totp-setup",
+        "admin-user",
+        "link-broken",
+      ]) {
         assert.equal(await look(`/auth/preview/${state}`, "light"), "rgb(245, 246, 248)");
         assert.equal(await look(`/auth/preview/${state}`, "dark"), "rgb(15, 18, 24)");
         assert.equal(await look(`/auth/preview/${state}?brand=night`, "light"), "rgb(15, 18, 24)");
         assert.equal(await look(`/auth/preview/${state}?brand=day`, "dark"), "rgb(245, 246, 248)");
+        // The built-in colours, nothing configured.
+        assert.equal(await look(`/auth/preview/${state}?brand=plain`, "dark"), "rgb(15, 18, 24)");
+        assert.equal(
+          await look(`/auth/preview/${state}?brand=plain`, "light"),
+          "rgb(245, 246, 248)",
+        );
       }
     } finally {
       await context.close();
