@@ -62,6 +62,12 @@ export type BrandsSettings = BrandingSettings & {
   sites: SiteTable;
 };
 
+/** A URL as a CSP source: a source names no query (browsers match the path only). */
+const cspSource = (href: string) => {
+  const url = new URL(href);
+  return `${url.origin}${url.pathname}`;
+};
+
 const extension = (name: string) => name.slice(name.lastIndexOf(".") + 1).toLowerCase();
 
 /** Reads files of one directory, each once per change (by size and modification time). */
@@ -156,7 +162,7 @@ function buildBrand(
     ...new Set(
       items
         .filter((item) => item !== undefined)
-        .map((item) => ("url" in item ? item.url : "'self'")),
+        .map((item) => ("url" in item ? cspSource(item.url) : "'self'")),
     ),
   ];
   const base = `${settings.auth_prefix}/brand/${id}/`;

@@ -19,6 +19,7 @@ import { contrast, textOn } from "../../src/branding/colors.ts";
 import { brandPalette, DARK, LIGHT, type Palette } from "../../src/branding/style.ts";
 import { ConfigError, loadConfig } from "../../src/config.ts";
 import { type DatabaseHandle, openDatabase } from "../../src/db/client.ts";
+import { pagePolicy } from "../../src/http/auth/guards.ts";
 import { loadTemplates } from "../../src/mail/templates.ts";
 import { launchChromium } from "../helpers/chromium.ts";
 import {
@@ -142,14 +143,21 @@ test("bad branding settings stop startup, naming the setting", () => {
       `${JSON.stringify(env)}: ${found.join(" | ") || "accepted"}`,
     );
   }
-  // A URL on the public host and a path on it are fine.
-  assert.deepEqual(
-    problems({
-      PUBLIC_URL: "https://auth.example.com",
-      BRAND_LOGO: "https://auth.example.com/img/logo.png",
-      BRAND_FAVICON: "/favicon.ico",
-    }),
-    [],
+  // A URL on the public host and a path on it are fine: linked as given, allowed by exact URL.
+  const env = {
+    PUBLIC_URL: "https://auth.example.com",
+    BRAND_LOGO: "https://auth.example.com/img/logo.png?size=2",
+    BRAND_FAVICON: "/favicon.ico",
+  };
+  assert.deepEqual(problems(env), []);
+  const brand = loadBrands(loadConfig(env)).default;
+  assert.deepEqual(brand.links(), {
+    logo: "https://auth.example.com/img/logo.png?size=2",
+    favicon: "https://auth.example.com/favicon.ico",
+  });
+  assert.match(
+    pagePolicy(brand, []),
+    /img-src https:\/\/auth\.example\.com\/img\/logo\.png https:\/\/auth\.example\.com\/favicon\.ico;/,
   );
 });
 
