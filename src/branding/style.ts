@@ -110,7 +110,7 @@ a.provider { display: block; text-align: center; padding: .6rem; border: 1px sol
   color: var(--gh-text); text-decoration: none; font-weight: 600; }
 table { width: 100%; border-collapse: collapse; font-size: .9rem; }
 th, td { text-align: left; padding: .4rem; border-bottom: 1px solid var(--gh-border); }
-input[type="checkbox"] { width: auto; }
+input[type="checkbox"] { width: auto; accent-color: var(--gh-accent); }
 `;
 
 const SHAPE = `--gh-radius: 8px; --gh-font: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;`;
