@@ -27,6 +27,7 @@ import { createPasswordHasher } from "./accounts/passwords.ts";
 import { registrationMode, registrationPolicy } from "./accounts/registration-policy.ts";
 import { type AccountService, createAccountService, type SecondStep } from "./accounts/service.ts";
 import { type ApiKeyService, createApiKeyService } from "./api-keys/service.ts";
+import { loadBrands, mailColors } from "./branding/brands.ts";
 import { type Config, xsrfInUse } from "./config.ts";
 import { apiKeyStrategy } from "./credentials/api-key.ts";
 import { authjsFromConfig } from "./credentials/authjs.ts";
@@ -175,9 +176,10 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     concurrency: config.password_hash_concurrency,
     queue: config.password_hash_queue,
   });
+  const brands = loadBrands(config);
   const mailer = createMailer({
     settings: config,
-    templates: loadTemplates(config.email_templates_dir),
+    templates: loadTemplates(config.email_templates_dir, mailColors(config)),
     logger,
     onResult: (kind, outcome) => metrics.emails.inc({ kind, outcome }),
   });
@@ -457,6 +459,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
       pendingSignIns,
       passkeys,
       languages: loadLanguages(config),
+      brands,
       logError,
       isStoreUnavailable,
     }),

@@ -8,6 +8,7 @@ import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import { brandingSettings, brandNameProblems } from "./branding/settings.ts";
 import { describeIssue } from "./config-issues.ts";
 import { ConfigError } from "./kernel/config-error.ts";
 import {
@@ -281,6 +282,7 @@ const settingsSchema = z
     /** The bypass user's roles; default: the gatehouse account's, or none. */
     dev_bypass_roles: list(),
     ...passkeySettings,
+    ...brandingSettings,
   })
   .strict();
 
@@ -348,7 +350,7 @@ export const configSchema = settingsSchema.superRefine((config, ctx) => {
 });
 
 /** Settings that are lists of mappings: given in the environment as YAML (or JSON) text. */
-const STRUCTURED_KEYS = new Set(["rules", "trusted_issuers", "oauth_providers", "sites"]);
+const STRUCTURED_KEYS = new Set(["rules", "trusted_issuers", "oauth_providers", "sites", "brands"]);
 
 type ParsedConfig = z.output<typeof configSchema>;
 
@@ -491,6 +493,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   const public_url = result.data.public_url ?? new URL(`http://localhost:${result.data.port}`);
   const sites = buildSiteTable(result.data.sites, public_url, result.data.cookie_domain);
   if ("problems" in sites) problems.push(...sites.problems);
+  problems.push(...brandNameProblems(result.data.sites, result.data.brands));
   if (problems.length > 0 || "problems" in sites) throw new ConfigError(problems);
   // REGISTRATION_MODE wins over REGISTRATION_ENABLED; after this, registration_enabled means
   // "the registration form is offered" (open or domains) and registration_mode is always set.

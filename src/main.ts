@@ -1,6 +1,7 @@
 // Starts gatehouse: load and validate config, open the database (applying
 // migrations), build the app, serve, and shut down gracefully on SIGTERM.
 import { createGatehouse } from "./app.ts";
+import { loadBrands } from "./branding/brands.ts";
 import { adminChannelPath, commandServices, serveAdminChannel } from "./cli/admin-channel.ts";
 import { ConfigError, configWarnings, loadConfig } from "./config.ts";
 import { DataDirInUse, openDatabase } from "./db/client.ts";
@@ -16,6 +17,7 @@ async function main(argv: string[]): Promise<void> {
     config = loadConfig(process.env);
     loadTemplates(config.email_templates_dir);
     loadLanguages(config);
+    loadBrands(config);
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(error.message);

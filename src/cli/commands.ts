@@ -27,6 +27,7 @@ import { canonicalizeEmail } from "../accounts/email.ts";
 import { requireEmail, requireName } from "../accounts/fields.ts";
 import { createLoginThrottle } from "../accounts/login-throttle.ts";
 import { type ApiKeyService, createApiKeyService } from "../api-keys/service.ts";
+import { mailColors } from "../branding/brands.ts";
 import { ConfigError, loadConfig } from "../config.ts";
 import { type Database, DataDirInUse, openDatabase } from "../db/client.ts";
 import { auditEvents, users } from "../db/schema.ts";
@@ -404,7 +405,7 @@ function factorsOf(
   const clock = { now: () => Date.now() };
   const mailer = createMailer({
     settings: config,
-    templates: loadTemplates(config.email_templates_dir),
+    templates: loadTemplates(config.email_templates_dir, mailColors(config)),
     logger: createLogger("silent"),
   });
   const factors = createSecondFactors({

@@ -20,7 +20,7 @@ export const MESSAGE_KINDS = [
 ] as const;
 export type MessageKind = (typeof MESSAGE_KINDS)[number];
 
-/** What every template may use: {{siteName}}, {{email}}, and the links of its kind. */
+/** What every template may use: {{siteName}}, {{email}}, {{buttonColor}}, {{buttonTextColor}}, and the links of its kind. */
 export type MessageValues = { siteName: string; email: string } & Record<string, string>;
 
 export type Template = { subject: string; txt: string; html: string };
@@ -29,7 +29,7 @@ export type RenderedMessage = { subject: string; text: string; html: string };
 const wrap = (body: string) =>
   `<!doctype html><html><body style="font-family: system-ui, sans-serif; line-height: 1.5; color: #1d2330">${body}</body></html>`;
 const button = (link: string, label: string) =>
-  `<p><a href="${link}" style="display: inline-block; padding: .6rem 1rem; background: #2b59c3; color: #fff; border-radius: 6px; text-decoration: none">${label}</a></p><p style="color: #5b6475; font-size: .9rem">Or paste this link into your browser: ${link}</p>`;
+  `<p><a href="${link}" style="display: inline-block; padding: .6rem 1rem; background: {{buttonColor}}; color: {{buttonTextColor}}; border-radius: 6px; text-decoration: none">${label}</a></p><p style="color: #5b6475; font-size: .9rem">Or paste this link into your browser: ${link}</p>`;
 
 const BUILT_IN: Record<MessageKind, Template> = {
   invitation: {
@@ -138,8 +138,13 @@ const unescaped = { escape: (value: string) => value };
 
 export type Templates = { render(kind: MessageKind, values: MessageValues): RenderedMessage };
 
+/** The default brand's button colours (BRAND_PRIMARY_COLOR), as the HTML mails use them. */
+export type MailColors = { buttonColor: string; buttonTextColor: string };
+
+const BUILT_IN_COLORS: MailColors = { buttonColor: "#2b59c3", buttonTextColor: "#ffffff" };
+
 /** Loads the templates, checking every override parses; throws naming the file otherwise. */
-export function loadTemplates(dir?: string): Templates {
+export function loadTemplates(dir?: string, colors: MailColors = BUILT_IN_COLORS): Templates {
   const templates = structuredClone(BUILT_IN);
   if (dir) {
     for (const kind of MESSAGE_KINDS) {
@@ -157,8 +162,9 @@ export function loadTemplates(dir?: string): Templates {
     }
   }
   return {
-    render(kind, values) {
+    render(kind, given) {
       const template = templates[kind];
+      const values = { ...given, ...colors };
       return {
         // A header cannot hold a line break: a value with one must not add headers.
         subject: Mustache.render(template.subject, values, {}, unescaped)

@@ -55,6 +55,7 @@ function sitesEnv(port: number): Record<string, string> {
   return {
     PUBLIC_URL: `http://${HOME}:${port}`,
     SITES: `[{ domain: "${SHOP}:${port}", name: Shop }, { domain: "${APP}:${port}", branding: client }]`,
+    BRANDS: "{ client: { name: Client } }",
   };
 }
 
@@ -236,7 +237,9 @@ describe("sites through nginx, two replicas sharing PostgreSQL and Redis", () =>
     // The account page lists the sign-in once, with the sites it reaches.
     const account = await context.newPage();
     await account.goto(site(HOME, "/auth/account"));
-    const sessionsTable = account.locator("h2:has-text('Active sessions') + .table-scroll tbody tr");
+    const sessionsTable = account.locator(
+      "h2:has-text('Active sessions') + .table-scroll tbody tr",
+    );
     assert.equal(await sessionsTable.count(), 1, "one sign-in, one row");
     const section = await account.locator("main").textContent();
     assert.match(section ?? "", /Sites you are signed in to/);

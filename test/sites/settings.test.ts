@@ -64,7 +64,11 @@ test("SITES: each mistake is named", () => {
     /example\.com and shop\.example\.com overlap/,
   );
   assert.deepEqual(
-    problems({ ...home, SITES: "[{ domain: shop.example, name: Shop, branding: shop-blue }]" }),
+    problems({
+      ...home,
+      SITES: "[{ domain: shop.example, name: Shop, branding: shop-blue }]",
+      BRANDS: "{ shop-blue: { primary_color: '#1f4fa3' } }",
+    }),
     [],
   );
 });
@@ -88,6 +92,7 @@ test("the site table: hosts to sites, the home implicit, cookies by the home coo
     COOKIE_DOMAIN: "example.com",
     SITES:
       "[{ domain: Shop.Example., name: Shop, branding: blue }, { domain: client.io, cookie_domain: true }, { domain: 'dev.test:8443' }]",
+    BRANDS: "{ blue: {} }",
   });
   const table = config.sites;
   assert.equal(siteOf(table, "auth.example.com")?.home, true);

@@ -4,12 +4,12 @@
 // state-changing requests from other sites. Last of all, a request for a
 // known path with a method it does not answer gets a 405 naming the ones it
 // does.
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { secureHeaders } from "hono/secure-headers";
+import type { Brand } from "../../branding/brands.ts";
 import { ServiceError } from "../../errors.ts";
 import { type HostPolicy, isCrossSiteRequest } from "../../security/redirect-target.ts";
-import { STYLE_HASH_SOURCE } from "../pages/layout.ts";
 import type { AuthEnv } from "./kit.ts";
 
 const MAX_BODY_BYTES = 16 * 1024;
@@ -17,34 +17,56 @@ const MAX_BODY_BYTES = 16 * 1024;
 /**
  * Every answer under AUTH_PREFIX (pages and JSON alike; never /_resolve):
  * no framing, no sniffing, no referrer beyond this origin, a CSP that allows
- * the pages' one inline stylesheet by hash (and same-origin stylesheets, for
- * themes), the passkey script by its exact URL (`scripts`), and nothing else, and no-store unless a route chose otherwise:
- * every answer here is about one person or one flow. No form-action: the
- * browser applies it to the redirects after a post too, and those go to
- * allowed hosts and sign-in providers.
+ * the pages' one inline stylesheet by its hash (the request's brand's, chosen
+ * by `brandOf` before the route runs; a route may choose another), same-origin
+ * stylesheets (themes), the brand's pictures, stylesheet and fonts where they
+ * are, the passkey script by its exact URL (`scripts`), and nothing else; and
+ * no-store unless a route chose otherwise: every answer here is about one
+ * person or one flow. A route that sets its own CSP keeps it (a brand's SVG
+ * gets a stricter one). No form-action: the browser applies it to the
+ * redirects after a post too, and those go to allowed hosts and sign-in
+ * providers.
  */
 export function hostedPageHeaders(
   https: boolean,
-  scripts: string[] = [],
+  scripts: string[],
+  brandOf: (c: Context<AuthEnv>) => Brand,
 ): MiddlewareHandler<AuthEnv> {
   const headers = secureHeaders({
-    contentSecurityPolicy: {
-      defaultSrc: ["'none'"],
-      // The passkey script, by its exact URL, and the requests it makes to this origin.
-      ...(scripts.length > 0 ? { scriptSrc: scripts, connectSrc: ["'self'"] } : {}),
-      styleSrc: ["'self'", STYLE_HASH_SOURCE],
-      baseUri: ["'none'"],
-      frameAncestors: ["'none'"],
-    },
     xFrameOptions: "DENY",
     referrerPolicy: "same-origin",
     // Only where it means something, and only for this host: its subdomains are not ours to decide.
     strictTransportSecurity: https ? "max-age=15552000" : false,
   });
   return async (c, next) => {
+    c.set("brand", brandOf(c));
     await headers(c, next);
+    if (!c.res.headers.has("content-security-policy"))
+      c.res.headers.set(
+        "Content-Security-Policy",
+        pagePolicy(c.get("brand") ?? brandOf(c), scripts),
+      );
     if (!c.res.headers.has("cache-control")) c.res.headers.set("Cache-Control", "no-store");
   };
+}
+
+/** The hosted pages' CSP for a brand. */
+export function pagePolicy(brand: Brand, scripts: string[]): string {
+  const directives: [string, string[]][] = [
+    ["default-src", ["'none'"]],
+    // The passkey script, by its exact URL, and the requests it makes to this origin.
+    ["script-src", scripts],
+    ["connect-src", scripts.length > 0 ? ["'self'"] : []],
+    ["style-src", [...new Set(["'self'", brand.styleHash, ...brand.styleSources])]],
+    ["img-src", brand.imgSources],
+    ["font-src", brand.fontSources],
+    ["base-uri", ["'none'"]],
+    ["frame-ancestors", ["'none'"]],
+  ];
+  return directives
+    .filter(([, sources]) => sources.length > 0)
+    .map(([name, sources]) => `${name} ${sources.join(" ")}`)
+    .join("; ");
 }
 
 /**

@@ -12,6 +12,7 @@ import type { Invitations } from "../../accounts/invitations.ts";
 import type { OwnSessions } from "../../accounts/own-sessions.ts";
 import type { AccountService, ClientMeta, SignedIn } from "../../accounts/service.ts";
 import type { ApiKeyService } from "../../api-keys/service.ts";
+import type { Brand, Brands } from "../../branding/brands.ts";
 import { type Config, xsrfInUse } from "../../config.ts";
 import { ServiceError } from "../../errors.ts";
 import type { Languages } from "../../i18n/languages.ts";
@@ -27,7 +28,7 @@ import { sameToken, xsrfTokenFor } from "../../sessions/xsrf.ts";
 import type { HopCodes } from "../../sites/hop-codes.ts";
 import { type AppEnv, clientMeta, cookieValues } from "../context.ts";
 import type { Content, PageContext } from "../pages/layout.ts";
-import { pageContexts } from "./page-context.ts";
+import { pageHelpers } from "./page-context.ts";
 import { type SiteHelpers, siteHelpers } from "./site-cookie.ts";
 
 /** The page a form post gets back when it fails: the form again, with the message. */
@@ -42,6 +43,8 @@ export type AuthVariables = AppEnv["Variables"] & {
   errorPage?: ErrorPage;
   /** The signed-in browser, when the session middleware found one. */
   signedIn?: ResolvedSession | null;
+  /** The brand this request's pages wear (guards.ts sets it; the preview may choose another). */
+  brand?: Brand;
 };
 
 export type AuthEnv = { Bindings: AppEnv["Bindings"]; Variables: AuthVariables };
@@ -71,6 +74,7 @@ export type AuthServices = {
   invitations: Invitations;
   /** The catalogues, and which language a request gets. */
   languages: Languages;
+  brands: Brands; // the pages' looks (branding/brands.ts)
   logError: (error: unknown, context: string) => void;
   /** True for an error that says a store cannot be reached (db/unavailable.ts): a 503, not a 500. */
   isStoreUnavailable: (error: unknown) => boolean;
@@ -79,8 +83,10 @@ export type AuthServices = {
 export type AuthKit = AuthServices &
   SiteHelpers & {
     prefix: string;
-    /** What a page rendered for this request needs: its language among it. */
+    /** What a page rendered for this request needs: its language and brand among it. */
     page<E extends AuthEnv>(c: Context<E>): PageContext;
+    /** The brand of the request's site (or of the site its sign-in returns to). */
+    brandOf<E extends AuthEnv>(c: Context<E>): Brand;
     hostPolicy: HostPolicy;
     /** The client's address (through trusted proxies) and user agent. */
     meta<E extends AuthEnv>(c: Context<E>): ClientMeta;
@@ -138,10 +144,7 @@ export function authKit(services: AuthServices): AuthKit {
   return {
     ...services,
     prefix: config.auth_prefix,
-    page: pageContexts(config, services.languages, {
-      providers: services.oauth.list(),
-      passkeys: services.passkeys !== null,
-    }),
+    ...pageHelpers(services, sites),
     hostPolicy,
     meta: (c) => clientMeta(c, config.trusted_proxies),
     returnTarget: (c, fields) =>

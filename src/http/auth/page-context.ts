@@ -1,24 +1,38 @@
-// What a hosted page rendered for one request needs: the deployment's name,
-// prefix and sign-in options, and the language this request gets (the locale
-// cookie, then Accept-Language, then DEFAULT_LOCALE: i18n/negotiate.ts).
+// What a page rendered for a request needs (PageContext): its language (the
+// locale cookie, then Accept-Language, then DEFAULT_LOCALE) and its brand
+// (the request's site's, or the one a route chose: branding/pick.ts), with
+// the brand's name as the site's name.
 import type { Context } from "hono";
-import type { Config } from "../../config.ts";
-import type { Languages } from "../../i18n/languages.ts";
+import type { Brand } from "../../branding/brands.ts";
+import { requestBrand } from "../../branding/pick.ts";
 import { LOCALE_COOKIE } from "../../i18n/negotiate.ts";
 import { cookieValues } from "../context.ts";
 import type { PageContext } from "../pages/layout.ts";
+import type { AuthEnv, AuthServices } from "./kit.ts";
+import type { SiteHelpers } from "./site-cookie.ts";
 
-export function pageContexts(
-  config: Config,
-  languages: Languages,
-  options: Pick<PageContext, "providers" | "passkeys">,
-): (c: Context) => PageContext {
-  const base = { siteName: config.site_name, prefix: config.auth_prefix, ...options };
-  return (c) => {
-    const locale = languages.pick(
-      cookieValues(c.req.header("cookie"), LOCALE_COOKIE)[0],
-      c.req.header("accept-language"),
-    );
-    return { ...base, locale, t: languages.t(locale) };
+export function pageHelpers(services: AuthServices, sites: Pick<SiteHelpers, "siteOf">) {
+  const { config } = services;
+  const brandOf = <E extends AuthEnv>(c: Context<E>): Brand =>
+    requestBrand(services.brands, config.sites, {
+      site: sites.siteOf(c),
+      returnTo: c.req.query("rd"),
+      prefix: config.auth_prefix,
+    });
+  const base = {
+    prefix: config.auth_prefix,
+    providers: services.oauth.list(),
+    passkeys: services.passkeys !== null,
+  };
+  return {
+    brandOf,
+    page<E extends AuthEnv>(c: Context<E>): PageContext {
+      const locale = services.languages.pick(
+        cookieValues(c.req.header("cookie"), LOCALE_COOKIE)[0],
+        c.req.header("accept-language"),
+      );
+      const brand = (c.get("brand") as Brand | undefined) ?? brandOf(c);
+      return { ...base, siteName: brand.name, brand, locale, t: services.languages.t(locale) };
+    },
   };
 }

@@ -11,6 +11,7 @@ import { adminActionRoutes } from "./admin-actions.ts";
 import { adminInvitationRoutes } from "./admin-invitations.ts";
 import { apiKeyRoutes } from "./api-keys.ts";
 import { formOrJsonErrors } from "./body.ts";
+import { brandAssetRoutes } from "./brand-assets.ts";
 import { emailLinkRoutes } from "./email-links.ts";
 import {
   bodyDeadline,
@@ -26,6 +27,7 @@ import { mfaSetupRoutes } from "./mfa-setup.ts";
 import { passkeyScriptSources } from "./passkey-parts.ts";
 import { passkeyRoutes } from "./passkeys.ts";
 import { passwordRoutes } from "./password.ts";
+import { previewRoutes } from "./preview.ts";
 import { providerLogoutRoutes } from "./provider-logout.ts";
 import { providerRoutes } from "./providers.ts";
 import { sessionMiddleware } from "./session.ts";
@@ -40,10 +42,15 @@ export function authRoutes(services: AuthServices) {
   const app = new Hono<AuthEnv>();
 
   // Outermost, so errors and refusals get them too.
-  app.use("*", hostedPageHeaders(kit.config.secure_cookies, passkeyScriptSources(kit)));
+  app.use(
+    "*",
+    hostedPageHeaders(kit.config.secure_cookies, passkeyScriptSources(kit), (c) => kit.brandOf(c)),
+  );
   app.use("*", bodyDeadline(kit.config.body_timeout));
   app.use("*", bodySizeLimit);
   app.use("*", crossSiteRefusal(kit.prefix, kit.hostPolicy));
+  // Before the site guard: a satellite's own pages link their brand's files on their own host.
+  app.route("/", brandAssetRoutes(kit.brands));
   app.use("*", siteGuard(kit));
 
   app.route("/", signInRoutes(kit, session));
@@ -62,6 +69,7 @@ export function authRoutes(services: AuthServices) {
   app.route("/", adminActionRoutes(kit, session));
   app.route("/", adminInvitationRoutes(kit, session));
   app.route("/", invitationRoutes(kit));
+  app.route("/", previewRoutes(kit, session));
 
   app.all(
     "*",
