@@ -26,6 +26,7 @@ import { createOwnSessions } from "./accounts/own-sessions.ts";
 import { createPasswordHasher } from "./accounts/passwords.ts";
 import { registrationMode, registrationPolicy } from "./accounts/registration-policy.ts";
 import { type AccountService, createAccountService, type SecondStep } from "./accounts/service.ts";
+import { userLocales } from "./accounts/user-locale.ts";
 import { type ApiKeyService, createApiKeyService } from "./api-keys/service.ts";
 import { type Config, xsrfInUse } from "./config.ts";
 import { apiKeyStrategy } from "./credentials/api-key.ts";
@@ -175,9 +176,12 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     concurrency: config.password_hash_concurrency,
     queue: config.password_hash_queue,
   });
+  const languages = loadLanguages(config);
+  const locales = userLocales(database.db);
   const mailer = createMailer({
     settings: config,
     templates: loadTemplates(config.email_templates_dir),
+    languages: { ...languages, storedLocale: locales.ofAddress },
     logger,
     onResult: (kind, outcome) => metrics.emails.inc({ kind, outcome }),
   });
@@ -237,7 +241,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     db: database.db,
     hasher,
     sessions,
-    mail: (kind, to, values) => mailer.post(kind, to, values),
+    mail: (kind, to, values, locale) => mailer.post(kind, to, values, locale),
     audit,
     clock,
     linkBase: `${config.public_url.origin}${config.auth_prefix}`,
@@ -350,7 +354,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     notify: (account, change) =>
       mailer.post("second-factor-changed", account.email, {
         email: account.email,
-        change,
+        change: (t) => t(`mail.change.${change}`),
         accountLink: `${config.public_url.origin}${config.auth_prefix}/account`,
       }),
     issuer: config.site_name,
@@ -456,7 +460,8 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
       factors,
       pendingSignIns,
       passkeys,
-      languages: loadLanguages(config),
+      languages,
+      userLocales: locales,
       logError,
       isStoreUnavailable,
     }),

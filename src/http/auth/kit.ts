@@ -11,6 +11,7 @@ import type { EmailFlows } from "../../accounts/email-flows.ts";
 import type { Invitations } from "../../accounts/invitations.ts";
 import type { OwnSessions } from "../../accounts/own-sessions.ts";
 import type { AccountService, ClientMeta, SignedIn } from "../../accounts/service.ts";
+import type { UserLocales } from "../../accounts/user-locale.ts";
 import type { ApiKeyService } from "../../api-keys/service.ts";
 import { type Config, xsrfInUse } from "../../config.ts";
 import { ServiceError } from "../../errors.ts";
@@ -71,6 +72,8 @@ export type AuthServices = {
   invitations: Invitations;
   /** The catalogues, and which language a request gets. */
   languages: Languages;
+  /** The language stored with an account (its mail's language). */
+  userLocales: UserLocales;
   logError: (error: unknown, context: string) => void;
   /** True for an error that says a store cannot be reached (db/unavailable.ts): a 503, not a 500. */
   isStoreUnavailable: (error: unknown) => boolean;
@@ -149,7 +152,12 @@ export function authKit(services: AuthServices): AuthKit {
         cookieValues(c.req.header("cookie"), LOCALE_COOKIE)[0],
         c.req.header("accept-language"),
       );
-      return { ...pageBase, locale, t: services.languages.t(locale) };
+      return {
+        ...pageBase,
+        locale,
+        t: services.languages.t(locale),
+        languages: { choices: services.languages.choices, returnTo: pageReturnPath(c) },
+      };
     },
     hostPolicy,
     meta: (c) => clientMeta(c, config.trusted_proxies),
@@ -189,6 +197,23 @@ export function authKit(services: AuthServices): AuthKit {
     },
     ...sites,
   };
+}
+
+/**
+ * Where the language selector sends the browser back to: this page when it
+ * was asked for with GET, else the page the form was on (the Referer, sent
+ * same-origin only); POST /locale checks it is a path under the prefix.
+ */
+function pageReturnPath<E extends AuthEnv>(c: Context<E>): string {
+  const method = c.req.method;
+  const from =
+    method === "GET" || method === "HEAD" ? c.req.url : (c.req.header("referer") ?? c.req.url);
+  try {
+    const url = new URL(from, c.req.url);
+    return `${url.pathname}${url.search}`;
+  } catch {
+    return c.req.path;
+  }
 }
 
 /** Bodiless posts (logout, revoke) answer JSON to API clients and redirect browsers. */

@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import { html, raw } from "hono/html";
 import type { HtmlEscapedString } from "hono/utils/html";
 import type { Translate } from "../../i18n/catalogue.ts";
+import { localeSelector } from "./locale-selector.ts";
 
 export type Content = HtmlEscapedString | Promise<HtmlEscapedString>;
 
@@ -20,6 +21,7 @@ export type PageContext = {
   providers?: { id: string; displayName: string }[];
   /** Passkeys can be used here: the login page offers them. */
   passkeys?: boolean;
+  languages?: { choices: { locale: string; name: string }[]; returnTo: string }; // locale-selector.ts
 };
 
 const STYLE = `
@@ -48,6 +50,7 @@ a.provider { display: block; text-align: center; padding: .6rem; border: 1px sol
 table { width: 100%; border-collapse: collapse; font-size: .9rem; }
 th, td { text-align: left; padding: .4rem; border-bottom: 1px solid var(--gh-border); }
 input[type="checkbox"] { width: auto; }
+.locale-selector form { display: flex; gap: .5rem; align-items: center; justify-content: center; margin: 1rem; } .locale-selector label, .locale-selector button { margin: 0; width: auto; }
 `;
 
 /** The CSP source that allows the inline stylesheet, and nothing else inline. */
@@ -67,6 +70,7 @@ export function layout(ctx: PageContext, title: string, body: Content, wide = fa
 <main${wide ? html` class="wide"` : ""}>
 ${body}
 </main>
+${localeSelector(ctx)}
 </body>
 </html>`;
 }
