@@ -23,12 +23,12 @@ import {
 import { postForm, postJson } from "../helpers/http.ts";
 
 /** The sign-in page's heading in each shipped language. */
-const HEADINGS: Record<string, string> = {
+const HEADINGS = {
   en: "Sign in to gatehouse",
   de: "Bei gatehouse anmelden",
   fr: "Se connecter à gatehouse",
   es: "Iniciar sesión en gatehouse",
-};
+} as const;
 
 const loginPage = (base: string, headers: Record<string, string>) =>
   fetch(`${base}/auth/login`, { headers }).then((response) => response.text());
