@@ -9,9 +9,12 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { eq } from "drizzle-orm";
 import { simpleParser } from "mailparser";
+import { ConfigError } from "../../src/config.ts";
 import { type DatabaseHandle, openDatabase } from "../../src/db/client.ts";
 import { users } from "../../src/db/schema.ts";
 import { returnPathUnder } from "../../src/http/auth/locale.ts";
+import { loadLanguages } from "../../src/i18n/languages.ts";
+import { loadTemplates } from "../../src/mail/templates.ts";
 import {
   bodyOf,
   GOOD_PASSWORD,
@@ -295,4 +298,26 @@ describe("languages: LOCALES_DIR and DEFAULT_LOCALE", () => {
       await server.stop();
     }
   });
+});
+
+test("EMAIL_TEMPLATES_DIR: <locale>/<kind>.<part> overrides one language, <kind>.<part> every other, as written", () => {
+  const dir = mkdtempSync(join(tmpdir(), "gatehouse-mail-locales-"));
+  writeFileSync(join(dir, "verify-email.subject"), "Welcome to {{siteName}}");
+  mkdirSync(join(dir, "de"));
+  writeFileSync(join(dir, "de", "verify-email.subject"), "Willkommen bei {{siteName}}");
+  const templates = loadTemplates(dir);
+  const languages = loadLanguages({ default_locale: "en" });
+  const values = { siteName: "Acme", email: "a@example.test", link: "https://x/", expiresIn: "" };
+  const render = (locale: string) =>
+    templates.render("verify-email", values, locale, languages.t(locale));
+  assert.equal(render("de").subject, "Willkommen bei Acme");
+  assert.equal(render("fr").subject, "Welcome to Acme");
+  // The parts no file replaces stay built in, in the recipient's language.
+  assert.match(render("fr").text, /Veuillez confirmer que a@example\.test est bien votre adresse/);
+  assert.match(render("de").html, /Meine Adresse bestätigen/);
+  writeFileSync(join(dir, "de", "verify-email.html"), "{{#link}} never closed");
+  assert.throws(
+    () => loadTemplates(dir),
+    (error) => error instanceof ConfigError && /de\/verify-email\.html/.test(error.message),
+  );
 });

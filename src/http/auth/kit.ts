@@ -16,7 +16,6 @@ import type { ApiKeyService } from "../../api-keys/service.ts";
 import { type Config, xsrfInUse } from "../../config.ts";
 import { ServiceError } from "../../errors.ts";
 import type { Languages } from "../../i18n/languages.ts";
-import { LOCALE_COOKIE } from "../../i18n/negotiate.ts";
 import { hashToken } from "../../kernel/tokens.ts";
 import type { PendingSignIns } from "../../mfa/pending.ts";
 import type { SecondFactors } from "../../mfa/service.ts";
@@ -29,6 +28,7 @@ import { sameToken, xsrfTokenFor } from "../../sessions/xsrf.ts";
 import type { HopCodes } from "../../sites/hop-codes.ts";
 import { type AppEnv, clientMeta, cookieValues } from "../context.ts";
 import type { Content, PageContext } from "../pages/layout.ts";
+import { pageContexts } from "./page-context.ts";
 import { type SiteHelpers, siteHelpers } from "./site-cookie.ts";
 
 /** The page a form post gets back when it fails: the form again, with the message. */
@@ -138,27 +138,10 @@ export function authKit(services: AuthServices): AuthKit {
     cookieValues(c.req.header("cookie"), sites.siteCookie(c).name).find(
       (value) => hashToken(value) === sessionId,
     );
-  const pageBase = {
-    siteName: config.site_name,
-    prefix: config.auth_prefix,
-    providers: services.oauth.list(),
-    passkeys: services.passkeys !== null,
-  };
   return {
     ...services,
     prefix: config.auth_prefix,
-    page(c) {
-      const locale = services.languages.pick(
-        cookieValues(c.req.header("cookie"), LOCALE_COOKIE)[0],
-        c.req.header("accept-language"),
-      );
-      return {
-        ...pageBase,
-        locale,
-        t: services.languages.t(locale),
-        languages: { choices: services.languages.choices, returnTo: pageReturnPath(c) },
-      };
-    },
+    page: pageContexts(services),
     hostPolicy,
     meta: (c) => clientMeta(c, config.trusted_proxies),
     returnTarget: (c, fields) =>
@@ -197,23 +180,6 @@ export function authKit(services: AuthServices): AuthKit {
     },
     ...sites,
   };
-}
-
-/**
- * Where the language selector sends the browser back to: this page when it
- * was asked for with GET, else the page the form was on (the Referer, sent
- * same-origin only); POST /locale checks it is a path under the prefix.
- */
-function pageReturnPath<E extends AuthEnv>(c: Context<E>): string {
-  const method = c.req.method;
-  const from =
-    method === "GET" || method === "HEAD" ? c.req.url : (c.req.header("referer") ?? c.req.url);
-  try {
-    const url = new URL(from, c.req.url);
-    return `${url.pathname}${url.search}`;
-  } catch {
-    return c.req.path;
-  }
 }
 
 /** Bodiless posts (logout, revoke) answer JSON to API clients and redirect browsers. */
