@@ -1,8 +1,8 @@
 // Dates and times on the pages, in the page's language: a <time> element
 // whose datetime attribute is exact, and whose text Intl.DateTimeFormat writes
-// for the locale. Times are shown in UTC with the zone named: the pages run
-// no script that could learn the visitor's zone, and "14:05 UTC" is never
-// wrong, where a guessed zone would be.
+// for the locale. Times are shown in UTC with the zone named: the server
+// cannot know the visitor's zone without a script and a cookie to tell it,
+// and "14:05 UTC" is never wrong, where a guessed zone would be.
 import { html } from "hono/html";
 import type { Content, PageContext } from "./layout.ts";
 
