@@ -99,6 +99,17 @@ describe("languages", () => {
       headers: { cookie: "gatehouse_locale=fr" },
     });
     assert.match(await page.text(), /Créez votre compte/);
+    // The return path keeps an acceptable rd, and never carries a refused one.
+    const withRd = (rd: string) =>
+      fetch(`${server.url}/auth/login?rd=${encodeURIComponent(rd)}`).then((r) => r.text());
+    assert.ok(
+      (await withRd(`${server.url}/after`)).includes(
+        `name="return" value="/auth/login?rd=${encodeURIComponent(`${server.url}/after`)}"`,
+      ),
+    );
+    const refused = await withRd("https://evil.example/x");
+    assert.ok(!refused.includes("evil.example"), "a refused rd is not carried");
+    assert.match(refused, /name="return" value="\/auth\/login"/);
     // The form on every page carries this page as its return path.
     assert.match(
       await loginPage(server.url, {}),

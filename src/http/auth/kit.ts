@@ -141,7 +141,7 @@ export function authKit(services: AuthServices): AuthKit {
   return {
     ...services,
     prefix: config.auth_prefix,
-    page: pageContexts(services),
+    page: pageContexts(services, (rd) => validateRedirectTarget(rd, hostPolicy)),
     hostPolicy,
     meta: (c) => clientMeta(c, config.trusted_proxies),
     returnTarget: (c, fields) =>

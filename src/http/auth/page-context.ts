@@ -11,12 +11,16 @@ import type { PasskeyService } from "../../passkeys/service.ts";
 import { cookieValues } from "../context.ts";
 import type { PageContext } from "../pages/layout.ts";
 
-export function pageContexts(services: {
-  config: Config;
-  languages: Languages;
-  oauth: OAuthService;
-  passkeys: PasskeyService | null;
-}): (c: Context) => PageContext {
+export function pageContexts(
+  services: {
+    config: Config;
+    languages: Languages;
+    oauth: OAuthService;
+    passkeys: PasskeyService | null;
+  },
+  /** The return target `rd` when it is acceptable (redirect-target.ts), else undefined. */
+  validRd: (rd: string) => string | undefined,
+): (c: Context) => PageContext {
   const { config, languages } = services;
   const base = {
     siteName: config.site_name,
@@ -33,7 +37,7 @@ export function pageContexts(services: {
       ...base,
       locale,
       t: languages.t(locale),
-      languages: { choices: languages.choices, returnTo: pageReturnPath(c) },
+      languages: { choices: languages.choices, returnTo: pageReturnPath(c, validRd) },
     };
   };
 }
@@ -41,16 +45,21 @@ export function pageContexts(services: {
 /**
  * Where the language selector sends the browser back to: this page when it
  * was asked for with GET, else the page the form was on (the Referer, sent
- * same-origin only); POST /locale checks it is a path under the prefix.
+ * same-origin only); POST /locale checks it is a path under the prefix. A
+ * return target the page would refuse is left out, so the page never
+ * carries it.
  */
-function pageReturnPath(c: Context): string {
+function pageReturnPath(c: Context, validRd: (rd: string) => string | undefined): string {
   const method = c.req.method;
   const from =
     method === "GET" || method === "HEAD" ? c.req.url : (c.req.header("referer") ?? c.req.url);
+  let url: URL;
   try {
-    const url = new URL(from, c.req.url);
-    return `${url.pathname}${url.search}`;
+    url = new URL(from, c.req.url);
   } catch {
     return c.req.path;
   }
+  const rd = url.searchParams.get("rd");
+  if (rd !== null && validRd(rd) === undefined) url.searchParams.delete("rd");
+  return `${url.pathname}${url.search}`;
 }
