@@ -113,7 +113,13 @@ export function providerRoutes(kit: AuthKit, session: SessionMiddleware) {
       );
       if (result.halfSignedIn)
         return secondStepAnswer(c, kit, result.halfSignedIn, result.returnTo ?? undefined, true);
-      if (result.signedIn) kit.startSession(c, result.signedIn);
+      if (result.signedIn) {
+        kit.startSession(c, result.signedIn);
+        // An account a provider's sign-in made has no language yet: this page's becomes its mail's.
+        await kit.userLocales
+          .keepFirst(result.signedIn.user.id, kit.page(c).locale)
+          .catch((error) => kit.logError(error, "storing the user's language"));
+      }
       c.header("Cache-Control", "no-store");
       return c.redirect(result.returnTo ?? config.default_redirect, 303);
     } catch (error) {
