@@ -26,6 +26,7 @@ import { createOwnSessions } from "./accounts/own-sessions.ts";
 import { createPasswordHasher } from "./accounts/passwords.ts";
 import { registrationMode, registrationPolicy } from "./accounts/registration-policy.ts";
 import { type AccountService, createAccountService, type SecondStep } from "./accounts/service.ts";
+import { userLocales } from "./accounts/user-locale.ts";
 import { type ApiKeyService, createApiKeyService } from "./api-keys/service.ts";
 import { loadBrands, mailColors } from "./branding/brands.ts";
 import { type Config, xsrfInUse } from "./config.ts";
@@ -177,9 +178,12 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     queue: config.password_hash_queue,
   });
   const brands = loadBrands(config);
+  const languages = loadLanguages(config);
+  const locales = userLocales(database.db);
   const mailer = createMailer({
     settings: config,
     templates: loadTemplates(config.email_templates_dir, mailColors(config)),
+    languages: { ...languages, storedLocale: locales.ofAddress },
     logger,
     onResult: (kind, outcome) => metrics.emails.inc({ kind, outcome }),
   });
@@ -239,7 +243,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     db: database.db,
     hasher,
     sessions,
-    mail: (kind, to, values) => mailer.post(kind, to, values),
+    mail: (kind, to, values, locale) => mailer.post(kind, to, values, locale),
     audit,
     clock,
     linkBase: `${config.public_url.origin}${config.auth_prefix}`,
@@ -352,7 +356,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     notify: (account, change) =>
       mailer.post("second-factor-changed", account.email, {
         email: account.email,
-        change,
+        change: (t) => t(`mail.change.${change}`),
         accountLink: `${config.public_url.origin}${config.auth_prefix}/account`,
       }),
     issuer: config.site_name,
@@ -458,7 +462,8 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
       factors,
       pendingSignIns,
       passkeys,
-      languages: loadLanguages(config),
+      languages,
+      userLocales: locales,
       brands,
       logError,
       isStoreUnavailable,

@@ -10,6 +10,7 @@ import type { RateLimiterAbstract } from "rate-limiter-flexible";
 import type { Database } from "../db/client.ts";
 import { passwordCredentials, sessions as sessionRows, users } from "../db/schema.ts";
 import { ServiceError } from "../errors.ts";
+import type { Translate } from "../i18n/catalogue.ts";
 import type { Clock } from "../kernel/clock.ts";
 import type { Mailer } from "../mail/mailer.ts";
 import type { SessionService } from "../sessions/service.ts";
@@ -71,20 +72,17 @@ export type EmailFlowDeps = {
   providerName?: (id: string) => string;
 };
 
-/** "30 minutes", "24 hours", "7 days": how long a link works, for the message. */
-export function describeDuration(seconds: number): string {
+/** "30 minutes", "24 hours", "7 days": how long a link works, for the message, in `t`'s language. */
+export function describeDuration(seconds: number, t: Translate): string {
   const units: [number, string][] = [
-    [86_400, "day"],
-    [3600, "hour"],
-    [60, "minute"],
+    [86_400, "mail.durationDays"],
+    [3600, "mail.durationHours"],
+    [60, "mail.durationMinutes"],
   ];
-  for (const [size, name] of units) {
-    if (seconds >= size && seconds % size === 0) {
-      const count = seconds / size;
-      return `${count} ${name}${count === 1 ? "" : "s"}`;
-    }
+  for (const [size, key] of units) {
+    if (seconds >= size && seconds % size === 0) return t(key, { count: seconds / size });
   }
-  return `${Math.max(1, Math.round(seconds / 60))} minutes`;
+  return t("mail.durationMinutes", { count: Math.max(1, Math.round(seconds / 60)) });
 }
 
 export function createEmailFlows(deps: EmailFlowDeps) {
@@ -92,8 +90,8 @@ export function createEmailFlows(deps: EmailFlowDeps) {
   const now = () => new Date(clock.now());
   const link = (path: string, token?: string) =>
     `${deps.linkBase}${path}${token ? `?token=${token}` : ""}`;
-  const verificationExpiry = describeDuration(deps.verificationTtlSeconds);
-  const resetExpiry = describeDuration(deps.resetTtlSeconds);
+  const verificationExpiry = (t: Translate) => describeDuration(deps.verificationTtlSeconds, t);
+  const resetExpiry = (t: Translate) => describeDuration(deps.resetTtlSeconds, t);
 
   /** Runs work after the answer has gone; a failure is logged, never shown. */
   function afterAnswer(context: string, work: () => Promise<void>): void {
@@ -102,14 +100,19 @@ export function createEmailFlows(deps: EmailFlowDeps) {
     });
   }
 
-  async function sendVerification(owner: TokenOwner): Promise<void> {
+  async function sendVerification(owner: TokenOwner, locale?: string): Promise<void> {
     const expires = new Date(clock.now() + deps.verificationTtlSeconds * 1000);
     const token = await tokens.issue(owner, "verify_email", expires);
-    mailer.post("verify-email", owner.email, {
-      email: owner.email,
-      link: link("/verify-email", token),
-      expiresIn: verificationExpiry,
-    });
+    mailer.post(
+      "verify-email",
+      owner.email,
+      {
+        email: owner.email,
+        link: link("/verify-email", token),
+        expiresIn: verificationExpiry,
+      },
+      locale,
+    );
   }
 
   async function findUser(email: string) {
@@ -142,23 +145,29 @@ export function createEmailFlows(deps: EmailFlowDeps) {
         sendVerification({ userId: user.id, email: user.email }),
       );
     },
-    alreadyRegistered(email) {
+    alreadyRegistered(email, locale) {
       afterAnswer("already-registered notice", async () => {
         if ((await takePoint(limits.noticesPerAddress, email)) !== true) return;
-        mailer.post("already-registered", email, {
+        mailer.post(
+          "already-registered",
           email,
-          loginLink: link("/login"),
-          resetLink: link("/forgot-password"),
-        });
+          { email, loginLink: link("/login"), resetLink: link("/forgot-password") },
+          locale,
+        );
       });
     },
-    async passwordChanged(user, removed?: Removed) {
+    async passwordChanged(user, removed?: Removed, locale?: string) {
       await tokens.revokeAll(user.id, "reset_password");
-      mailer.post("password-changed", user.email, {
-        email: user.email,
-        resetLink: link("/forgot-password"),
-        removed: removed ? describeRemoved(removed, providerName) : "",
-      });
+      mailer.post(
+        "password-changed",
+        user.email,
+        {
+          email: user.email,
+          resetLink: link("/forgot-password"),
+          removed: (t) => (removed ? describeRemoved(removed, t, providerName) : ""),
+        },
+        locale,
+      );
     },
   };
 
@@ -166,7 +175,10 @@ export function createEmailFlows(deps: EmailFlowDeps) {
     notifications,
 
     /** A signed-in user asks for the verification message again. */
-    async resendVerification(user: SessionUser): Promise<{ alreadyVerified: boolean }> {
+    async resendVerification(
+      user: SessionUser,
+      locale?: string,
+    ): Promise<{ alreadyVerified: boolean }> {
       if (user.emailVerified) return { alreadyVerified: true };
       const allowed = await takePoint(limits.verificationResends, user.id);
       if (allowed !== true) {
@@ -176,7 +188,7 @@ export function createEmailFlows(deps: EmailFlowDeps) {
           allowed,
         );
       }
-      await sendVerification({ userId: user.id, email: user.email });
+      await sendVerification({ userId: user.id, email: user.email }, locale);
       return { alreadyVerified: false };
     },
 
@@ -194,6 +206,7 @@ export function createEmailFlows(deps: EmailFlowDeps) {
       token: string,
       meta: ClientMeta,
       presenting?: PresentingSession | null,
+      locale?: string,
     ): Promise<{ removed: Removed | null; signedIn: boolean }> {
       const owner = await tokens.consume(token, "verify_email", now());
       if (!owner) throw new ServiceError("invalid_token", INVALID_LINK);
@@ -213,24 +226,30 @@ export function createEmailFlows(deps: EmailFlowDeps) {
         ...(cleared ? { detail: { removed: cleared.removed } } : {}),
       });
       if (cleared && removedAnything(cleared.removed)) {
-        mailer.post("address-confirmed", owner.email, {
-          email: owner.email,
-          removed: describeRemoved(cleared.removed, providerName),
-          resetLink: link("/forgot-password"),
-        });
+        const { removed } = cleared;
+        mailer.post(
+          "address-confirmed",
+          owner.email,
+          {
+            email: owner.email,
+            removed: (t) => describeRemoved(removed, t, providerName),
+            resetLink: link("/forgot-password"),
+          },
+          locale,
+        );
       }
       return { removed: cleared?.removed ?? null, signedIn: own !== undefined };
     },
 
-    /** One sentence for the page, saying what a first proof removed. */
-    describeRemoved: (removed: Removed) => describeRemoved(removed, providerName),
+    /** One sentence for the page, saying what a first proof removed, in `t`'s language. */
+    describeRemoved: (removed: Removed, t: Translate) => describeRemoved(removed, t, providerName),
 
     /**
      * Somebody asks for a reset link. The answer is the same whatever the
      * address: only the form of the address and the client's request rate
      * are checked before answering; the rest happens after.
      */
-    async requestPasswordReset(email: string, meta: ClientMeta): Promise<void> {
+    async requestPasswordReset(email: string, meta: ClientMeta, locale?: string): Promise<void> {
       const allowed = await takePoint(limits.perIp, clientKey(meta.ip));
       if (allowed !== true) {
         throw new ServiceError("rate_limited", "Too many requests. Try again later.", allowed);
@@ -244,11 +263,12 @@ export function createEmailFlows(deps: EmailFlowDeps) {
           "reset_password",
           expires,
         );
-        mailer.post("reset-password", user.email, {
-          email: user.email,
-          link: link("/reset-password", token),
-          expiresIn: resetExpiry,
-        });
+        mailer.post(
+          "reset-password",
+          user.email,
+          { email: user.email, link: link("/reset-password", token), expiresIn: resetExpiry },
+          locale,
+        );
         audit("user.password_reset_requested", { userId: user.id, ...meta });
       });
     },
@@ -263,6 +283,7 @@ export function createEmailFlows(deps: EmailFlowDeps) {
       token: string,
       password: string | undefined,
       meta: ClientMeta,
+      locale?: string,
     ): Promise<{ removed: Removed | null }> {
       // A weak password or a dead link is refused before any hashing, and a
       // weak password does not use the link up.
@@ -294,6 +315,7 @@ export function createEmailFlows(deps: EmailFlowDeps) {
       await notifications.passwordChanged(
         { id: owner.userId, email: owner.email },
         cleared?.removed,
+        locale,
       );
       audit("user.password_reset", {
         userId: owner.userId,

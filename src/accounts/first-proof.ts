@@ -4,6 +4,7 @@
 // whatever was made on the account before that proof is removed: API keys,
 // linked providers and their tokens, sessions, pending links. The answer and
 // a notice say what went.
+
 import { and, eq, isNull, ne } from "drizzle-orm";
 import type { Database } from "../db/client.ts";
 import {
@@ -17,6 +18,7 @@ import {
   users,
 } from "../db/schema.ts";
 import { ServiceError } from "../errors.ts";
+import type { Translate } from "../i18n/catalogue.ts";
 
 export const INVALID_LINK =
   "This link is not valid: it was already used, has expired, or was replaced by a newer one.";
@@ -35,28 +37,28 @@ export type Cleared = { removed: Removed; sessionIds: string[]; keyHashes: strin
 
 type Transaction = Parameters<Parameters<Database["transaction"]>[0]>[0];
 
-const plural = (count: number, one: string, many: string) => `${count} ${count === 1 ? one : many}`;
-
-/** One sentence saying what a first proof of the address removed, for pages and mail. */
+/** One sentence saying what a first proof of the address removed, for pages and mail, in `t`'s language. */
 export function describeRemoved(
   removed: Removed,
+  t: Translate,
   providerName: (id: string) => string = (id) => id,
 ): string {
   const parts: string[] = [];
-  if (removed.apiKeys > 0) parts.push(plural(removed.apiKeys, "API key", "API keys"));
-  if (removed.providers.length > 0) {
-    const names = removed.providers.map(providerName).join(", ");
+  if (removed.apiKeys > 0) parts.push(t("mail.removed.apiKeys", { count: removed.apiKeys }));
+  if (removed.providers.length > 0)
     parts.push(
-      `the linked sign-in ${removed.providers.length === 1 ? "provider" : "providers"} (${names})`,
+      t("mail.removed.providers", {
+        count: removed.providers.length,
+        names: removed.providers.map(providerName).join(", "),
+      }),
     );
-  }
-  if (removed.sessions > 0)
-    parts.push(plural(removed.sessions, "signed-in session", "signed-in sessions"));
-  const what =
-    parts.length === 0
-      ? "nothing else had been set up on it"
-      : `everything set up on it before was removed: ${parts.length > 1 ? `${parts.slice(0, -1).join(", ")} and ${parts.at(-1)}` : parts[0]}`;
-  return `This was the first proof that the address belongs to its owner, so ${what}.`;
+  if (removed.sessions > 0) parts.push(t("mail.removed.sessions", { count: removed.sessions }));
+  if (parts.length === 0) return t("mail.removed.nothing");
+  const items =
+    parts.length > 1
+      ? t("mail.removed.and", { first: parts.slice(0, -1).join(", "), last: parts.at(-1) ?? "" })
+      : (parts[0] as string);
+  return t("mail.removed.some", { items });
 }
 
 /** Whether a first proof removed anything worth telling. */

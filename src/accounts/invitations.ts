@@ -13,7 +13,7 @@ import { invitations, passwordCredentials, users } from "../db/schema.ts";
 import { ServiceError } from "../errors.ts";
 import type { Clock } from "../kernel/clock.ts";
 import { generateToken, hashToken, isWellFormedToken } from "../kernel/tokens.ts";
-import type { MessageKind } from "../mail/templates.ts";
+import type { MailValue, MessageKind } from "../mail/templates.ts";
 import type { SessionService } from "../sessions/service.ts";
 import type { SessionUser } from "../sessions/store.ts";
 import type { Actor } from "./admin.ts";
@@ -41,7 +41,13 @@ export function createInvitations(deps: {
   db: Database;
   hasher: Pick<PasswordHasher, "hash">;
   sessions: Pick<SessionService, "create">;
-  mail: (kind: MessageKind, to: string, values: { email: string } & Record<string, string>) => void;
+  /** Sends a message (mail/mailer.ts), in `locale` when the recipient has none of their own. */
+  mail: (
+    kind: MessageKind,
+    to: string,
+    values: { email: string } & Record<string, MailValue>,
+    locale?: string,
+  ) => void;
   audit: Audit;
   clock: Clock;
   /** AUTH_PREFIX's absolute URL: the link is <linkBase>/invitation?token=... */
@@ -74,13 +80,19 @@ export function createInvitations(deps: {
     status: statusOf(row),
   });
 
-  function send(email: string, token: string, expiresAt: Date): void {
+  /** The invitation mail, in the inviting admin's language (`locale`, their page's). */
+  function send(email: string, token: string, expiresAt: Date, locale?: string): void {
     const days = Math.max(1, Math.round((expiresAt.getTime() - deps.clock.now()) / 86_400_000));
-    deps.mail("invitation", email, {
+    deps.mail(
+      "invitation",
       email,
-      link: `${deps.linkBase}/invitation?token=${token}`,
-      expiresIn: days === 1 ? "1 day" : `${days} days`,
-    });
+      {
+        email,
+        link: `${deps.linkBase}/invitation?token=${token}`,
+        expiresIn: (t) => t("mail.durationDays", { count: days }),
+      },
+      locale,
+    );
   }
 
   const live = (email: string) =>
@@ -125,6 +137,7 @@ export function createInvitations(deps: {
     async create(
       input: { email: string; roles: string[]; expiresInDays?: number },
       actor: Actor,
+      locale?: string,
     ): Promise<InvitationSummary> {
       if (!deps.open)
         throw new ServiceError(
@@ -152,7 +165,7 @@ export function createInvitations(deps: {
         })
         .returning();
       if (!row) throw new Error("the invitation was not stored");
-      send(input.email, token, expiresAt);
+      send(input.email, token, expiresAt, locale);
       audit("invitation.created", {
         ...actor,
         userId: null,
@@ -176,7 +189,7 @@ export function createInvitations(deps: {
     },
 
     /** A new link (the old one stops working) and a fresh expiry. */
-    async resend(id: string, actor: Actor): Promise<InvitationSummary> {
+    async resend(id: string, actor: Actor, locale?: string): Promise<InvitationSummary> {
       const token = generateToken();
       const expiresAt = new Date(deps.clock.now() + deps.ttlSeconds * 1000);
       const [row] = await db
@@ -191,7 +204,7 @@ export function createInvitations(deps: {
         )
         .returning();
       if (!row) throw new ServiceError("not_found", "No such open invitation.");
-      send(row.email, token, expiresAt);
+      send(row.email, token, expiresAt, locale);
       audit("invitation.created", {
         ...actor,
         userId: null,
@@ -229,7 +242,7 @@ export function createInvitations(deps: {
     /** The link's form: the account, verified, with the roles and this password; signed in. */
     async acceptWithPassword(
       token: unknown,
-      input: { password: string; name: string },
+      input: { password: string; name: string; locale?: string },
       meta: ClientMeta,
     ): Promise<SignedIn> {
       const invitation = await usable(token);
@@ -258,6 +271,7 @@ export function createInvitations(deps: {
             emailVerified: true,
             name: input.name,
             roles: invitation.roles,
+            locale: input.locale ?? null,
           })
           .onConflictDoNothing({ target: users.email })
           .returning();

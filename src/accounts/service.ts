@@ -18,10 +18,14 @@ export type ClientMeta = { ip: string | null; userAgent: string | null };
 /** What the email flows are told of; each call returns at once, mail goes out in the background. */
 export type AccountNotifications = {
   registered(user: SessionUser): void;
-  /** Somebody tried to register an address that has an account. */
-  alreadyRegistered(email: string): void;
+  /** Somebody tried to register an address that has an account (from a page in `locale`). */
+  alreadyRegistered(email: string, locale?: string): void;
   /** Ends the user's reset links and tells the address (and what a first proof of it removed). */
-  passwordChanged(user: { id: string; email: string }, removed?: Removed): Promise<void>;
+  passwordChanged(
+    user: { id: string; email: string },
+    removed?: Removed,
+    locale?: string,
+  ): Promise<void>;
 };
 
 export type AccountServiceDeps = {
@@ -142,7 +146,7 @@ export function createAccountService(deps: AccountServiceDeps) {
      * saying so.
      */
     async register(
-      input: { email: string; password: string; name: string },
+      input: { email: string; password: string; name: string; locale?: string },
       meta: ClientMeta,
     ): Promise<{ created: SessionUser; signedIn?: SignedIn } | { existing: true }> {
       checkRegistrationOpen();
@@ -153,7 +157,7 @@ export function createAccountService(deps: AccountServiceDeps) {
       const inserted = await db.transaction(async (tx) => {
         const rows = await tx
           .insert(users)
-          .values({ id, email, name })
+          .values({ id, email, name, locale: input.locale ?? null })
           .onConflictDoNothing({ target: users.email })
           .returning();
         const user = rows[0];
@@ -161,7 +165,7 @@ export function createAccountService(deps: AccountServiceDeps) {
         return user;
       });
       if (!inserted) {
-        notify.alreadyRegistered(email);
+        notify.alreadyRegistered(email, input.locale);
         return { existing: true };
       }
       audit("user.registered", { userId: id, ...meta, detail: { method: "password" } });

@@ -116,6 +116,9 @@ select:focus-visible { outline: 3px solid var(--gh-accent); outline-offset: 2px;
 @media (max-width: 30rem) { main { margin: 0 auto; padding: 1.25rem 1rem; border-width: 0; border-radius: 0; } }
 th, td { text-align: left; padding: .4rem; border-bottom: 1px solid var(--gh-border); }
 input[type="checkbox"] { width: auto; accent-color: var(--gh-accent); }
+.locale-selector form { display: flex; gap: .5rem; align-items: center; justify-content: center; margin: 1rem; }
+.locale-selector label, .locale-selector button { margin: 0; width: auto; }
+.locale-selector label { color: var(--gh-on-bg); }
 `;
 
 const SHAPE = `--gh-radius: 8px; --gh-font: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;`;

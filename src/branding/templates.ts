@@ -16,7 +16,8 @@ export const PAGE_TEMPLATE_FILES = ["layout.html", "header.html", "footer.html"]
 /**
  * What a template may use: {{locale}}, {{title}}, {{siteName}}, {{prefix}},
  * {{logo}}, {{favicon}}, {{stylesheet}} (URLs, empty when not set),
- * {{colorScheme}}, {{#wide}}, {{{style}}} and {{{body}}}.
+ * {{colorScheme}}, {{#wide}}, {{{style}}}, {{{body}}} and {{{languages}}} (the
+ * language selector's form; empty with one language).
  */
 export type FrameValues = {
   locale: string;
@@ -30,6 +31,7 @@ export type FrameValues = {
   wide: boolean;
   style: string;
   body: string;
+  languages: string;
 };
 
 const LAYOUT = `<!doctype html>
@@ -49,6 +51,7 @@ const LAYOUT = `<!doctype html>
 {{{body}}}
 </main>
 {{> footer}}
+{{{languages}}}
 </body>
 </html>`;
 

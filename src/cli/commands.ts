@@ -26,12 +26,14 @@ import { type UserDirectory, userDirectory } from "../accounts/directory.ts";
 import { canonicalizeEmail } from "../accounts/email.ts";
 import { requireEmail, requireName } from "../accounts/fields.ts";
 import { createLoginThrottle } from "../accounts/login-throttle.ts";
+import { userLocales } from "../accounts/user-locale.ts";
 import { type ApiKeyService, createApiKeyService } from "../api-keys/service.ts";
 import { mailColors } from "../branding/brands.ts";
 import { ConfigError, loadConfig } from "../config.ts";
 import { type Database, DataDirInUse, openDatabase } from "../db/client.ts";
 import { auditEvents, users } from "../db/schema.ts";
 import { ServiceError } from "../errors.ts";
+import { loadLanguages } from "../i18n/languages.ts";
 import { createLogger } from "../logger.ts";
 import { createMailer } from "../mail/mailer.ts";
 import { loadTemplates } from "../mail/templates.ts";
@@ -406,6 +408,7 @@ function factorsOf(
   const mailer = createMailer({
     settings: config,
     templates: loadTemplates(config.email_templates_dir, mailColors(config)),
+    languages: { ...loadLanguages(config), storedLocale: userLocales(db).ofAddress },
     logger: createLogger("silent"),
   });
   const factors = createSecondFactors({
@@ -425,7 +428,7 @@ function factorsOf(
     notify: (account, change) =>
       mailer.post("second-factor-changed", account.email, {
         email: account.email,
-        change,
+        change: (t) => t(`mail.change.${change}`),
         accountLink: `${config.public_url.origin}${config.auth_prefix}/account`,
       }),
     issuer: config.site_name,

@@ -25,6 +25,8 @@ export const users = pgTable(
     name: text("name").notNull().default(""),
     roles: text("roles").array().notNull().default(sql`'{}'::text[]`),
     disabledAt: timestamp("disabled_at", { withTimezone: true }),
+    /** The language the user last chose or registered in (a catalogue's tag): their mail's language. */
+    locale: text("locale"),
     createdAt: createdAt(),
     updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
   },

@@ -2,17 +2,29 @@
 // otherwise into OUTBOX_DIR as .eml files and to the log, so a newcomer on
 // the embedded default can still follow the link. Sending happens in the
 // background: a slow or dead mail server never delays an answer, and how long
-// an answer takes never tells whether a message was sent.
+// an answer takes never tells whether a message was sent. A message is in
+// the recipient's language: the one stored with their account, else the one
+// of the page that caused it, else DEFAULT_LOCALE.
 import { randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import nodemailer, { type SendMailOptions } from "nodemailer";
+import type { Translate } from "../i18n/catalogue.ts";
 import type { Logger } from "../logger.ts";
-import type { MessageKind, Templates } from "./templates.ts";
+import type { MailValue, MessageKind, Templates } from "./templates.ts";
 
 export type Mailer = {
-  /** Queues a message; failures are retried, then logged. Never throws. */
-  post(kind: MessageKind, to: string, values: { email: string } & Record<string, string>): void;
+  /**
+   * Queues a message; failures are retried, then logged. Never throws.
+   * `locale`: the language of the page that caused it, used when the
+   * recipient has none stored.
+   */
+  post(
+    kind: MessageKind,
+    to: string,
+    values: { email: string } & Record<string, MailValue>,
+    locale?: string,
+  ): void;
   /** Resolves once every message posted so far was delivered or given up. */
   idle(): Promise<void>;
   close(): void;
@@ -33,9 +45,19 @@ export type MailSettings = {
   site_name: string;
 };
 
+/** The languages a message can be in (i18n/languages.ts), and how to find a recipient's own. */
+export type MailLanguages = {
+  /** The available language for a tag (or the default for none or an unknown one). */
+  pick(choice: string | undefined, acceptLanguage: string | undefined): string;
+  t(locale: string): Translate;
+  /** The language stored with the account of this address, if any. */
+  storedLocale?: (email: string) => Promise<string | null | undefined>;
+};
+
 export function createMailer(options: {
   settings: MailSettings;
   templates: Templates;
+  languages: MailLanguages;
   logger: Logger;
   onResult?: (kind: MessageKind, outcome: SendOutcome) => void;
 }): Mailer {
@@ -109,12 +131,46 @@ export function createMailer(options: {
     }
   }
 
+  const { languages } = options;
+  async function recipientLocale(to: string, asked: string | undefined): Promise<string> {
+    let stored: string | null | undefined;
+    try {
+      stored = await languages.storedLocale?.(to);
+    } catch (error) {
+      logger.warn({ err: error }, "the recipient's language could not be read; using the page's");
+    }
+    return languages.pick(stored ?? asked, undefined);
+  }
+
+  async function compose(
+    kind: MessageKind,
+    to: string,
+    values: Record<string, MailValue>,
+    asked: string | undefined,
+  ): Promise<SendMailOptions> {
+    const locale = await recipientLocale(to, asked);
+    const t = languages.t(locale);
+    const resolved: Record<string, string> = {};
+    for (const [name, value] of Object.entries(values))
+      resolved[name] = typeof value === "function" ? value(t) : value;
+    const rendered = templates.render(
+      kind,
+      { ...resolved, email: resolved.email ?? to, siteName: settings.site_name },
+      locale,
+      t,
+    );
+    return { from: settings.smtp_from, to, ...rendered };
+  }
+
   return {
-    post(kind, to, values) {
-      const rendered = templates.render(kind, { ...values, siteName: settings.site_name });
-      const job = deliver(kind, { from: settings.smtp_from, to, ...rendered }).finally(() =>
-        pending.delete(job),
-      );
+    post(kind, to, values, locale) {
+      const job = compose(kind, to, values, locale)
+        .then((message) => deliver(kind, message))
+        .catch((error) => {
+          options.onResult?.(kind, "failed");
+          logger.error({ err: error, kind }, "email could not be composed");
+        })
+        .finally(() => pending.delete(job));
       pending.add(job);
     },
     async idle() {

@@ -1,36 +1,20 @@
 // The notices sent when a passkey is added to or removed from an account:
 // the owner learns of it at once, from the address they control, and can
-// act if it was not them.
-import type { Template } from "./templates.ts";
+// act if it was not them. Their sentences are in the catalogues' `mail` area.
+
+/**
+ * A built-in message's block: a paragraph (`mail.<kind>.<p>`, the named
+ * values shown as links in HTML), a button to the value `button` labelled
+ * `mail.<kind>.<label>`, or a value shown as its own paragraph when set.
+ */
+export type Block =
+  | { p: string; links?: string[] }
+  | { button: string; label: string }
+  | { value: string };
 
 export const PASSKEY_KINDS = ["passkey-added", "passkey-removed"] as const;
 
-const html = (body: string) =>
-  `<!doctype html><html><body style="font-family: system-ui, sans-serif; line-height: 1.5; color: #1d2330">${body}</body></html>`;
-
-export const PASSKEY_TEMPLATES: Record<(typeof PASSKEY_KINDS)[number], Template> = {
-  "passkey-added": {
-    subject: "A passkey was added to your {{siteName}} account",
-    txt: `Hello,
-
-the passkey "{{passkeyName}}" was just added to the {{siteName}} account for {{email}}. It can now sign in to this account without a password.
-
-If this was not you, remove it and change your password: {{{accountLink}}}
-`,
-    html: html(
-      `<p>Hello,</p><p>the passkey “{{passkeyName}}” was just added to the {{siteName}} account for {{email}}. It can now sign in to this account without a password.</p><p>If this was not you, <a href="{{accountLink}}">remove it and change your password</a>.</p>`,
-    ),
-  },
-  "passkey-removed": {
-    subject: "A passkey was removed from your {{siteName}} account",
-    txt: `Hello,
-
-the passkey "{{passkeyName}}" was just removed from the {{siteName}} account for {{email}}. It can no longer sign in to this account.
-
-If this was not you, change your password and check your account: {{{accountLink}}}
-`,
-    html: html(
-      `<p>Hello,</p><p>the passkey “{{passkeyName}}” was just removed from the {{siteName}} account for {{email}}. It can no longer sign in to this account.</p><p>If this was not you, <a href="{{accountLink}}">change your password and check your account</a>.</p>`,
-    ),
-  },
+export const PASSKEY_MESSAGES: Record<(typeof PASSKEY_KINDS)[number], Block[]> = {
+  "passkey-added": [{ p: "intro" }, { p: "notYou", links: ["accountLink"] }],
+  "passkey-removed": [{ p: "intro" }, { p: "notYou", links: ["accountLink"] }],
 };

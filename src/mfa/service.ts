@@ -26,6 +26,9 @@ import {
 import { matchingStep, newTotpSecret, normalizeTotpCode, totpUri } from "./totp.ts";
 
 /** Adding or removing a factor needs a proof (sign-in or step-up) at most this old. */
+/** What changed on an account's second factors, for the notice mail. */
+export type FactorChange = "totpAdded" | "totpRemoved" | "recoveryCodes" | "operatorReset";
+
 export const FACTOR_CHANGE_WINDOW_MS = 5 * 60 * 1000;
 
 /** The kinds a person proves on the step-up page (passkeys add "passkey"). */
@@ -62,8 +65,8 @@ export function createSecondFactors(deps: {
   audit: Audit;
   sessions: Pick<SessionService, "recordFactor" | "refreshUser">;
   pending: PendingSignIns;
-  /** Tells the account's address what changed (one sentence). */
-  notify: (account: Account, change: string) => void;
+  /** Tells the account's address what changed (`mail.change.<change>` says it in their language). */
+  notify: (account: Account, change: FactorChange) => void;
   /** The issuer shown in authenticator apps (SITE_NAME). */
   issuer: string;
   /** gatehouse_second_factor_total */
@@ -266,7 +269,7 @@ export function createSecondFactors(deps: {
       await sessions.recordFactor(session.id, AMR_OF.totp);
       await sessions.refreshUser(account.id);
       audit("mfa.totp_enabled", { userId: account.id, ip: meta.ip });
-      deps.notify(account, "an authenticator app was set up as a second factor.");
+      deps.notify(account, "totpAdded");
       return { recoveryCodes: codes };
     },
 
@@ -282,7 +285,7 @@ export function createSecondFactors(deps: {
       await db.delete(recoveryCodes).where(eq(recoveryCodes.userId, account.id));
       await sessions.refreshUser(account.id);
       audit("mfa.totp_removed", { userId: account.id, ip: meta.ip });
-      deps.notify(account, "the authenticator app was removed; sign-ins no longer ask for it.");
+      deps.notify(account, "totpRemoved");
     },
 
     /** Ten new recovery codes (the old ones stop working), shown once. */
@@ -303,7 +306,7 @@ export function createSecondFactors(deps: {
         ip: meta.ip,
         detail: { count: RECOVERY_CODE_COUNT },
       });
-      deps.notify(account, "new recovery codes were made; the old ones no longer work.");
+      deps.notify(account, "recoveryCodes");
       return codes;
     },
 
@@ -320,7 +323,7 @@ export function createSecondFactors(deps: {
       await deps.pending.dropForUser(account.id);
       await sessions.refreshUser(account.id);
       audit("mfa.reset", { userId: account.id, detail: { by: "operator" } });
-      deps.notify(account, "an operator reset your second factors; set them up again.");
+      deps.notify(account, "operatorReset");
       return { totp: totp.length > 0, recoveryCodes: codes.length };
     },
   };

@@ -20,6 +20,7 @@ import { brandPalette, DARK, LIGHT, type Palette } from "../../src/branding/styl
 import { ConfigError, loadConfig } from "../../src/config.ts";
 import { type DatabaseHandle, openDatabase } from "../../src/db/client.ts";
 import { pagePolicy } from "../../src/http/auth/guards.ts";
+import { translator } from "../../src/i18n/catalogue.ts";
 import { loadTemplates } from "../../src/mail/templates.ts";
 import { launchChromium } from "../helpers/chromium.ts";
 import {
@@ -236,21 +237,33 @@ test("the built-in palettes and any primary colour keep text at WCAG AA contrast
   assert.equal(textOn("#2b59c3"), "#ffffff");
 });
 
+const english = translator("en");
+
 test("mails: the button wears the default brand's colour; overrides still work", () => {
   const built = loadTemplates(undefined, mailColors({ brand_primary_color: "#ffcc00" }));
-  const message = built.render("verify-email", {
-    siteName: "Acme",
-    email: "a@example.com",
-    link: "https://auth.example.com/x",
-    expiresIn: "24 hours",
-  });
+  const message = built.render(
+    "verify-email",
+    {
+      siteName: "Acme",
+      email: "a@example.com",
+      link: "https://auth.example.com/x",
+      expiresIn: "24 hours",
+    },
+    "en",
+    english,
+  );
   assert.match(message.html, /background: #ffcc00; color: #000000/);
-  const plain = loadTemplates().render("verify-email", {
-    siteName: "Acme",
-    email: "a@example.com",
-    link: "https://auth.example.com/x",
-    expiresIn: "24 hours",
-  });
+  const plain = loadTemplates().render(
+    "verify-email",
+    {
+      siteName: "Acme",
+      email: "a@example.com",
+      link: "https://auth.example.com/x",
+      expiresIn: "24 hours",
+    },
+    "en",
+    english,
+  );
   assert.match(plain.html, /background: #2b59c3; color: #ffffff/);
   const dir = mkdtempSync(join(root, "mail-"));
   writeFileSync(
@@ -259,7 +272,8 @@ test("mails: the button wears the default brand's colour; overrides still work",
   );
   const override = loadTemplates(dir, mailColors({ brand_primary_color: "#0b7a3e" }));
   assert.equal(
-    override.render("verify-email", { siteName: "Acme", email: "a@example.com" }).html,
+    override.render("verify-email", { siteName: "Acme", email: "a@example.com" }, "en", english)
+      .html,
     `<a style="color: #0b7a3e">Acme</a>`,
   );
 });

@@ -137,6 +137,20 @@ for (const backend of backends) {
       assert.equal(await usersWith(email), 1);
     });
 
+    test("an account a provider's first sign-in makes keeps the browser's language; later choices are not overwritten", async () => {
+      const email = uniqueEmail("oidc-locale");
+      const account = { sub: `sub-${email}`, email, email_verified: true };
+      const browser = new CookieBrowser();
+      browser.cookies.set("gatehouse_locale", "es");
+      await signIn(account, browser);
+      const stored = async () =>
+        (await database.db.select().from(users).where(eq(users.email, email)))[0]?.locale;
+      assert.equal(await stored(), "es");
+      browser.cookies.set("gatehouse_locale", "de");
+      await signIn(account, browser);
+      assert.equal(await stored(), "es", "only an account without a language gets one");
+    });
+
     test("linking by email happens only when both the provider and the account have verified it", async () => {
       // Verified on both sides: the identity joins the existing account.
       const verified = uniqueEmail("both");

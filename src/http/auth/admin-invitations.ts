@@ -65,6 +65,7 @@ export function adminInvitationRoutes(kit: AuthKit, session: SessionMiddleware) 
     const invitation = await kit.invitations.create(
       { email, roles, expiresInDays: days },
       { actorId: me.id, ...kit.meta(c) },
+      kit.page(c).locale,
     );
     if (!c.get("form")) return c.json({ invitation }, 201);
     return c.redirect(`${kit.prefix}/admin/invitations?done=invite`, 303);
@@ -80,7 +81,7 @@ export function adminInvitationRoutes(kit: AuthKit, session: SessionMiddleware) 
         return c.html(invitationConfirmPage(kit.page(c), { action, id, email: found.email }));
       const me = c.get("user");
       const actor = { actorId: me.id, ...kit.meta(c) };
-      if (action === "resend") await kit.invitations.resend(id, actor);
+      if (action === "resend") await kit.invitations.resend(id, actor, kit.page(c).locale);
       else await kit.invitations.revoke(id, actor);
       if (!c.get("form")) return c.json({ status: "ok" });
       return c.redirect(`${kit.prefix}/admin/invitations?done=${action}`, 303);

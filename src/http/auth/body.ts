@@ -116,14 +116,20 @@ export function errorPage(render: ErrorPage): MiddlewareHandler<AuthEnv> {
   };
 }
 
-/** The /auth app's error handler: a failed form post gets its page, anything else JSON. */
-export function formOrJsonErrors(mapping: ErrorMapping) {
+/**
+ * The /auth app's error handler: a failed form post gets its page, with the
+ * message in the page's language (`describe`); anything else JSON, in English.
+ */
+export function formOrJsonErrors(
+  mapping: ErrorMapping & { describe: (c: Context<AuthEnv>, error: ServiceError) => string },
+) {
   const json = jsonErrors(mapping);
   return async (error: Error, c: Context<AuthEnv>): Promise<Response> => {
     const render = c.get("errorPage");
     if (!(error instanceof ServiceError) || !render || !c.get("form")) return json(error, c);
     if (error.retryAfter !== undefined) c.header("Retry-After", String(error.retryAfter));
     c.status(ERROR_STATUS[error.code]);
-    return c.html(await render(c, error));
+    const shown = new ServiceError(error.code, mapping.describe(c, error), error.retryAfter);
+    return c.html(await render(c, shown));
   };
 }

@@ -36,9 +36,10 @@ export function emailLinkRoutes(kit: AuthKit, session: SessionMiddleware, accoun
   /** The page of a link that does not work (its status is the error's: 400). */
   const linkFailed = (c: Context<AuthEnv>, message: string, again: string) => {
     c.header("Cache-Control", "no-store");
-    return messagePage(kit.page(c), "This link does not work", message, {
+    const page = kit.page(c);
+    return messagePage(page, page.t("sign-in.linkFailedTitle"), message, {
       href: again,
-      text: "Ask for a new link",
+      text: page.t("sign-in.askNewLink"),
     });
   };
 
@@ -55,7 +56,10 @@ export function emailLinkRoutes(kit: AuthKit, session: SessionMiddleware, accoun
         await emailFlows.checkLink(token, purpose);
       } catch (error) {
         if (error instanceof ServiceError && error.code === "invalid_token")
-          return c.html(linkFailed(c, error.message, again), 400);
+          return c.html(
+            linkFailed(c, kit.languages.describeError(kit.page(c).locale, error), again),
+            400,
+          );
         throw error;
       }
       c.header("Cache-Control", "no-store");
@@ -79,6 +83,7 @@ export function emailLinkRoutes(kit: AuthKit, session: SessionMiddleware, accoun
     validate(confirmBody),
     async (c) => {
       const presenting = c.get("signedIn");
+      const page = kit.page(c);
       const { removed, signedIn } = await emailFlows.confirmVerification(
         c.get("body").token,
         kit.meta(c),
@@ -87,22 +92,25 @@ export function emailLinkRoutes(kit: AuthKit, session: SessionMiddleware, accoun
           userId: presenting.user.id,
           method: presenting.session.method,
         },
+        page.locale,
       );
       c.header("Cache-Control", "no-store");
       if (!c.get("form")) return c.json({ status: "ok", removed });
       // Confirmed from a browser not signed in to the account: whoever set
       // its password may not be the address's owner.
       const notMine = removed && !signedIn;
+      const { t } = page;
+      const sentences = [t("sign-in.confirmedThanks")];
+      if (removed) sentences.push(emailFlows.describeRemoved(removed, t));
+      if (notMine) sentences.push(t("sign-in.confirmedNotMine"));
       return c.html(
         messagePage(
-          kit.page(c),
-          "Address confirmed",
-          removed
-            ? `Thank you: your email address is confirmed. ${emailFlows.describeRemoved(removed)}${notMine ? " If you did not create this account yourself, choose a new password now: its password was set by whoever registered it." : ""}`
-            : "Thank you: your email address is confirmed.",
+          page,
+          t("sign-in.confirmedTitle"),
+          sentences.join(" "),
           notMine
-            ? { href: `${prefix}/forgot-password`, text: "Choose a new password" }
-            : { href: config.default_redirect, text: "Continue" },
+            ? { href: `${prefix}/forgot-password`, text: t("sign-in.chooseNewPassword") }
+            : { href: config.default_redirect, text: t("common.continue") },
         ),
       );
     },
@@ -115,12 +123,13 @@ export function emailLinkRoutes(kit: AuthKit, session: SessionMiddleware, accoun
     buttonPost,
     async (c) => {
       const user = c.get("user");
-      const { alreadyVerified } = await emailFlows.resendVerification(user);
+      const { t, locale } = kit.page(c);
+      const { alreadyVerified } = await emailFlows.resendVerification(user, locale);
       if (wantsJson(c)) return c.json({ status: alreadyVerified ? "already_verified" : "sent" });
       return account.render(c, {
         notice: alreadyVerified
-          ? "Your address is already confirmed."
-          : `We have sent a new confirmation link to ${user.email}.`,
+          ? t("account.alreadyConfirmed")
+          : t("account.confirmationSent", { email: user.email }),
       });
     },
   );
@@ -138,15 +147,9 @@ export function emailLinkRoutes(kit: AuthKit, session: SessionMiddleware, accoun
     readBody,
     validate(forgotBody),
     async (c) => {
-      await emailFlows.requestPasswordReset(c.get("body").email, kit.meta(c));
+      await emailFlows.requestPasswordReset(c.get("body").email, kit.meta(c), kit.page(c).locale);
       if (!c.get("form")) return c.json({ status: "ok" }, 202);
-      return c.html(
-        checkYourEmail(
-          kit,
-          c,
-          "If an account uses this address, we have sent it a link to choose a new password.",
-        ),
-      );
+      return c.html(checkYourEmail(kit, c, "sign-in.resetSent"));
     },
   );
 
@@ -171,12 +174,17 @@ export function emailLinkRoutes(kit: AuthKit, session: SessionMiddleware, accoun
     validate(resetBody),
     async (c) => {
       const { token, password } = c.get("body");
-      const { removed } = await emailFlows.resetPassword(token, password, kit.meta(c));
+      const page = kit.page(c);
+      const { removed } = await emailFlows.resetPassword(token, password, kit.meta(c), page.locale);
       kit.endSession(c);
       if (!c.get("form")) return c.json({ status: "ok", removed });
+      const { t } = page;
+      const notice = [t("sign-in.passwordResetDone")];
+      if (removed) notice.push(emailFlows.describeRemoved(removed, t));
+      notice.push(t("sign-in.signInWithNew"));
       return c.html(
-        loginPage(kit.page(c), {
-          notice: `Your password was changed and every session signed out.${removed ? ` ${emailFlows.describeRemoved(removed)}` : ""} Sign in with the new password.`,
+        loginPage(page, {
+          notice: notice.join(" "),
           registrationEnabled: config.registration_enabled,
         }),
       );

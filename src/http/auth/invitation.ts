@@ -58,7 +58,7 @@ export function invitationRoutes(kit: AuthKit) {
       const { token, password, name } = c.get("body");
       const signedIn = await kit.invitations.acceptWithPassword(
         token,
-        { password, name },
+        { password, name, locale: kit.page(c).locale },
         kit.meta(c),
       );
       kit.startSession(c, signedIn);

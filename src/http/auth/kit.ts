@@ -11,6 +11,7 @@ import type { EmailFlows } from "../../accounts/email-flows.ts";
 import type { Invitations } from "../../accounts/invitations.ts";
 import type { OwnSessions } from "../../accounts/own-sessions.ts";
 import type { AccountService, ClientMeta, SignedIn } from "../../accounts/service.ts";
+import type { UserLocales } from "../../accounts/user-locale.ts";
 import type { ApiKeyService } from "../../api-keys/service.ts";
 import type { Brand, Brands } from "../../branding/brands.ts";
 import { type Config, xsrfInUse } from "../../config.ts";
@@ -75,6 +76,8 @@ export type AuthServices = {
   /** The catalogues, and which language a request gets. */
   languages: Languages;
   brands: Brands; // the pages' looks (branding/brands.ts)
+  /** The language stored with an account (its mail's language). */
+  userLocales: UserLocales;
   logError: (error: unknown, context: string) => void;
   /** True for an error that says a store cannot be reached (db/unavailable.ts): a 503, not a 500. */
   isStoreUnavailable: (error: unknown) => boolean;
@@ -144,7 +147,7 @@ export function authKit(services: AuthServices): AuthKit {
   return {
     ...services,
     prefix: config.auth_prefix,
-    ...pageHelpers(services, sites),
+    ...pageHelpers(services, sites, (rd) => validateRedirectTarget(rd, hostPolicy)),
     hostPolicy,
     meta: (c) => clientMeta(c, config.trusted_proxies),
     returnTarget: (c, fields) =>

@@ -33,11 +33,12 @@ export function passwordRoutes(kit: AuthKit, session: SessionMiddleware, account
         kit.meta(c),
       );
       if (!c.get("form")) return c.json({ status: "ok", signedOut });
+      const { t } = kit.page(c);
       return account.render(c, {
         notice:
           signedOut > 0
-            ? `Your password was changed, and ${signedOut} other session${signedOut === 1 ? " was" : "s were"} signed out.`
-            : "Your password was changed.",
+            ? t("account.passwordChangedSignedOut", { count: signedOut })
+            : t("account.passwordChanged"),
       });
     },
   );

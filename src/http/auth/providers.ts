@@ -22,14 +22,21 @@ export function providerRoutes(kit: AuthKit, session: SessionMiddleware) {
     ...(config.cookie_domain ? { domain: config.cookie_domain } : {}),
   };
   const app = new Hono<AuthEnv>();
+  /** A provider's refusal in the page's language (`errors.oauth_<status>`), else as written. */
+  const describe = <E extends AuthEnv>(c: Context<E>, error: OAuthError) =>
+    kit.languages.describeError(kit.page(c).locale, {
+      code: `oauth_${error.status}`,
+      message: error.message,
+    });
 
   const problemPage = <E extends AuthEnv>(c: Context<E>, error: OAuthError) => {
     c.status(error.status);
     c.header("Cache-Control", "no-store");
+    const page = kit.page(c);
     return c.html(
-      messagePage(kit.page(c), "Sign-in did not complete", error.message, {
+      messagePage(page, page.t("sign-in.providerFailedTitle"), describe(c, error), {
         href: `${prefix}/login`,
-        text: "Back to sign in",
+        text: page.t("sign-in.backToSignIn"),
       }),
     );
   };
@@ -40,10 +47,11 @@ export function providerRoutes(kit: AuthKit, session: SessionMiddleware) {
       throw new ServiceError("email_not_verified", error.message);
     c.status(error.status);
     c.header("Cache-Control", "no-store");
+    const page = kit.page(c);
     return c.html(
-      messagePage(kit.page(c), "The provider was not linked", error.message, {
+      messagePage(page, page.t("sign-in.notLinkedTitle"), describe(c, error), {
         href: `${prefix}/account`,
-        text: "Back to your account",
+        text: page.t("common.backToAccount"),
       }),
     );
   };
@@ -105,7 +113,13 @@ export function providerRoutes(kit: AuthKit, session: SessionMiddleware) {
       );
       if (result.halfSignedIn)
         return secondStepAnswer(c, kit, result.halfSignedIn, result.returnTo ?? undefined, true);
-      if (result.signedIn) kit.startSession(c, result.signedIn);
+      if (result.signedIn) {
+        kit.startSession(c, result.signedIn);
+        // An account a provider's sign-in made has no language yet: this page's becomes its mail's.
+        await kit.userLocales
+          .keepFirst(result.signedIn.user.id, kit.page(c).locale)
+          .catch((error) => kit.logError(error, "storing the user's language"));
+      }
       c.header("Cache-Control", "no-store");
       return c.redirect(result.returnTo ?? config.default_redirect, 303);
     } catch (error) {
@@ -128,12 +142,13 @@ export function providerRoutes(kit: AuthKit, session: SessionMiddleware) {
       ? c.json({ status: "ok" })
       : c.redirect(`${prefix}/account`, 303);
   };
-  const cannotUnlink = errorPage((c, error) =>
-    messagePage(kit.page(c), "Cannot unlink", error.message, {
+  const cannotUnlink = errorPage((c, error) => {
+    const page = kit.page(c);
+    return messagePage(page, page.t("sign-in.cannotUnlinkTitle"), error.message, {
       href: `${prefix}/account`,
-      text: "Back to your account",
-    }),
-  );
+      text: page.t("common.backToAccount"),
+    });
+  });
   app.delete("/identities/:id", session.requireSession, cannotUnlink, buttonPost, unlink);
   app.post("/identities/:id/unlink", session.requireSession, cannotUnlink, buttonPost, unlink);
 

@@ -22,6 +22,7 @@ import {
 } from "./guards.ts";
 import { invitationRoutes } from "./invitation.ts";
 import { type AuthEnv, type AuthServices, authKit } from "./kit.ts";
+import { localeRoutes } from "./locale.ts";
 import { mfaRoutes } from "./mfa.ts";
 import { mfaSetupRoutes } from "./mfa-setup.ts";
 import { passkeyScriptSources } from "./passkey-parts.ts";
@@ -70,11 +71,18 @@ export function authRoutes(services: AuthServices) {
   app.route("/", adminInvitationRoutes(kit, session));
   app.route("/", invitationRoutes(kit));
   app.route("/", previewRoutes(kit, session));
+  app.route("/", localeRoutes(kit, session));
 
   app.all(
     "*",
     methodNotAllowed(kit.prefix, () => app.routes),
   );
-  app.onError(formOrJsonErrors({ log: kit.logError, isStoreUnavailable: kit.isStoreUnavailable }));
+  app.onError(
+    formOrJsonErrors({
+      log: kit.logError,
+      isStoreUnavailable: kit.isStoreUnavailable,
+      describe: (c, error) => kit.languages.describeError(kit.page(c).locale, error),
+    }),
+  );
   return app;
 }

@@ -26,10 +26,15 @@ const registerBody = z.object({
 });
 
 /** The answer to a request whose outcome arrives by email: the same whatever the address. */
-export function checkYourEmail<E extends AuthEnv>(kit: AuthKit, c: Context<E>, message: string) {
-  return messagePage(kit.page(c), "Check your email", message, {
+export function checkYourEmail<E extends AuthEnv>(
+  kit: AuthKit,
+  c: Context<E>,
+  messageKey: "sign-in.registeredSent" | "sign-in.resetSent",
+) {
+  const page = kit.page(c);
+  return messagePage(page, page.t("sign-in.checkEmailTitle"), page.t(messageKey), {
     href: `${kit.prefix}/login`,
-    text: "Back to sign in",
+    text: page.t("sign-in.backToSignIn"),
   });
 }
 
@@ -70,8 +75,9 @@ export function signInRoutes(kit: AuthKit, session: SessionMiddleware) {
   app.get("/register", (c) => {
     if (!registrationEnabled) {
       c.status(403);
+      const page = kit.page(c);
       return c.html(
-        messagePage(kit.page(c), "Registration is closed", "New accounts cannot be created here."),
+        messagePage(page, page.t("sign-in.closedTitle"), page.t("sign-in.closedMessage")),
       );
     }
     return c.html(registerPage(kit.page(c), { rd: kit.returnTarget(c) }));
@@ -96,19 +102,17 @@ export function signInRoutes(kit: AuthKit, session: SessionMiddleware) {
     },
     validate(registerBody),
     async (c) => {
-      const result = await accounts.register(c.get("body"), kit.meta(c));
+      // The account keeps the page's language: its mail is written in it.
+      const result = await accounts.register(
+        { ...c.get("body"), locale: kit.page(c).locale },
+        kit.meta(c),
+      );
       const target = kit.returnTarget(c, c.get("fields")) ?? config.default_redirect;
       const signedIn = "created" in result ? result.signedIn : undefined;
       if (signedIn) kit.startSession(c, signedIn);
       if (c.get("form")) {
         if (signedIn) return c.redirect(target, 303);
-        return c.html(
-          checkYourEmail(
-            kit,
-            c,
-            "If this address can be registered, we have sent it the next step.",
-          ),
-        );
+        return c.html(checkYourEmail(kit, c, "sign-in.registeredSent"));
       }
       // The same answer for a new and an existing address.
       return c.json({ status: "ok", redirect: target }, 201);

@@ -2,6 +2,7 @@
 // to add or remove each, and fresh recovery codes.
 import { html } from "hono/html";
 import type { FactorSummary } from "../../mfa/service.ts";
+import { dayText } from "./dates.ts";
 import type { Content, PageContext } from "./layout.ts";
 
 export function factorsSection(ctx: PageContext, factors: FactorSummary): Content {
@@ -11,7 +12,7 @@ export function factorsSection(ctx: PageContext, factors: FactorSummary): Conten
 <h3>${ctx.t("mfa.totpTitle")}</h3>
 ${
   factors.totp
-    ? html`<p>${ctx.t("mfa.totpOn", { since: factors.totp.since.slice(0, 10) })}</p>
+    ? html`<p>${ctx.t("mfa.totpOn", { since: dayText(ctx, factors.totp.since) })}</p>
 <form method="post" action="${ctx.prefix}/mfa/totp/remove"><button type="submit" class="secondary">${ctx.t("mfa.remove")}</button></form>`
     : html`<p>${ctx.t("mfa.totpOff")}</p>
 <p><a href="${ctx.prefix}/mfa/setup">${ctx.t("mfa.setUpNow")}</a></p>`

@@ -8,10 +8,11 @@ import type { UserRow } from "../../accounts/directory.ts";
 import type { ApiKeySummary } from "../../api-keys/service.ts";
 import type { SessionRecord } from "../../sessions/store.ts";
 import { auditTable, eventKind } from "./audit-events.ts";
+import { dateTime, day, dayText } from "./dates.ts";
 import { type Content, errorBlock, layout, type PageContext } from "./layout.ts";
 
-const day = (iso: string | null | undefined) => (iso ? iso.slice(0, 10) : "");
-const minute = (date: Date) => date.toISOString().slice(0, 16).replace("T", " ");
+/** A day or a moment in the page's language (dates.ts); nothing for none. */
+const onDay = (ctx: PageContext, iso: string | null | undefined) => (iso ? day(ctx, iso) : "");
 
 export function adminNav(ctx: PageContext): Content {
   const t = ctx.t;
@@ -43,7 +44,7 @@ export function adminUsersPage(
   <td>${user.roles.join(", ")}</td>
   <td>${user.emailVerified ? t("admin.yes") : t("admin.no")}</td>
   <td>${user.disabled ? t("admin.status.disabled") : t("admin.status.active")}</td>
-  <td>${day(user.createdAt)}</td>
+  <td>${onDay(ctx, user.createdAt)}</td>
 </tr>`,
   );
   return layout(
@@ -118,8 +119,8 @@ ${errorBlock(extra.error)}
   <dt>${t("admin.col.verified")}</dt><dd>${user.emailVerified ? t("admin.yes") : t("admin.no")}</dd>
   <dt>${t("admin.col.status")}</dt><dd>${user.disabled ? t("admin.status.disabled") : t("admin.status.active")}</dd>
   <dt>${t("admin.col.roles")}</dt><dd>${user.roles.join(", ") || t("admin.none")}</dd>
-  <dt>${t("admin.col.created")}</dt><dd>${day(user.createdAt)}</dd>
-  <dt>${t("admin.col.password")}</dt><dd>${view.password ? t("admin.password.set", { date: day(view.password.updatedAt) }) : t("admin.password.none")}</dd>
+  <dt>${t("admin.col.created")}</dt><dd>${onDay(ctx, user.createdAt)}</dd>
+  <dt>${t("admin.col.password")}</dt><dd>${view.password ? t("admin.password.set", { date: dayText(ctx, view.password.updatedAt) }) : t("admin.password.none")}</dd>
 </dl>
 <h2>${t("admin.user.roles")}</h2>
 <form method="post" action="${ctx.prefix}/admin/users/${encodeURIComponent(user.id)}/roles">
@@ -139,7 +140,7 @@ ${
     ? html`<p>${t("admin.none")}</p>`
     : html`<div class="table-scroll"><table><thead><tr><th scope="col">${t("admin.col.provider")}</th><th scope="col">${t("admin.col.email")}</th><th scope="col">${t("admin.col.verified")}</th><th scope="col">${t("admin.col.linked")}</th><th scope="col">${t("admin.col.lastLogin")}</th></tr></thead><tbody>${view.identities.map(
         (identity) =>
-          html`<tr><td>${providerName(identity.provider)}</td><td>${identity.email ?? ""}</td><td>${identity.emailVerified ? t("admin.yes") : t("admin.no")}</td><td>${day(identity.createdAt)}</td><td>${day(identity.lastLoginAt)}</td></tr>`,
+          html`<tr><td>${providerName(identity.provider)}</td><td>${identity.email ?? ""}</td><td>${identity.emailVerified ? t("admin.yes") : t("admin.no")}</td><td>${onDay(ctx, identity.createdAt)}</td><td>${onDay(ctx, identity.lastLoginAt)}</td></tr>`,
       )}</tbody></table></div>`
 }
 <h2>${t("admin.user.sessions")}</h2>
@@ -148,7 +149,7 @@ ${
     ? html`<p>${t("admin.none")}</p>`
     : html`<div class="table-scroll"><table><thead><tr><th scope="col">${t("admin.col.signedIn")}</th><th scope="col">${t("admin.col.method")}</th><th scope="col">${t("admin.col.address")}</th><th scope="col">${t("admin.col.device")}</th><th scope="col">${t("admin.col.activeUntil")}</th></tr></thead><tbody>${view.sessions.map(
         (session) =>
-          html`<tr><td>${minute(session.createdAt)}</td><td>${session.method}</td><td>${session.ip ?? ""}</td><td>${(session.userAgent ?? "").slice(0, 80)}</td><td>${minute(session.idleExpiresAt)}</td></tr>`,
+          html`<tr><td>${dateTime(ctx, session.createdAt)}</td><td>${session.method}</td><td>${session.ip ?? ""}</td><td>${(session.userAgent ?? "").slice(0, 80)}</td><td>${dateTime(ctx, session.idleExpiresAt)}</td></tr>`,
       )}</tbody></table></div>`
 }
 <h2>${t("admin.user.apiKeys")}</h2>
@@ -157,7 +158,7 @@ ${
     ? html`<p>${t("admin.none")}</p>`
     : html`<div class="table-scroll"><table><thead><tr><th scope="col">${t("admin.col.name")}</th><th scope="col">${t("admin.col.key")}</th><th scope="col">${t("admin.col.created")}</th><th scope="col">${t("admin.col.expires")}</th><th scope="col">${t("admin.col.lastUsed")}</th></tr></thead><tbody>${view.apiKeys.map(
         (key) =>
-          html`<tr><td>${key.name}</td><td><code>${key.start}…</code></td><td>${day(key.createdAt)}</td><td>${day(key.expiresAt)}</td><td>${day(key.lastUsedAt)}</td></tr>`,
+          html`<tr><td>${key.name}</td><td><code>${key.start}…</code></td><td>${onDay(ctx, key.createdAt)}</td><td>${onDay(ctx, key.expiresAt)}</td><td>${onDay(ctx, key.lastUsedAt)}</td></tr>`,
       )}</tbody></table></div>`
 }
 <h2>${t("admin.user.events")}</h2>

@@ -3,6 +3,7 @@
 // named from the `audit` catalogue; an unknown kind shows as written.
 import { html } from "hono/html";
 import type { AuditRecord } from "../../accounts/audit.ts";
+import { dateTime } from "./dates.ts";
 import type { Content, PageContext } from "./layout.ts";
 
 export function eventKind(ctx: PageContext, type: string): string {
@@ -10,8 +11,6 @@ export function eventKind(ctx: PageContext, type: string): string {
   const label = ctx.t(key);
   return label === key ? type : label;
 }
-
-const when = (iso: string) => `${iso.slice(0, 16).replace("T", " ")}`;
 
 /** The table; with `admin`, the subject and actor columns link to the accounts. */
 export function auditTable(
@@ -32,7 +31,7 @@ export function auditTable(
   }<th scope="col">${t("audit.col.actor")}</th><th scope="col">${t("audit.col.address")}</th><th scope="col">${t("audit.col.browser")}</th><th scope="col">${t("audit.col.outcome")}</th></tr></thead>
   <tbody>${events.map(
     (event) => html`<tr>
-  <td>${when(event.at)}</td>
+  <td>${dateTime(ctx, event.at)}</td>
   <td>${eventKind(ctx, event.type)}</td>
   ${options.admin ? html`<td>${person(event.userId)}</td>` : ""}
   <td>${

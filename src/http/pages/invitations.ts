@@ -4,9 +4,8 @@
 import { html } from "hono/html";
 import type { InvitationSummary } from "../../accounts/invitations.ts";
 import { adminNav } from "./admin.ts";
+import { day } from "./dates.ts";
 import { type Content, errorBlock, fieldAria, layout, type PageContext } from "./layout.ts";
-
-const day = (iso: string | null) => (iso ? iso.slice(0, 10) : "");
 
 export function adminInvitationsPage(
   ctx: PageContext,
@@ -24,8 +23,8 @@ export function adminInvitationsPage(
   <td>${one.email}</td>
   <td>${one.roles.join(", ")}</td>
   <td>${t(`invitations.status.${one.status}`)}</td>
-  <td>${day(one.createdAt)}</td>
-  <td>${day(one.expiresAt)}</td>
+  <td>${day(ctx, one.createdAt)}</td>
+  <td>${day(ctx, one.expiresAt)}</td>
   <td>${
     one.status === "pending" || one.status === "expired"
       ? html`<form method="post" action="${ctx.prefix}/admin/invitations/${one.id}/resend"><button type="submit" class="secondary">${t("invitations.action.resend")}</button></form>`

@@ -8,6 +8,7 @@ import { html, raw } from "hono/html";
 import type { HtmlEscapedString } from "hono/utils/html";
 import type { Brand } from "../../branding/brands.ts";
 import type { Translate } from "../../i18n/catalogue.ts";
+import { localeSelector } from "./locale-selector.ts";
 
 export type Content = HtmlEscapedString | Promise<HtmlEscapedString>;
 
@@ -23,6 +24,8 @@ export type PageContext = {
   passkeys?: boolean;
   /** The look of the site the request is on (its name is siteName). */
   brand: Brand;
+  /** The language selector's choices, and the page it returns to (locale-selector.ts). */
+  languages?: { choices: { locale: string; name: string }[]; returnTo: string };
 };
 
 /**
@@ -51,6 +54,7 @@ export async function layout(
       wide,
       style: brand.style,
       body: String(await body),
+      languages: String(await localeSelector(ctx)),
     }),
   );
 }

@@ -4,6 +4,7 @@
 // "Sign in with a passkey" button. Only the ceremonies need JavaScript;
 // everything else is a form.
 import { html } from "hono/html";
+import { dateTime, day } from "./dates.ts";
 import type { Content, PageContext } from "./layout.ts";
 import { PASSKEY_SCRIPT_PATH, PASSKEY_SCRIPT_VERSION } from "./passkey-script.ts";
 
@@ -31,7 +32,6 @@ export function passkeyAccountSection(
   options: { passkeys: PasskeyRow[]; emailVerified: boolean },
 ): Content {
   const { t } = ctx;
-  const day = (iso: string) => iso.slice(0, 10);
   const rows = options.passkeys.map(
     (passkey) => html`<tr>
   <td>
@@ -41,8 +41,8 @@ export function passkeyAccountSection(
       <button type="submit" class="secondary" aria-label="${t("passkeys.renameLabel", { name: passkey.name })}">${t("passkeys.rename")}</button>
     </form>
   </td>
-  <td>${day(passkey.createdAt)}</td>
-  <td>${passkey.lastUsedAt ? day(passkey.lastUsedAt) : t("passkeys.notUsed")}</td>
+  <td>${day(ctx, passkey.createdAt)}</td>
+  <td>${passkey.lastUsedAt ? dateTime(ctx, passkey.lastUsedAt) : t("passkeys.notUsed")}</td>
   <td>${passkey.backedUp ? t("passkeys.synced") : t("passkeys.thisDevice")}</td>
   <td><form method="post" action="${ctx.prefix}/passkeys/${passkey.id}/remove"><button type="submit" class="secondary" aria-label="${t("passkeys.removeLabel", { name: passkey.name })}">${t("passkeys.remove")}</button></form></td>
 </tr>`,

@@ -3,6 +3,7 @@
 // per sign-in, the sites it reaches. Nothing shows without satellites.
 import { html } from "hono/html";
 import type { SessionRecord } from "../../sessions/store.ts";
+import { dateTime } from "./dates.ts";
 import type { Content, PageContext } from "./layout.ts";
 
 /** The sessions a person signed in with: satellite sessions are part of their sign-in, not rows of their own. */
@@ -24,7 +25,7 @@ export function signInSitesSection(
       .map((session) => session.site as string);
     const sites = [ctx.t("sites.home_site", { name: ctx.siteName }), ...new Set(reached)];
     return html`<tr>
-  <td>${signIn.createdAt.toISOString().slice(0, 16).replace("T", " ")} UTC${signIn.id === currentSessionId ? html` (${ctx.t("sites.this_browser")})` : ""}</td>
+  <td>${dateTime(ctx, signIn.createdAt)}${signIn.id === currentSessionId ? html` (${ctx.t("sites.this_browser")})` : ""}</td>
   <td>${sites.join(", ")}</td>
 </tr>`;
   });
