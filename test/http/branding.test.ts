@@ -272,8 +272,12 @@ test("mails: the button wears the default brand's colour; overrides still work",
   );
   const override = loadTemplates(dir, mailColors({ brand_primary_color: "#0b7a3e" }));
   assert.equal(
-    override.render("verify-email", { siteName: "Acme", email: "a@example.com" }, "en", english)
-      .html,
+    override.render(
+      "verify-email",
+      { siteName: "Acme", email: "a@example.com", link: "https://x.example/y", expiresIn: "1 day" },
+      "en",
+      english,
+    ).html,
     `<a style="color: #0b7a3e">Acme</a>`,
   );
 });

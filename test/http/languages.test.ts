@@ -254,7 +254,7 @@ describe("languages", () => {
     ).text();
     assert.match(
       page,
-      /<form method="post" action="\/auth\/logout">\s*<button type="submit">Cerrar sesión<\/button>/,
+      /<form method="post" action="\/auth\/logout">\s*<button type="submit"[^>]*>Cerrar sesión<\/button>/,
     );
   });
 });

@@ -156,7 +156,7 @@ test("without JavaScript: register, sign out from the sign-out page, sign in, si
   await page.goto(`${base}/auth/register${rd}`);
   await page.locator("#email").fill(email);
   await page.locator("#password").fill(GOOD_PASSWORD);
-  await Promise.all([page.waitForURL(account), page.locator("form [type=submit]").click()]);
+  await Promise.all([page.waitForURL(account), page.locator("main form [type=submit]").click()]);
 
   // GET /auth/logout: the page's button posts the sign-out, with the return target.
   await page.goto(`${base}/auth/logout${rd}`);

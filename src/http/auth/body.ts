@@ -130,6 +130,7 @@ export function formOrJsonErrors(
     if (error.retryAfter !== undefined) c.header("Retry-After", String(error.retryAfter));
     c.status(ERROR_STATUS[error.code]);
     const shown = new ServiceError(error.code, mapping.describe(c, error), error.retryAfter);
+    shown.field = error.field;
     return c.html(await render(c, shown));
   };
 }

@@ -3,21 +3,19 @@
 // (client address, return target, the session cookie). Built once by
 // routes.ts and handed to each concern's sub-app.
 import type { Context } from "hono";
-import { deleteCookie, setCookie } from "hono/cookie";
 import type { UserAdmin } from "../../accounts/admin.ts";
 import type { Audit, AuditReader } from "../../accounts/audit.ts";
 import type { UserDirectory } from "../../accounts/directory.ts";
 import type { EmailFlows } from "../../accounts/email-flows.ts";
 import type { Invitations } from "../../accounts/invitations.ts";
 import type { OwnSessions } from "../../accounts/own-sessions.ts";
-import type { AccountService, ClientMeta, SignedIn } from "../../accounts/service.ts";
+import type { AccountService, ClientMeta } from "../../accounts/service.ts";
 import type { UserLocales } from "../../accounts/user-locale.ts";
 import type { ApiKeyService } from "../../api-keys/service.ts";
 import type { Brand, Brands } from "../../branding/brands.ts";
-import { type Config, xsrfInUse } from "../../config.ts";
-import { ServiceError } from "../../errors.ts";
+import type { Config } from "../../config.ts";
+import type { ServiceError } from "../../errors.ts";
 import type { Languages } from "../../i18n/languages.ts";
-import { hashToken } from "../../kernel/tokens.ts";
 import type { PendingSignIns } from "../../mfa/pending.ts";
 import type { SecondFactors } from "../../mfa/service.ts";
 import type { OAuthService } from "../../oauth/service.ts";
@@ -25,11 +23,11 @@ import type { PasskeyService } from "../../passkeys/service.ts";
 import { type HostPolicy, validateRedirectTarget } from "../../security/redirect-target.ts";
 import type { SessionService } from "../../sessions/service.ts";
 import type { ResolvedSession } from "../../sessions/store.ts";
-import { sameToken, xsrfTokenFor } from "../../sessions/xsrf.ts";
 import type { HopCodes } from "../../sites/hop-codes.ts";
-import { type AppEnv, clientMeta, cookieValues } from "../context.ts";
+import { type AppEnv, clientMeta } from "../context.ts";
 import type { Content, PageContext } from "../pages/layout.ts";
 import { pageHelpers } from "./page-context.ts";
+import { type SessionCookies, sessionCookies } from "./session-cookies.ts";
 import { type SiteHelpers, siteHelpers } from "./site-cookie.ts";
 
 /** The page a form post gets back when it fails: the form again, with the message. */
@@ -84,7 +82,8 @@ export type AuthServices = {
 };
 
 export type AuthKit = AuthServices &
-  SiteHelpers & {
+  SiteHelpers &
+  SessionCookies & {
     prefix: string;
     /** What a page rendered for this request needs: its language and brand among it. */
     page<E extends AuthEnv>(c: Context<E>): PageContext;
@@ -98,22 +97,6 @@ export type AuthKit = AuthServices &
       c: Context<E>,
       fields?: Record<string, unknown>,
     ): string | undefined;
-    /** Sets the session cookie, and the session's XSRF cookie when some rule checks XSRF. */
-    startSession<E extends AuthEnv>(c: Context<E>, signedIn: Pick<SignedIn, "token">): void;
-    /**
-     * Sets the XSRF cookie of the browser's live session (a session from
-     * before XSRF_PROTECTION was switched on has none yet); nothing when no
-     * rule checks XSRF.
-     */
-    keepXsrfCookie<E extends AuthEnv>(c: Context<E>, sessionId: string): void;
-    /**
-     * When some rule checks XSRF: throws 403 `xsrf` unless the request's XSRF
-     * header equals its XSRF cookie and is this session's token (as the
-     * resolver checks the application's unsafe requests).
-     */
-    checkXsrf<E extends AuthEnv>(c: Context<E>, sessionId: string): void;
-    /** Clears the session cookie and the XSRF cookie (of the site the request is on). */
-    endSession<E extends AuthEnv>(c: Context<E>): void;
   };
 
 export function authKit(services: AuthServices): AuthKit {
@@ -131,19 +114,6 @@ export function authKit(services: AuthServices): AuthKit {
     ...(config.cookie_domain ? { domain: config.cookie_domain } : {}),
   };
   const sites = siteHelpers(config, cookieOptions);
-  const xsrf = xsrfInUse(config);
-  // The XSRF cookie has the session cookie's scope (this site's), but scripts must read it.
-  const setXsrfCookie = <E extends AuthEnv>(c: Context<E>, sessionToken: string) =>
-    setCookie(c, config.xsrf_cookie_name, xsrfTokenFor(sessionToken), {
-      ...sites.siteCookie(c).options,
-      httpOnly: false,
-      maxAge: config.session_max_age,
-    });
-  /** The session cookie's value whose hash is this session: the browser may send several. */
-  const sessionToken = <E extends AuthEnv>(c: Context<E>, sessionId: string) =>
-    cookieValues(c.req.header("cookie"), sites.siteCookie(c).name).find(
-      (value) => hashToken(value) === sessionId,
-    );
   return {
     ...services,
     prefix: config.auth_prefix,
@@ -152,38 +122,7 @@ export function authKit(services: AuthServices): AuthKit {
     meta: (c) => clientMeta(c, config.trusted_proxies),
     returnTarget: (c, fields) =>
       validateRedirectTarget(c.req.query("rd") ?? fields?.rd, hostPolicy),
-    startSession(c, signedIn) {
-      setCookie(c, config.session_cookie, signedIn.token, {
-        ...cookieOptions,
-        maxAge: config.session_max_age,
-      });
-      if (xsrf) setXsrfCookie(c, signedIn.token);
-    },
-    keepXsrfCookie(c, sessionId) {
-      if (!xsrf) return;
-      const token = sessionToken(c, sessionId);
-      if (token) setXsrfCookie(c, token);
-    },
-    checkXsrf(c, sessionId) {
-      if (!xsrf) return;
-      const header = c.req.header(config.xsrf_header_name);
-      const token = sessionToken(c, sessionId);
-      const problem = !header
-        ? "the XSRF header is missing: send the XSRF-TOKEN cookie's value in it"
-        : !cookieValues(c.req.header("cookie"), config.xsrf_cookie_name).some((value) =>
-              sameToken(value, header),
-            )
-          ? "the XSRF header does not match the XSRF cookie"
-          : !token || !sameToken(header, xsrfTokenFor(token))
-            ? "the XSRF token does not belong to this session: reload the page to get a new one"
-            : null;
-      if (problem) throw new ServiceError("xsrf", problem);
-    },
-    endSession(c) {
-      const own = sites.siteCookie(c);
-      deleteCookie(c, own.name, own.options);
-      if (xsrf) deleteCookie(c, config.xsrf_cookie_name, { ...own.options, httpOnly: false });
-    },
+    ...sessionCookies(config, cookieOptions, sites),
     ...sites,
   };
 }
