@@ -76,7 +76,10 @@ async function main() {
     await page.locator("#email").fill(EMAIL);
     await page.locator("#name").fill("Ada Lovelace");
     await page.locator("#password").fill(PASSWORD);
-    await Promise.all([page.waitForURL(/\/auth\//), page.locator("main form [type=submit]").click()]);
+    await Promise.all([
+      page.waitForURL(/\/auth\//),
+      page.locator("main form [type=submit]").click(),
+    ]);
     await markVerified(gatehouse, EMAIL);
     const key = await context.request.post(`${base}/auth/api-keys`, {
       data: { name: "deploy script" },
@@ -88,7 +91,10 @@ async function main() {
     await every("mfa-setup");
     const secret = ((await page.locator("#totp-secret").textContent()) ?? "").replaceAll(" ", "");
     await page.locator("#totp-code").fill(totpCodeAt(secret, Date.now()));
-    await Promise.all([page.waitForURL(/\/auth\//), page.locator("main form [type=submit]").click()]);
+    await Promise.all([
+      page.waitForURL(/\/auth\//),
+      page.locator("main form [type=submit]").click(),
+    ]);
     await page.goto(account);
     await every("account");
 

@@ -207,6 +207,22 @@ async function horizontalOverflow(page: Page): Promise<{ over: number; culprits:
   });
 }
 
+test("times on the account page: the browser's own zone where scripts run, UTC named where they do not", async () => {
+  const shown = async (javaScriptEnabled: boolean) => {
+    const context = await browser.newContext({ timezoneId: "Asia/Tokyo", javaScriptEnabled });
+    await fullAccount(context);
+    const page = await context.newPage();
+    await page.goto(account);
+    const times = page.locator("time[data-local]");
+    assert.ok((await times.count()) >= 2, "the sessions' times");
+    const text = (await times.first().textContent()) ?? "";
+    await context.close();
+    return text;
+  };
+  assert.match(await shown(true), /GMT\+9/);
+  assert.match(await shown(false), /UTC/);
+});
+
 test("320 px wide: the login, register, account and admin pages scroll only vertically", async () => {
   const context = await browser.newContext({ viewport: { width: 320, height: 640 } });
   const page = await context.newPage();

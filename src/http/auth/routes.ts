@@ -22,6 +22,7 @@ import {
 } from "./guards.ts";
 import { invitationRoutes } from "./invitation.ts";
 import { type AuthEnv, type AuthServices, authKit } from "./kit.ts";
+import { localTimeRoutes, localTimeScriptSources } from "./local-time.ts";
 import { localeRoutes } from "./locale.ts";
 import { mfaRoutes } from "./mfa.ts";
 import { mfaSetupRoutes } from "./mfa-setup.ts";
@@ -45,13 +46,18 @@ export function authRoutes(services: AuthServices) {
   // Outermost, so errors and refusals get them too.
   app.use(
     "*",
-    hostedPageHeaders(kit.config.secure_cookies, passkeyScriptSources(kit), (c) => kit.brandOf(c)),
+    hostedPageHeaders(
+      kit.config.secure_cookies,
+      [...passkeyScriptSources(kit), ...localTimeScriptSources(kit.config)],
+      (c) => kit.brandOf(c),
+    ),
   );
   app.use("*", bodyDeadline(kit.config.body_timeout));
   app.use("*", bodySizeLimit);
   app.use("*", crossSiteRefusal(kit.prefix, kit.hostPolicy));
   // Before the site guard: a satellite's own pages link their brand's files on their own host.
   app.route("/", brandAssetRoutes(kit.brands));
+  app.route("/", localTimeRoutes());
   app.use("*", siteGuard(kit));
 
   app.route("/", signInRoutes(kit, session));

@@ -1,8 +1,9 @@
 // Dates and times on the pages, in the page's language: a <time> element
 // whose datetime attribute is exact, and whose text Intl.DateTimeFormat writes
-// for the locale. Times are shown in UTC with the zone named: the server
-// cannot know the visitor's zone without a script and a cookie to tell it,
-// and "14:05 UTC" is never wrong, where a guessed zone would be.
+// for the locale. Times are written in UTC with the zone named: the server
+// cannot know the visitor's zone, and "14:05 UTC" is never wrong, where a
+// guessed zone would be. Where scripts run, local-time-script.ts rewrites
+// each (data-local) in the browser's zone.
 import { html } from "hono/html";
 import type { Content, PageContext } from "./layout.ts";
 
@@ -40,7 +41,7 @@ function asDate(value: string | Date): Date | undefined {
 export function dateTime(ctx: PageContext, value: string | Date): Content | string {
   const date = asDate(value);
   if (!date) return "";
-  return html`<time datetime="${date.toISOString()}">${format(ctx.locale, true).format(date)}</time>`;
+  return html`<time datetime="${date.toISOString()}" data-local>${format(ctx.locale, true).format(date)}</time>`;
 }
 
 /** A day: "23 Nov 2026" in the page's language (the UTC day). */

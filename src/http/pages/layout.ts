@@ -8,6 +8,7 @@ import { html, raw } from "hono/html";
 import type { HtmlEscapedString } from "hono/utils/html";
 import type { Brand } from "../../branding/brands.ts";
 import type { Translate } from "../../i18n/catalogue.ts";
+import { LOCAL_TIME_SCRIPT_PATH, LOCAL_TIME_SCRIPT_VERSION } from "./local-time-script.ts";
 import { localeSelector } from "./locale-selector.ts";
 
 export type Content = HtmlEscapedString | Promise<HtmlEscapedString>;
@@ -53,10 +54,16 @@ export async function layout(
       colorScheme: brand.colorScheme,
       wide,
       style: brand.style,
-      body: String(await body),
+      body: withLocalTime(ctx, String(await body)),
       languages: String(await localeSelector(ctx)),
     }),
   );
+}
+
+/** A page that shows times loads the script that shows them in the visitor's zone. */
+function withLocalTime(ctx: PageContext, body: string): string {
+  if (!body.includes(" data-local>")) return body;
+  return `${body}\n<script src="${ctx.prefix}${LOCAL_TIME_SCRIPT_PATH}?v=${LOCAL_TIME_SCRIPT_VERSION}" defer></script>`;
 }
 
 export function errorBlock(message: string | undefined): Content | string {
