@@ -5,15 +5,15 @@
 // a code that was accepted once is never accepted again.
 // Invariant: a factor is proven only by a code checked here; a wrong,
 // replayed or throttled code changes nothing stored but the throttle.
-import { and, eq, isNotNull, isNull, lt, or } from "drizzle-orm";
+import { and, count, eq, isNotNull, isNull, lt, or } from "drizzle-orm";
 import { renderSVG } from "uqr";
 import type { Audit } from "../accounts/audit.ts";
 import type { LoginThrottle } from "../accounts/login-throttle.ts";
 import type { Database } from "../db/client.ts";
-import { recoveryCodes, totpFactors } from "../db/schema.ts";
+import { recoveryCodes, totpFactors, webauthnCredentials } from "../db/schema.ts";
 import { ServiceError } from "../errors.ts";
 import type { Clock } from "../kernel/clock.ts";
-import { lastProofAt, MFA } from "../sessions/amr.ts";
+import { MFA, passkeyAmr, provenRecently, RECENT_PROOF_WINDOW_MS } from "../sessions/amr.ts";
 import type { SessionService } from "../sessions/service.ts";
 import type { SessionRecord } from "../sessions/store.ts";
 import type { PendingSignIns } from "./pending.ts";
@@ -25,11 +25,11 @@ import {
 } from "./recovery-codes.ts";
 import { matchingStep, newTotpSecret, normalizeTotpCode, totpUri } from "./totp.ts";
 
-/** Adding or removing a factor needs a proof (sign-in or step-up) at most this old. */
-export const FACTOR_CHANGE_WINDOW_MS = 5 * 60 * 1000;
-
-/** The kinds a person proves on the step-up page (passkeys add "passkey"). */
+/** The kinds a person proves with a code on the step-up page. */
 export type FactorKind = "totp" | "recovery";
+
+/** Every kind a second factor is proven with (metrics, audit): the codes, and passkeys. */
+export type ProvenKind = FactorKind | "passkey";
 
 /** What proving each kind adds to a session's amr (RFC 8176: a recovery code is a one-time password). */
 export const AMR_OF: Record<FactorKind, string[]> = {
@@ -42,6 +42,8 @@ export type FactorSummary = {
   totp: { since: string } | null;
   /** Unused recovery codes left. */
   recoveryCodesLeft: number;
+  /** Passkeys enrolled (each is a second factor after a password, and a sign-in of its own). */
+  passkeys: number;
   /** Some factor can be proven: sign-ins ask for it. */
   enrolled: boolean;
 };
@@ -67,7 +69,7 @@ export function createSecondFactors(deps: {
   /** The issuer shown in authenticator apps (SITE_NAME). */
   issuer: string;
   /** gatehouse_second_factor_total */
-  onResult?: (kind: FactorKind, result: "success" | "failure" | "rate_limited") => void;
+  onResult?: (kind: ProvenKind, result: "success" | "failure" | "rate_limited") => void;
 }) {
   const { db, vault, clock, throttle, audit, sessions } = deps;
   const now = () => new Date(clock.now());
@@ -79,10 +81,10 @@ export function createSecondFactors(deps: {
 
   /** Changing factors needs a recent proof: a stolen session alone cannot take over the account. */
   function requireRecentProof(session: SessionRecord): void {
-    if (clock.now() - lastProofAt(session) <= FACTOR_CHANGE_WINDOW_MS) return;
+    if (provenRecently(session, clock.now())) return;
     throw new ServiceError(
       "reauthentication_required",
-      `Sign in again (or prove a factor) first: changing second factors needs a proof within the last ${FACTOR_CHANGE_WINDOW_MS / 60_000} minutes.`,
+      `Sign in again (or prove a factor) first: changing second factors needs a proof within the last ${RECENT_PROOF_WINDOW_MS / 60_000} minutes.`,
     );
   }
 
@@ -98,6 +100,14 @@ export function createSecondFactors(deps: {
     return secret;
   }
 
+  async function passkeyCount(userId: string): Promise<number> {
+    const [row] = await db
+      .select({ n: count() })
+      .from(webauthnCredentials)
+      .where(eq(webauthnCredentials.userId, userId));
+    return row?.n ?? 0;
+  }
+
   async function summary(userId: string): Promise<FactorSummary> {
     const row = await totpRow(userId);
     const codes = await db
@@ -105,7 +115,13 @@ export function createSecondFactors(deps: {
       .from(recoveryCodes)
       .where(and(eq(recoveryCodes.userId, userId), isNull(recoveryCodes.usedAt)));
     const totp = row?.confirmedAt ? { since: row.confirmedAt.toISOString() } : null;
-    return { totp, recoveryCodesLeft: codes.length, enrolled: totp !== null };
+    const passkeys = await passkeyCount(userId);
+    return {
+      totp,
+      recoveryCodesLeft: codes.length,
+      passkeys,
+      enrolled: totp !== null || passkeys > 0,
+    };
   }
 
   async function replaceRecoveryCodes(userId: string): Promise<string[]> {
@@ -163,9 +179,35 @@ export function createSecondFactors(deps: {
     summary,
     requireRecentProof,
 
-    /** True when sign-ins on this account must prove a second factor. */
+    /** True when sign-ins on this account must prove a second factor: an app, or a passkey. */
     async enrolled(userId: string): Promise<boolean> {
-      return (await totpRow(userId))?.confirmedAt != null;
+      return (await totpRow(userId))?.confirmedAt != null || (await passkeyCount(userId)) > 0;
+    },
+
+    /**
+     * Proves a passkey as a second factor: `prove` runs the assertion (the
+     * passkey service's verifyForUser) and names the passkey it checked.
+     * Counted and audited like a code; the amr it adds, or its ServiceError.
+     */
+    async provePasskey(
+      account: Account,
+      prove: () => Promise<{ id: string; deviceType: string; backedUp: boolean }>,
+      meta: Meta,
+    ): Promise<string[]> {
+      let passkey: { id: string; deviceType: string; backedUp: boolean };
+      try {
+        passkey = await prove();
+      } catch (error) {
+        deps.onResult?.("passkey", "failure");
+        throw error;
+      }
+      deps.onResult?.("passkey", "success");
+      audit("mfa.verified", {
+        userId: account.id,
+        ip: meta.ip,
+        detail: { kind: "passkey", passkeyId: passkey.id },
+      });
+      return passkeyAmr(passkey);
     },
 
     /**
@@ -270,7 +312,7 @@ export function createSecondFactors(deps: {
       return { recoveryCodes: codes };
     },
 
-    /** Removes the authenticator app (and, with no factor left, the recovery codes). */
+    /** Removes the authenticator app (and, with no passkey left either, the recovery codes). */
     async removeTotp(account: Account, session: SessionRecord, meta: Meta): Promise<void> {
       requireRecentProof(session);
       const removed = await db
@@ -279,7 +321,9 @@ export function createSecondFactors(deps: {
         .returning({ confirmedAt: totpFactors.confirmedAt });
       if (!removed[0]?.confirmedAt)
         throw new ServiceError("not_found", "No authenticator app is set up.");
-      await db.delete(recoveryCodes).where(eq(recoveryCodes.userId, account.id));
+      // Recovery codes stand in for a factor: they go with the last one.
+      if ((await passkeyCount(account.id)) === 0)
+        await db.delete(recoveryCodes).where(eq(recoveryCodes.userId, account.id));
       await sessions.refreshUser(account.id);
       audit("mfa.totp_removed", { userId: account.id, ip: meta.ip });
       deps.notify(account, "the authenticator app was removed; sign-ins no longer ask for it.");
@@ -295,7 +339,7 @@ export function createSecondFactors(deps: {
       if (!(await summary(account.id)).enrolled)
         throw new ServiceError(
           "invalid_request",
-          "Set up an authenticator app first: recovery codes stand in for it.",
+          "Set up an authenticator app or a passkey first: recovery codes stand in for it.",
         );
       const codes = await replaceRecoveryCodes(account.id);
       audit("mfa.recovery_codes_generated", {

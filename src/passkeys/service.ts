@@ -13,23 +13,28 @@ import {
   verifyAuthenticationResponse,
   verifyRegistrationResponse,
 } from "@simplewebauthn/server";
-import { and, asc, count, eq } from "drizzle-orm";
+import { and, asc, count, eq, isNotNull } from "drizzle-orm";
 import type { RateLimiterAbstract } from "rate-limiter-flexible";
 import type { Audit } from "../accounts/audit.ts";
 import { clientKey, takePoint } from "../accounts/login-throttle.ts";
 import type { ClientMeta, SignedIn } from "../accounts/service.ts";
 import type { Database } from "../db/client.ts";
-import { sessions as sessionRows, users, webauthnCredentials } from "../db/schema.ts";
+import {
+  recoveryCodes,
+  sessions as sessionRows,
+  totpFactors,
+  users,
+  webauthnCredentials,
+} from "../db/schema.ts";
 import { ServiceError } from "../errors.ts";
 import { type Clock, systemClock } from "../kernel/clock.ts";
 import type { Mailer } from "../mail/mailer.ts";
+import { passkeyAmr, provenRecently, RECENT_PROOF_WINDOW_MS } from "../sessions/amr.ts";
 import type { SessionService } from "../sessions/service.ts";
 import { challengeStore } from "./challenges.ts";
 import { type AssertionJson, type AttestationJson, checkName } from "./input.ts";
 import type { RelyingParty } from "./settings.ts";
 
-/** Adding or removing a passkey needs a sign-in at most this old. */
-export const REAUTHENTICATION_WINDOW_MS = 5 * 60 * 1000;
 const CEREMONY_TIMEOUT_MS = 5 * 60 * 1000;
 const MAX_PASSKEYS_PER_USER = 20;
 
@@ -44,8 +49,12 @@ export type PasskeySummary = {
   transports: string[];
 };
 
-/** The browser session acting (enrolment, removal, step-up). */
-export type ActingSession = { id: string; authenticatedAt: Date };
+/** The browser session acting (enrolment, removal, step-up); factorTimes: what it proved since. */
+export type ActingSession = {
+  id: string;
+  authenticatedAt: Date;
+  factorTimes?: Record<string, number>;
+};
 
 export type PasskeyService = ReturnType<typeof createPasskeyService>;
 
@@ -110,10 +119,10 @@ export function createPasskeyService(deps: {
   }
 
   function requireRecentSignIn(session: ActingSession): void {
-    if (clock.now() - session.authenticatedAt.getTime() <= REAUTHENTICATION_WINDOW_MS) return;
+    if (provenRecently(session, clock.now())) return;
     throw new ServiceError(
       "reauthentication_required",
-      `Sign in again to add or remove a passkey: this needs a sign-in within the last ${REAUTHENTICATION_WINDOW_MS / 60_000} minutes.`,
+      `Sign in again (or prove a second factor) to add or remove a passkey: this needs a proof within the last ${RECENT_PROOF_WINDOW_MS / 60_000} minutes.`,
     );
   }
 
@@ -194,6 +203,20 @@ export function createPasskeyService(deps: {
   function userHandleOf(response: AssertionJson): string | undefined {
     const handle = response.response.userHandle;
     return handle ? Buffer.from(handle, "base64url").toString("utf8") : undefined;
+  }
+
+  /** Recovery codes stand in for a factor: with the last passkey and no app, they go too. */
+  async function dropOrphanRecoveryCodes(userId: string): Promise<void> {
+    const [left] = await db
+      .select({ n: count() })
+      .from(webauthnCredentials)
+      .where(eq(webauthnCredentials.userId, userId));
+    const [app] = await db
+      .select({ n: count() })
+      .from(totpFactors)
+      .where(and(eq(totpFactors.userId, userId), isNotNull(totpFactors.confirmedAt)));
+    if ((left?.n ?? 0) === 0 && (app?.n ?? 0) === 0)
+      await db.delete(recoveryCodes).where(eq(recoveryCodes.userId, userId));
   }
 
   function notify(kind: "passkey-added" | "passkey-removed", email: string, name: string) {
@@ -328,6 +351,8 @@ export function createPasskeyService(deps: {
           ip: input.meta.ip,
           detail: { passkeyId: row.id, name, deviceType: row.deviceType, backedUp: row.backedUp },
         });
+        // The user now has a second factor: cached sessions learn it (x-auth-mfa, rules).
+        await deps.sessions.refreshUser(user.id);
         notify("passkey-added", user.email, name);
         return passkeySummary(row);
       } catch (error) {
@@ -362,8 +387,11 @@ export function createPasskeyService(deps: {
       if (handle !== undefined && handle !== passkey.userId)
         throw refused("This passkey does not belong to the account it names.");
       if (user.disabledAt) throw new ServiceError("account_disabled", "This account is disabled.");
-      await verifyAssertion(passkey, input.response, challenge, input.meta);
-      const created = await deps.sessions.create(user.id, "passkey", input.meta);
+      const used = await verifyAssertion(passkey, input.response, challenge, input.meta);
+      const created = await deps.sessions.create(user.id, "passkey", {
+        ...input.meta,
+        amr: passkeyAmr(used),
+      });
       audit("user.login", {
         userId: user.id,
         ip: input.meta.ip,
@@ -447,6 +475,8 @@ export function createPasskeyService(deps: {
         )
         .returning();
       if (!row) throw new ServiceError("not_found", "No such passkey.");
+      await dropOrphanRecoveryCodes(input.user.id);
+      await deps.sessions.refreshUser(input.user.id);
       audit("passkey.removed", {
         userId: input.user.id,
         ip: input.meta.ip,

@@ -22,6 +22,7 @@ import {
 import { invitationRoutes } from "./invitation.ts";
 import { type AuthEnv, type AuthServices, authKit } from "./kit.ts";
 import { mfaRoutes } from "./mfa.ts";
+import { mfaPasskeyRoutes } from "./mfa-passkey.ts";
 import { mfaSetupRoutes } from "./mfa-setup.ts";
 import { passkeyScriptSources } from "./passkey-parts.ts";
 import { passkeyRoutes } from "./passkeys.ts";
@@ -56,6 +57,7 @@ export function authRoutes(services: AuthServices) {
   app.route("/", providerLogoutRoutes(kit));
   app.route("/", siteRoutes(kit, session, kit.hopCodes));
   app.route("/", mfaRoutes(kit, session));
+  app.route("/", mfaPasskeyRoutes(kit, session));
   app.route("/", mfaSetupRoutes(kit, session, account));
   app.route("/", passkeyRoutes(kit, session, account));
   app.route("/", adminViewRoutes(kit, session));

@@ -82,6 +82,19 @@ const SOURCE = String.raw`"use strict";
     });
   }
 
+  // The step-up page: prove one of the account's own passkeys (no autofill there).
+  for (const form of document.querySelectorAll('form[data-passkey="step-up"]')) {
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      try {
+        const json = await options(form.dataset.options);
+        send(form, await navigator.credentials.get({ publicKey: request(json) }));
+      } catch (error) {
+        show(form, error);
+      }
+    });
+  }
+
   const login = document.querySelector('form[data-passkey="login"]');
   if (!login) return;
   let autofill;

@@ -86,3 +86,27 @@ export function passkeyLoginSection(ctx: PageContext, rd: string | undefined): C
 </form>
 ${scriptTag(ctx)}`;
 }
+
+/**
+ * The step-up page's passkey section (a second factor after a password, or
+ * a proof again for a rule): one button that runs the ceremony against the
+ * account's own passkeys and posts the answer. Without the script it says so.
+ */
+export function passkeyStepUpSection(
+  ctx: PageContext,
+  options: { rd?: string | undefined; autofocus: boolean },
+): Content {
+  if (!ctx.passkeys) return html``;
+  const { rd } = options;
+  const action = `${ctx.prefix}/mfa/passkey/verify${rd ? `?rd=${encodeURIComponent(rd)}` : ""}`;
+  return html`<section aria-labelledby="passkey-title">
+<h2 id="passkey-title">${ctx.t("mfa.passkeyTitle")}</h2>
+<form method="post" action="${action}" data-passkey="step-up" data-options="${ctx.prefix}/mfa/passkey/options" ${messages(ctx)}>
+  ${errorBox}
+  <input type="hidden" name="response" value="">
+  <button type="submit" data-passkey-button hidden${options.autofocus ? html` autofocus` : ""}>${ctx.t("mfa.usePasskey")}</button>
+  <p class="hint" data-passkey-nojs>${ctx.t("passkeys.needsScript")}</p>
+</form>
+${scriptTag(ctx)}
+</section>`;
+}
