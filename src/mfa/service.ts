@@ -5,7 +5,7 @@
 // a code that was accepted once is never accepted again.
 // Invariant: a factor is proven only by a code checked here; a wrong,
 // replayed or throttled code changes nothing stored but the throttle.
-import { and, count, eq, isNotNull, isNull, lt, or } from "drizzle-orm";
+import { and, asc, count, eq, isNotNull, isNull, lt, or } from "drizzle-orm";
 import { renderSVG } from "uqr";
 import type { Audit } from "../accounts/audit.ts";
 import type { LoginThrottle } from "../accounts/login-throttle.ts";
@@ -49,6 +49,31 @@ export type FactorSummary = {
 };
 
 export type TotpSetup = { secret: string; uri: string; qrSvg: string };
+
+/** One factor an operator can remove: the app, the recovery codes, or one passkey. */
+export type FactorId = { kind: "totp" } | { kind: "recovery-codes" } | { kind: "passkey"; id: string };
+
+/** "totp", "recovery-codes" or "passkey:<id>" as typed in a form or on the command line. */
+export function parseFactorId(value: unknown): FactorId {
+  if (value === "totp") return { kind: "totp" };
+  if (value === "recovery-codes") return { kind: "recovery-codes" };
+  if (typeof value === "string" && /^passkey:[0-9a-f-]{36}$/.test(value))
+    return { kind: "passkey", id: value.slice("passkey:".length) };
+  throw new ServiceError(
+    "invalid_request",
+    "factor must be totp, recovery-codes or passkey:<id> (the ids are on the user's page).",
+  );
+}
+
+/** A user's factors as an operator sees them: the app, each passkey by name, the codes left. */
+export type FactorOverview = {
+  totp: { since: string } | null;
+  recoveryCodesLeft: number;
+  passkeys: { id: string; name: string; createdAt: string; lastUsedAt: string | null; backedUp: boolean }[];
+};
+
+/** Who removes a factor for the user: an admin (their id, address, browser) or the CLI. */
+type Actor = { actorId: string; ip?: string | null; userAgent?: string | null };
 
 type Meta = { ip: string | null };
 type Vault = { seal(text: string): Promise<string>; open(sealed: string): Promise<string | null> };
@@ -349,6 +374,74 @@ export function createSecondFactors(deps: {
       });
       deps.notify(account, "new recovery codes were made; the old ones no longer work.");
       return codes;
+    },
+
+    /** The factors an operator sees on the user's page and in `factors list`. */
+    async overview(userId: string): Promise<FactorOverview> {
+      const { totp, recoveryCodesLeft } = await summary(userId);
+      const rows = await db
+        .select()
+        .from(webauthnCredentials)
+        .where(eq(webauthnCredentials.userId, userId))
+        .orderBy(asc(webauthnCredentials.createdAt));
+      const passkeys = rows.map((row) => ({
+        id: row.id,
+        name: row.name,
+        createdAt: row.createdAt.toISOString(),
+        lastUsedAt: row.lastUsedAt?.toISOString() ?? null,
+        backedUp: row.backedUp,
+      }));
+      return { totp, recoveryCodesLeft, passkeys };
+    },
+
+    /**
+     * An operator removes one factor (after checking who asks, out of band):
+     * audited with the actor, the user told by mail; the user's half
+     * sign-ins end and cached sessions learn what is left. With no factor
+     * left, the recovery codes go too.
+     */
+    async removeFactor(account: Account, factor: FactorId, actor: Actor): Promise<string> {
+      let what: string;
+      if (factor.kind === "passkey") {
+        const [row] = await db
+          .delete(webauthnCredentials)
+          .where(
+            and(eq(webauthnCredentials.id, factor.id), eq(webauthnCredentials.userId, account.id)),
+          )
+          .returning({ name: webauthnCredentials.name });
+        if (!row) throw new ServiceError("not_found", "This user has no such passkey.");
+        what = `the passkey “${row.name}”`;
+      } else if (factor.kind === "totp") {
+        const removed = await db
+          .delete(totpFactors)
+          .where(and(eq(totpFactors.userId, account.id), isNotNull(totpFactors.confirmedAt)))
+          .returning({ userId: totpFactors.userId });
+        if (removed.length === 0)
+          throw new ServiceError("not_found", "This user has no authenticator app set up.");
+        what = "the authenticator app";
+      } else {
+        const removed = await db
+          .delete(recoveryCodes)
+          .where(eq(recoveryCodes.userId, account.id))
+          .returning({ hash: recoveryCodes.hash });
+        if (removed.length === 0)
+          throw new ServiceError("not_found", "This user has no recovery codes.");
+        what = "the recovery codes";
+      }
+      if (factor.kind !== "recovery-codes" && !(await summary(account.id)).enrolled)
+        await db.delete(recoveryCodes).where(eq(recoveryCodes.userId, account.id));
+      await deps.pending.dropForUser(account.id);
+      await sessions.refreshUser(account.id);
+      audit("mfa.removed", {
+        userId: account.id,
+        ...actor,
+        detail: { kind: factor.kind, ...(factor.kind === "passkey" ? { passkeyId: factor.id } : {}) },
+      });
+      deps.notify(
+        account,
+        `an administrator removed ${what}. If you did not ask for this, tell them at once.`,
+      );
+      return what;
     },
 
     /** The operator's reset (after checking who asks, out of band): every factor and half sign-in goes. */

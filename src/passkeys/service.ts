@@ -351,7 +351,9 @@ export function createPasskeyService(deps: {
           ip: input.meta.ip,
           detail: { passkeyId: row.id, name, deviceType: row.deviceType, backedUp: row.backedUp },
         });
-        // The user now has a second factor: cached sessions learn it (x-auth-mfa, rules).
+        // The session just proved the new passkey (as a first TOTP code does an
+        // app); the user now has a second factor, which cached sessions learn.
+        await deps.sessions.recordFactor(session.id, passkeyAmr(row));
         await deps.sessions.refreshUser(user.id);
         notify("passkey-added", user.email, name);
         return passkeySummary(row);
