@@ -51,7 +51,10 @@ export type FactorSummary = {
 export type TotpSetup = { secret: string; uri: string; qrSvg: string };
 
 /** One factor an operator can remove: the app, the recovery codes, or one passkey. */
-export type FactorId = { kind: "totp" } | { kind: "recovery-codes" } | { kind: "passkey"; id: string };
+export type FactorId =
+  | { kind: "totp" }
+  | { kind: "recovery-codes" }
+  | { kind: "passkey"; id: string };
 
 /** "totp", "recovery-codes" or "passkey:<id>" as typed in a form or on the command line. */
 export function parseFactorId(value: unknown): FactorId {
@@ -69,7 +72,13 @@ export function parseFactorId(value: unknown): FactorId {
 export type FactorOverview = {
   totp: { since: string } | null;
   recoveryCodesLeft: number;
-  passkeys: { id: string; name: string; createdAt: string; lastUsedAt: string | null; backedUp: boolean }[];
+  passkeys: {
+    id: string;
+    name: string;
+    createdAt: string;
+    lastUsedAt: string | null;
+    backedUp: boolean;
+  }[];
 };
 
 /** Who removes a factor for the user: an admin (their id, address, browser) or the CLI. */
@@ -435,7 +444,10 @@ export function createSecondFactors(deps: {
       audit("mfa.removed", {
         userId: account.id,
         ...actor,
-        detail: { kind: factor.kind, ...(factor.kind === "passkey" ? { passkeyId: factor.id } : {}) },
+        detail: {
+          kind: factor.kind,
+          ...(factor.kind === "passkey" ? { passkeyId: factor.id } : {}),
+        },
       });
       deps.notify(
         account,

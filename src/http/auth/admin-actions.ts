@@ -139,7 +139,6 @@ export function adminActionRoutes(kit: AuthKit, session: SessionMiddleware) {
             href: `${kit.prefix}/admin/users`,
             text: kit.page(c).t("admin.nav.users"),
           });
-        const id = found.user.id;
         return adminUserPage(kit.page(c), await adminUserView(kit, found), {
           error: error.message,
         });

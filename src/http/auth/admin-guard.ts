@@ -11,8 +11,8 @@
 // one up), an API client gets 401 mfa_required (or mfa_enrolment_required).
 import type { Context, MiddlewareHandler } from "hono";
 import { ServiceError } from "../../errors.ts";
-import type { SessionRecord, SessionUser } from "../../sessions/store.ts";
 import { amrOf, MFA } from "../../sessions/amr.ts";
+import type { SessionRecord, SessionUser } from "../../sessions/store.ts";
 import { withRd } from "../pages/layout.ts";
 import { messagePage } from "../pages/message.ts";
 import type { AuthKit } from "./kit.ts";
