@@ -68,6 +68,9 @@ const SOURCE = String.raw`"use strict";
     form.submit();
   };
   for (const button of document.querySelectorAll("[data-passkey-button]")) button.hidden = false;
+  // A button hidden while the page loaded missed its autofocus: it takes the focus now, if nothing has it.
+  const first = document.querySelector("[data-passkey-button][autofocus]");
+  if (first && (!document.activeElement || document.activeElement === document.body)) first.focus();
   for (const note of document.querySelectorAll("[data-passkey-nojs]")) note.hidden = true;
 
   for (const form of document.querySelectorAll('form[data-passkey="register"]')) {
