@@ -49,6 +49,12 @@ export type PasskeySummary = {
   transports: string[];
 };
 
+/** A passkey verified for an account that does not exist yet (an invitation's), to be stored with it. */
+export type NewPasskey = Omit<
+  typeof webauthnCredentials.$inferInsert,
+  "userId" | "name" | "createdAt" | "lastUsedAt"
+> & { id: string; deviceType: string; backedUp: boolean };
+
 /** The browser session acting (enrolment, removal, step-up); factorTimes: what it proved since. */
 export type ActingSession = {
   id: string;
@@ -219,6 +225,43 @@ export function createPasskeyService(deps: {
       await db.delete(recoveryCodes).where(eq(recoveryCodes.userId, userId));
   }
 
+  /** Verifies a registration's answer against its challenge: the passkey to store, or a 400. */
+  async function verifyAttestation(
+    response: AttestationJson,
+    expectedChallenge: string,
+  ): Promise<NewPasskey> {
+    let info: NonNullable<
+      Awaited<ReturnType<typeof verifyRegistrationResponse>>["registrationInfo"]
+    >;
+    try {
+      const result = await verifyRegistrationResponse({
+        response: response as never,
+        expectedChallenge,
+        expectedOrigin: party.origins,
+        expectedRPID: party.id,
+        requireUserVerification: true,
+      });
+      if (!result.verified || !result.registrationInfo)
+        throw new Error("the attestation does not verify");
+      info = result.registrationInfo;
+    } catch (error) {
+      throw notVerified(error);
+    }
+    const { credential } = info;
+    if (credential.id !== response.id)
+      throw refused("The passkey could not be verified: its id is not the one it was made with.");
+    return {
+      id: crypto.randomUUID(),
+      credentialId: credential.id,
+      publicKey: Buffer.from(credential.publicKey).toString("base64url"),
+      counter: credential.counter,
+      transports: credential.transports ?? [],
+      deviceType: info.credentialDeviceType,
+      backedUp: info.credentialBackedUp,
+      aaguid: info.aaguid,
+    };
+  }
+
   function notify(kind: "passkey-added" | "passkey-removed", email: string, name: string) {
     deps.mailer.post(kind, email, { email, passkeyName: name, accountLink: deps.accountLink });
   }
@@ -284,26 +327,7 @@ export function createPasskeyService(deps: {
         userId: user.id,
         sessionId: session.id,
       });
-      let info: NonNullable<
-        Awaited<ReturnType<typeof verifyRegistrationResponse>>["registrationInfo"]
-      >;
-      try {
-        const result = await verifyRegistrationResponse({
-          response: input.response as never,
-          expectedChallenge: challenge,
-          expectedOrigin: party.origins,
-          expectedRPID: party.id,
-          requireUserVerification: true,
-        });
-        if (!result.verified || !result.registrationInfo)
-          throw new Error("the attestation does not verify");
-        info = result.registrationInfo;
-      } catch (error) {
-        throw notVerified(error);
-      }
-      const { credential } = info;
-      if (credential.id !== input.response.id)
-        throw refused("The passkey could not be verified: its id is not the one it was made with.");
+      const made = await verifyAttestation(input.response, challenge);
       try {
         const row = await db.transaction(async (tx) => {
           // Behind the user's row, as a first proof of the address takes it.
@@ -327,22 +351,11 @@ export function createPasskeyService(deps: {
           const [taken] = await tx
             .select({ n: count() })
             .from(webauthnCredentials)
-            .where(eq(webauthnCredentials.credentialId, credential.id));
+            .where(eq(webauthnCredentials.credentialId, made.credentialId));
           if ((taken?.n ?? 0) > 0) throw refused("This passkey is already registered.");
           const [inserted] = await tx
             .insert(webauthnCredentials)
-            .values({
-              id: crypto.randomUUID(),
-              userId: user.id,
-              credentialId: credential.id,
-              publicKey: Buffer.from(credential.publicKey).toString("base64url"),
-              counter: credential.counter,
-              transports: credential.transports ?? [],
-              deviceType: info.credentialDeviceType,
-              backedUp: info.credentialBackedUp,
-              aaguid: info.aaguid,
-              name,
-            })
+            .values({ ...made, userId: user.id, name })
             .returning();
           return inserted as Row;
         });
@@ -361,6 +374,50 @@ export function createPasskeyService(deps: {
         if (isUniqueViolation(error)) throw refused("This passkey is already registered.");
         throw error;
       }
+    },
+
+    /**
+     * An invitation accepted with a passkey: the options for the account it
+     * will create (its id is decided now, as the passkey names it), bound to
+     * the invitation rather than a session.
+     */
+    async invitationOptions(
+      invitee: { userId: string; invitationId: string; email: string; name: string },
+      meta: ClientMeta,
+    ) {
+      await countCeremony(meta.ip);
+      const options = await generateRegistrationOptions({
+        rpName: party.name,
+        rpID: party.id,
+        userName: invitee.email,
+        userDisplayName: invitee.name || invitee.email,
+        userID: encoder.encode(invitee.userId),
+        attestationType: "none",
+        authenticatorSelection: { residentKey: "required", userVerification: "required" },
+        timeout: CEREMONY_TIMEOUT_MS,
+      });
+      const handle = await challenges.issue("register", options.challenge, {
+        sessionId: `invitation:${invitee.invitationId}`,
+      });
+      return { handle, options };
+    },
+
+    /** The invitation's passkey, verified on its challenge: stored by the caller with the account. */
+    async verifyInvitationPasskey(
+      invitationId: string,
+      handle: string | undefined,
+      response: AttestationJson,
+    ): Promise<NewPasskey> {
+      const challenge = await challenges.take(handle, "register", {
+        sessionId: `invitation:${invitationId}`,
+      });
+      const made = await verifyAttestation(response, challenge);
+      const [taken] = await db
+        .select({ n: count() })
+        .from(webauthnCredentials)
+        .where(eq(webauthnCredentials.credentialId, made.credentialId));
+      if ((taken?.n ?? 0) > 0) throw refused("This passkey is already registered.");
+      return made;
     },
 
     /** Options for a passwordless sign-in: any discoverable passkey of this site. */

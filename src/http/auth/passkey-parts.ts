@@ -29,7 +29,7 @@ export function passkeyScriptSources(kit: Pick<AuthKit, "config" | "prefix">): s
   );
 }
 
-export type Ceremony = "register" | "login" | "step_up";
+export type Ceremony = "register" | "login" | "step_up" | "invite";
 
 /**
  * A ceremony's challenge handle lives in a cookie of its own: this host

@@ -5,6 +5,7 @@ import { html } from "hono/html";
 import type { InvitationSummary } from "../../accounts/invitations.ts";
 import { adminNav } from "./admin.ts";
 import { type Content, errorBlock, layout, type PageContext } from "./layout.ts";
+import { passkeyInvitationSection } from "./passkeys.ts";
 
 const day = (iso: string | null) => (iso ? iso.slice(0, 10) : "");
 
@@ -106,6 +107,7 @@ ${errorBlock(options.error)}
   <input id="password" name="password" type="password" autocomplete="new-password" required minlength="8">
   <button type="submit">${t("invitations.accept.button")}</button>
 </form>
+${passkeyInvitationSection(ctx, { token: options.token, name: options.name })}
 ${
   ctx.providers?.length
     ? html`<p>${t("invitations.accept.providers", { email: options.email })}</p>

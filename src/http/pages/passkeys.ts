@@ -110,3 +110,32 @@ export function passkeyStepUpSection(
 ${scriptTag(ctx)}
 </section>`;
 }
+
+/**
+ * The invitation page's passkey form: the account is created with a passkey
+ * instead of a password (the ceremony's options are the invitation's own).
+ */
+export function passkeyInvitationSection(
+  ctx: PageContext,
+  options: { token: string; name?: string | undefined },
+): Content {
+  if (!ctx.passkeys) return html``;
+  const { t } = ctx;
+  const optionsUrl = `${ctx.prefix}/invitation/passkey/options?token=${encodeURIComponent(options.token)}`;
+  return html`<section aria-labelledby="invite-passkey-title">
+<h2 id="invite-passkey-title">${t("invitations.accept.passkeyTitle")}</h2>
+<p>${t("invitations.accept.passkeyIntro")}</p>
+<form method="post" action="${ctx.prefix}/invitation/passkey" data-passkey="register" data-options="${optionsUrl}" ${messages(ctx)}>
+  ${errorBox}
+  <input type="hidden" name="token" value="${options.token}">
+  <input type="hidden" name="response" value="">
+  <label for="invite-passkey-person">${t("invitations.accept.name")}</label>
+  <input id="invite-passkey-person" name="name" autocomplete="name" maxlength="100" value="${options.name ?? ""}">
+  <label for="invite-passkey-name">${t("passkeys.newName")}</label>
+  <input id="invite-passkey-name" name="passkeyName" required maxlength="64" value="${t("invitations.accept.passkeyDefaultName")}">
+  <button type="submit" data-passkey-button hidden>${t("invitations.accept.passkeyButton")}</button>
+  <p class="hint" data-passkey-nojs>${t("passkeys.needsScript")}</p>
+</form>
+${scriptTag(ctx)}
+</section>`;
+}
