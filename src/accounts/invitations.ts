@@ -15,13 +15,18 @@ import { ServiceError } from "../errors.ts";
 import type { Clock } from "../kernel/clock.ts";
 import { generateToken, hashToken, isWellFormedToken } from "../kernel/tokens.ts";
 import type { MessageKind } from "../mail/templates.ts";
-import type { NewPasskey } from "../passkeys/service.ts";
 import type { SessionService } from "../sessions/service.ts";
 import type { SessionUser } from "../sessions/store.ts";
 import type { Actor } from "./admin.ts";
 import type { Audit } from "./audit.ts";
 import { type PasswordHasher, refuseWhenOverloaded } from "./passwords.ts";
 import type { ClientMeta, SignedIn } from "./service.ts";
+
+/** A passkey the passkey service verified for the account an invitation creates (stored with it). */
+type InvitedPasskey = Omit<
+  typeof webauthnCredentials.$inferInsert,
+  "userId" | "name" | "createdAt" | "lastUsedAt"
+> & { id: string };
 
 export type InvitationStatus = "pending" | "accepted" | "revoked" | "expired";
 
@@ -125,7 +130,7 @@ export function createInvitations(deps: {
 
   type Credential =
     | { kind: "password"; hash: string }
-    | { kind: "passkey"; passkey: NewPasskey; passkeyName: string; amr: string[] };
+    | { kind: "passkey"; passkey: InvitedPasskey; passkeyName: string; amr: string[] };
 
   /** Creates the invited account with its first credential, uses the invitation up, signs in. */
   async function accept(
@@ -324,7 +329,7 @@ export function createInvitations(deps: {
      */
     async acceptWithPasskey(
       token: unknown,
-      input: { name: string; passkeyName: string; passkey: NewPasskey; amr: string[] },
+      input: { name: string; passkeyName: string; passkey: InvitedPasskey; amr: string[] },
       meta: ClientMeta,
     ): Promise<SignedIn> {
       const invitation = await usable(token);
