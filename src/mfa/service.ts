@@ -84,7 +84,8 @@ export type FactorOverview = {
 /** Who removes a factor for the user: an admin (their id, address, browser) or the CLI. */
 type Actor = { actorId: string; ip?: string | null; userAgent?: string | null };
 
-type Meta = { ip: string | null };
+/** The client a proof or change came from (the audit trail records both). */
+type Meta = { ip: string | null; userAgent?: string | null };
 type Vault = { seal(text: string): Promise<string>; open(sealed: string): Promise<string | null> };
 type Account = { id: string; email: string };
 
@@ -239,6 +240,7 @@ export function createSecondFactors(deps: {
       audit("mfa.verified", {
         userId: account.id,
         ip: meta.ip,
+        userAgent: meta.userAgent ?? null,
         detail: { kind: "passkey", passkeyId: passkey.id },
       });
       return passkeyAmr(passkey);
@@ -257,7 +259,12 @@ export function createSecondFactors(deps: {
       }
       if (!(await check(account.id, kind, code))) {
         deps.onResult?.(kind, "failure");
-        audit("mfa.failed", { userId: account.id, ip: meta.ip, detail: { kind } });
+        audit("mfa.failed", {
+          userId: account.id,
+          ip: meta.ip,
+          userAgent: meta.userAgent ?? null,
+          detail: { kind },
+        });
         throw new ServiceError(
           "invalid_code",
           kind === "recovery"
@@ -267,7 +274,12 @@ export function createSecondFactors(deps: {
       }
       await throttle.succeeded(key, meta.ip);
       deps.onResult?.(kind, "success");
-      audit("mfa.verified", { userId: account.id, ip: meta.ip, detail: { kind } });
+      audit("mfa.verified", {
+        userId: account.id,
+        ip: meta.ip,
+        userAgent: meta.userAgent ?? null,
+        detail: { kind },
+      });
       return AMR_OF[kind];
     },
 
@@ -341,7 +353,11 @@ export function createSecondFactors(deps: {
       const codes = left === 0 ? await replaceRecoveryCodes(account.id) : null;
       await sessions.recordFactor(session.id, AMR_OF.totp);
       await sessions.refreshUser(account.id);
-      audit("mfa.totp_enabled", { userId: account.id, ip: meta.ip });
+      audit("mfa.totp_enabled", {
+        userId: account.id,
+        ip: meta.ip,
+        userAgent: meta.userAgent ?? null,
+      });
       deps.notify(account, "an authenticator app was set up as a second factor.");
       return { recoveryCodes: codes };
     },
@@ -359,7 +375,11 @@ export function createSecondFactors(deps: {
       if ((await passkeyCount(account.id)) === 0)
         await db.delete(recoveryCodes).where(eq(recoveryCodes.userId, account.id));
       await sessions.refreshUser(account.id);
-      audit("mfa.totp_removed", { userId: account.id, ip: meta.ip });
+      audit("mfa.totp_removed", {
+        userId: account.id,
+        ip: meta.ip,
+        userAgent: meta.userAgent ?? null,
+      });
       deps.notify(account, "the authenticator app was removed; sign-ins no longer ask for it.");
     },
 
@@ -379,6 +399,7 @@ export function createSecondFactors(deps: {
       audit("mfa.recovery_codes_generated", {
         userId: account.id,
         ip: meta.ip,
+        userAgent: meta.userAgent ?? null,
         detail: { count: RECOVERY_CODE_COUNT },
       });
       deps.notify(account, "new recovery codes were made; the old ones no longer work.");

@@ -159,7 +159,7 @@ export function createPasskeyService(deps: {
     passkey: Row,
     response: AssertionJson,
     expectedChallenge: string,
-    meta: { ip: string | null },
+    meta: { ip: string | null; userAgent?: string | null },
   ): Promise<Row> {
     let info: Awaited<ReturnType<typeof verifyAuthenticationResponse>>["authenticationInfo"];
     try {
@@ -182,6 +182,7 @@ export function createPasskeyService(deps: {
       audit("passkey.failed", {
         userId: passkey.userId,
         ip: meta.ip,
+        userAgent: meta.userAgent ?? null,
         detail: { passkeyId: passkey.id, reason: (error as Error).message?.slice(0, 200) },
       });
       throw notVerified(error);
@@ -361,7 +362,7 @@ export function createPasskeyService(deps: {
         });
         audit("passkey.added", {
           userId: user.id,
-          ip: input.meta.ip,
+          ...input.meta,
           detail: { passkeyId: row.id, name, deviceType: row.deviceType, backedUp: row.backedUp },
         });
         // The session just proved the new passkey (as a first TOTP code does an
@@ -453,7 +454,7 @@ export function createPasskeyService(deps: {
       });
       audit("user.login", {
         userId: user.id,
-        ip: input.meta.ip,
+        ...input.meta,
         detail: { method: "passkey", passkeyId: passkey.id },
       });
       const sessionUser = {
@@ -538,7 +539,7 @@ export function createPasskeyService(deps: {
       await deps.sessions.refreshUser(input.user.id);
       audit("passkey.removed", {
         userId: input.user.id,
-        ip: input.meta.ip,
+        ...input.meta,
         detail: { passkeyId: row.id, name: row.name },
       });
       notify("passkey-removed", input.user.email, row.name);

@@ -1,9 +1,11 @@
 // Passkeys in headless Chromium through real nginx, with Chromium's virtual
 // authenticators (DevTools protocol WebAuthn domain): enrol a passkey from
 // the account page, sign out, sign in with the passkey alone and reach a
-// protected page; enrol a second authenticator; after five minutes a
-// removal asks for a fresh sign-in, and works after one. The pages run
-// under the hosted pages' strict CSP: a CSP violation would stop the script.
+// protected page and an `mfa: true` one; enrol a second authenticator; after
+// five minutes a removal asks for a fresh sign-in, and works after one. A
+// password sign-in on a passkey account asks for the passkey on the step-up
+// page. The pages run under the hosted pages' strict CSP: a CSP violation
+// would stop the script.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, before, test } from "node:test";
@@ -181,6 +183,11 @@ test("enrol passkeys, sign in with one alone, remove one after signing in again"
   assert.equal(seen.headers["x-auth-method"], "passkey");
   const [session] = await database.db.select().from(sessions).where(eq(sessions.userId, user.id));
   assert.equal(session?.method, "passkey");
+  // The passkey alone meets an mfa: true rule.
+  await page.goto(`${base}/admin/reports`);
+  const strict = await echoed(page);
+  assert.equal(strict.headers["x-auth-mfa"], "true");
+  assert.equal(strict.headers["x-auth-amr"], "hwk,mfa");
 
   // A second authenticator: the first is gone from this browser (a lost laptop).
   await cdp.send("WebAuthn.removeVirtualAuthenticator", { authenticatorId: laptop });
