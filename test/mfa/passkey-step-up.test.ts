@@ -185,6 +185,17 @@ describeOnEachBackend(
       assert.ok(events.some((event) => event.detail.kind === "passkey"));
     });
 
+    test("a passkey account can set up an app beside it; the step-up page then offers both", async () => {
+      const alice = await passkeyAccount();
+      const setup = await (
+        await fetch(url("/mfa/setup"), { headers: { cookie: alice.session } })
+      ).text();
+      assert.match(setup, /id="totp-secret"/, "the set-up page, not 'already set up'");
+      const half = cookiesOf(await login(stack.server.url, alice.email));
+      const kinds = await bodyOf(await fetch(url("/mfa/kinds"), { headers: { cookie: half } }));
+      assert.deepEqual(kinds.kinds, ["passkey"], "the app is not confirmed yet");
+    });
+
     test("the step-up page's passkey form posts as a plain form and comes back to rd", async () => {
       const alice = await passkeyAccount();
       const half = cookiesOf(await login(stack.server.url, alice.email));

@@ -112,6 +112,7 @@ ${
   <button type="submit">${ctx.t("mfa.confirm")}</button>
 </form>`
 }
+${ctx.passkeys && !options.enabled ? html`<p>${ctx.t("mfa.orPasskey")} <a href="${ctx.prefix}/account#passkeys">${ctx.t("mfa.addPasskey")}</a></p>` : ""}
 <p class="muted"><a href="${ctx.prefix}/account">${ctx.t("mfa.backToAccount")}</a></p>`,
   );
 }
