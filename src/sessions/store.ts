@@ -157,7 +157,13 @@ export function sqlSessionStore(db: Database): SessionStore {
           .where(eq(sessions.id, id));
         if (!own) return null;
         const signInId = own.signInId ?? id;
-        // The sign-in's rows, locked in one statement (the home row first, as deleteSignIn takes it).
+        // The home row first, as deleteSignIn and the hop take it: whoever
+        // has it goes first, so two writers of one sign-in never deadlock.
+        await tx
+          .select({ id: sessions.id })
+          .from(sessions)
+          .where(eq(sessions.id, signInId))
+          .for("update");
         const rows = await tx
           .select()
           .from(sessions)
