@@ -316,8 +316,8 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     registrationEnabled: mode !== "closed",
     registrationGate: {
       refuse: (email, verified) => registration.refuseProvider(email, verified),
-      registered: (userId, email, verified) =>
-        invitations.providerRegistered(userId, email, verified),
+      registered: (userId, email, verified, meta) =>
+        invitations.providerRegistered(userId, email, verified, meta),
     },
     refreshTimeoutMs: config.oauth_timeout * 1000,
     onTokensForgotten: (keys) => publishRevoked({ providerTokens: keys }),

@@ -351,7 +351,12 @@ export function createInvitations(deps: {
      * A provider created an account with its verified address: the newest
      * live invitation for it is used up, and its roles are the account's.
      */
-    async providerRegistered(userId: string, email: string, verified: boolean): Promise<string[]> {
+    async providerRegistered(
+      userId: string,
+      email: string,
+      verified: boolean,
+      meta: Partial<ClientMeta> = {},
+    ): Promise<string[]> {
       if (!verified || !deps.open) return [];
       const [row] = await db
         .select()
@@ -372,6 +377,7 @@ export function createInvitations(deps: {
         .where(eq(users.id, userId));
       audit("invitation.accepted", {
         userId,
+        ...meta,
         detail: { invitationId: row.id, roles: row.roles, via: "provider" },
       });
       return row.roles;

@@ -165,7 +165,7 @@ export function createIdentityLinks(deps: {
           `An account with the address ${email} was just created. Please sign in again.`,
         );
       audit("user.registered", { userId: id, ...meta, detail: { method: `oauth:${source.id}` } });
-      const roles = await deps.registrationGate?.registered(id, email, profile.emailVerified);
+      const roles = await deps.registrationGate?.registered(id, email, profile.emailVerified, meta);
       if (roles && roles.length > 0) created.user = { ...created.user, roles, emailVerified: true };
       return created;
     },

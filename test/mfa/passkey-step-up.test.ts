@@ -286,6 +286,32 @@ describeOnEachBackend(
       });
       assert.equal(api.status, 401);
       assert.equal((await bodyOf(api)).error.code, "mfa_enrolment_required");
+      // Every admin route, from the route table, asks the same; nothing changes.
+      const routes = stack.server.gatehouse.app.routes.filter(
+        (route) => route.path.startsWith("/auth/admin") && route.method !== "ALL",
+      );
+      assert.ok(routes.length >= 10);
+      for (const { method, path } of routes) {
+        const asked = await fetch(`${stack.server.url}${path.replace(":id", adminId)}`, {
+          method,
+          headers: {
+            cookie: plain,
+            accept: "application/json",
+            "content-type": "application/json",
+          },
+          body: method === "GET" ? undefined : JSON.stringify({ roles: [] }),
+        });
+        assert.equal(asked.status, 401, `${method} ${path}`);
+        assert.equal(
+          (await bodyOf(asked)).error.code,
+          "mfa_enrolment_required",
+          `${method} ${path}`,
+        );
+      }
+      assert.deepEqual(
+        (await stack.database.db.select().from(users).where(eq(users.id, adminId)))[0]?.roles,
+        ["admin"],
+      );
 
       // With a passkey: a password session is sent to prove it, then comes in.
       const passkey = await enrol(email, plain, "Admin key");
