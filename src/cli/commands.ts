@@ -277,8 +277,10 @@ export async function execute(
       return;
     }
     case "passkeys reset": {
-      const { removed, sessionIds } = await passkeyAdmin(db).removeAll(await userId(values.email));
+      const owner = await userId(values.email);
+      const { removed, sessionIds } = await passkeyAdmin(db).removeAll(owner);
       await services.sessions.dropped(sessionIds);
+      await services.factors.factorsRemoved(owner);
       print(
         `${values.email}: ${removed} passkey${removed === 1 ? "" : "s"} removed, ${sessionIds.length} passkey session${sessionIds.length === 1 ? "" : "s"} ended`,
       );

@@ -477,6 +477,18 @@ export function createSecondFactors(deps: {
       return what;
     },
 
+    /**
+     * Factors were removed elsewhere (the operator's `passkeys reset`): half
+     * sign-ins waiting for them end, recovery codes go with the last factor,
+     * and cached sessions learn what is left.
+     */
+    async factorsRemoved(userId: string): Promise<void> {
+      if (!(await summary(userId)).enrolled)
+        await db.delete(recoveryCodes).where(eq(recoveryCodes.userId, userId));
+      await deps.pending.dropForUser(userId);
+      await sessions.refreshUser(userId);
+    },
+
     /** The operator's reset (after checking who asks, out of band): every factor and half sign-in goes. */
     async reset(account: Account): Promise<{ totp: boolean; recoveryCodes: number }> {
       const totp = await db
