@@ -354,6 +354,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
         accountLink: `${config.public_url.origin}${config.auth_prefix}/account`,
       }),
     issuer: config.site_name,
+    passkeysUsable: config.webauthn !== null,
     onResult: (kind, result) => metrics.secondFactors.inc({ kind, result }),
   });
   const passkeys = config.webauthn

@@ -450,6 +450,7 @@ function factorsOf(
         accountLink: `${config.public_url.origin}${config.auth_prefix}/account`,
       }),
     issuer: config.site_name,
+    passkeysUsable: config.webauthn !== null,
   });
   return {
     factors,

@@ -103,6 +103,12 @@ export function createSecondFactors(deps: {
   notify: (account: Account, change: string) => void;
   /** The issuer shown in authenticator apps (SITE_NAME). */
   issuer: string;
+  /**
+   * Passkeys work here (a relying party is configured): only then does a
+   * passkey count as a factor a sign-in can ask for. Without one a
+   * passkey-only account is not sent to a step-up it cannot pass.
+   */
+  passkeysUsable?: boolean;
   /** gatehouse_second_factor_total */
   onResult?: (kind: ProvenKind, result: "success" | "failure" | "rate_limited") => void;
 }) {
@@ -136,6 +142,7 @@ export function createSecondFactors(deps: {
   }
 
   async function passkeyCount(userId: string): Promise<number> {
+    if (deps.passkeysUsable === false) return 0;
     const [row] = await db
       .select({ n: count() })
       .from(webauthnCredentials)
