@@ -322,8 +322,8 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     registrationEnabled: mode !== "closed",
     registrationGate: {
       refuse: (email, verified) => registration.refuseProvider(email, verified),
-      registered: (userId, email, verified) =>
-        invitations.providerRegistered(userId, email, verified),
+      registered: (userId, email, verified, meta) =>
+        invitations.providerRegistered(userId, email, verified, meta),
     },
     refreshTimeoutMs: config.oauth_timeout * 1000,
     onTokensForgotten: (keys) => publishRevoked({ providerTokens: keys }),
@@ -353,13 +353,14 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     audit,
     sessions,
     pending: pendingSignIns,
-    notify: (account, change) =>
+    notify: (account, change, values) =>
       mailer.post("second-factor-changed", account.email, {
         email: account.email,
-        change: (t) => t(`mail.change.${change}`),
+        change: (t) => t(`mail.change.${change}`, values),
         accountLink: `${config.public_url.origin}${config.auth_prefix}/account`,
       }),
     issuer: config.site_name,
+    passkeysUsable: config.webauthn !== null,
     onResult: (kind, result) => metrics.secondFactors.inc({ kind, result }),
   });
   const passkeys = config.webauthn

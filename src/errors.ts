@@ -10,6 +10,8 @@ export const ERROR_STATUS = {
   invalid_code: 400,
   unauthenticated: 401,
   invalid_credentials: 401,
+  mfa_required: 401,
+  mfa_enrolment_required: 401,
   forbidden: 403,
   email_not_verified: 403,
   reauthentication_required: 403,

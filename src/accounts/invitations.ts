@@ -3,13 +3,14 @@
 // single-use link. The link's token is stored as its SHA-256 only; whether
 // it is still good (not used, not revoked, not expired) is checked when it
 // is used, not by a cleanup job. Accepting it creates the account with the
-// roles, its address verified (the link was mailed there), with a password;
-// or a provider sign-in whose verified address is the invited one creates it
+// roles, its address verified (the link was mailed there), with a password
+// or a passkey (verified by passkeys/service.ts on the invitation's own
+// challenge); or a provider sign-in whose verified address is the invited one creates it
 // (registration-policy.ts lets it in, `providerRegistered` applies the
 // invitation). Admins list, resend (a new link, a fresh expiry) and revoke.
 import { and, desc, eq, gt, isNull } from "drizzle-orm";
 import type { Database } from "../db/client.ts";
-import { invitations, passwordCredentials, users } from "../db/schema.ts";
+import { invitations, passwordCredentials, users, webauthnCredentials } from "../db/schema.ts";
 import { ServiceError } from "../errors.ts";
 import type { Clock } from "../kernel/clock.ts";
 import { generateToken, hashToken, isWellFormedToken } from "../kernel/tokens.ts";
@@ -20,6 +21,12 @@ import type { Actor } from "./admin.ts";
 import type { Audit } from "./audit.ts";
 import { type PasswordHasher, refuseWhenOverloaded } from "./passwords.ts";
 import type { ClientMeta, SignedIn } from "./service.ts";
+
+/** A passkey the passkey service verified for the account an invitation creates (stored with it). */
+type InvitedPasskey = Omit<
+  typeof webauthnCredentials.$inferInsert,
+  "userId" | "name" | "createdAt" | "lastUsedAt"
+> & { id: string };
 
 export type InvitationStatus = "pending" | "accepted" | "revoked" | "expired";
 
@@ -133,6 +140,90 @@ export function createInvitations(deps: {
     return row !== undefined;
   }
 
+  type Credential =
+    | { kind: "password"; hash: string }
+    | { kind: "passkey"; passkey: InvitedPasskey; passkeyName: string; amr: string[] };
+
+  /** Creates the invited account with its first credential, uses the invitation up, signs in. */
+  async function accept(
+    invitation: typeof invitations.$inferSelect,
+    name: string,
+    credential: Credential,
+    meta: ClientMeta,
+    locale: string | undefined,
+  ): Promise<SignedIn> {
+    const id = credential.kind === "passkey" ? invitation.id : crypto.randomUUID();
+    const created = await db.transaction(async (tx) => {
+      // Single use: only one acceptance marks it.
+      const claimed = await tx
+        .update(invitations)
+        .set({ acceptedAt: now(), acceptedUserId: id })
+        .where(
+          and(
+            eq(invitations.id, invitation.id),
+            isNull(invitations.acceptedAt),
+            isNull(invitations.revokedAt),
+          ),
+        )
+        .returning({ id: invitations.id });
+      if (claimed.length === 0) return null;
+      const rows = await tx
+        .insert(users)
+        .values({
+          id,
+          email: invitation.email,
+          emailVerified: true,
+          name,
+          roles: invitation.roles,
+          locale: locale ?? null,
+        })
+        .onConflictDoNothing()
+        .returning();
+      const user = rows[0];
+      if (!user)
+        throw new ServiceError("conflict", "This address has an account already: sign in instead.");
+      if (credential.kind === "password")
+        await tx.insert(passwordCredentials).values({ userId: id, hash: credential.hash });
+      else
+        await tx
+          .insert(webauthnCredentials)
+          .values({ ...credential.passkey, userId: id, name: credential.passkeyName });
+      return user;
+    });
+    if (!created)
+      throw new ServiceError("invalid_token", "This invitation was used already: sign in instead.");
+    const method = credential.kind;
+    audit("user.registered", {
+      userId: id,
+      ...meta,
+      detail: { method, invitationId: invitation.id },
+    });
+    if (credential.kind === "passkey")
+      audit("passkey.added", {
+        userId: id,
+        ...meta,
+        detail: { passkeyId: credential.passkey.id, name: credential.passkeyName },
+      });
+    audit("invitation.accepted", {
+      userId: id,
+      ...meta,
+      detail: { invitationId: invitation.id, roles: invitation.roles, via: method },
+    });
+    const user: SessionUser = {
+      id,
+      email: created.email,
+      emailVerified: true,
+      name: created.name,
+      roles: created.roles,
+    };
+    const session = await deps.sessions.create(id, method, {
+      ...meta,
+      ...(credential.kind === "passkey" ? { amr: credential.amr } : {}),
+    });
+    audit("user.login", { userId: id, ...meta, detail: { method } });
+    return { user, token: session.token, sessionId: session.session.id };
+  }
+
   return {
     async create(
       input: { email: string; roles: string[]; expiresInDays?: number },
@@ -233,10 +324,10 @@ export function createInvitations(deps: {
       });
     },
 
-    /** For the link's page: the address and roles, or the reason it cannot be used. */
-    async check(token: unknown): Promise<{ email: string; roles: string[] }> {
+    /** For the link's page: the invitation's id, address and roles, or the reason it cannot be used. */
+    async check(token: unknown): Promise<{ id: string; email: string; roles: string[] }> {
       const row = await usable(token);
-      return { email: row.email, roles: row.roles };
+      return { id: row.id, email: row.email, roles: row.roles };
     },
 
     /** The link's form: the account, verified, with the roles and this password; signed in. */
@@ -248,67 +339,28 @@ export function createInvitations(deps: {
       const invitation = await usable(token);
       // A full hashing queue is a 503 with Retry-After, as for registration.
       const hash = await refuseWhenOverloaded(() => deps.hasher.hash(input.password));
-      const id = crypto.randomUUID();
-      const created = await db.transaction(async (tx) => {
-        // Single use: only one acceptance marks it.
-        const claimed = await tx
-          .update(invitations)
-          .set({ acceptedAt: now(), acceptedUserId: id })
-          .where(
-            and(
-              eq(invitations.id, invitation.id),
-              isNull(invitations.acceptedAt),
-              isNull(invitations.revokedAt),
-            ),
-          )
-          .returning({ id: invitations.id });
-        if (claimed.length === 0) return null;
-        const rows = await tx
-          .insert(users)
-          .values({
-            id,
-            email: invitation.email,
-            emailVerified: true,
-            name: input.name,
-            roles: invitation.roles,
-            locale: input.locale ?? null,
-          })
-          .onConflictDoNothing({ target: users.email })
-          .returning();
-        const user = rows[0];
-        if (!user)
-          throw new ServiceError(
-            "conflict",
-            "This address has an account already: sign in instead.",
-          );
-        await tx.insert(passwordCredentials).values({ userId: id, hash });
-        return user;
-      });
-      if (!created)
-        throw new ServiceError(
-          "invalid_token",
-          "This invitation was used already: sign in instead.",
-        );
-      audit("user.registered", {
-        userId: id,
-        ...meta,
-        detail: { method: "password", invitationId: invitation.id },
-      });
-      audit("invitation.accepted", {
-        userId: id,
-        ...meta,
-        detail: { invitationId: invitation.id, roles: invitation.roles },
-      });
-      const user: SessionUser = {
-        id,
-        email: created.email,
-        emailVerified: true,
-        name: created.name,
-        roles: created.roles,
-      };
-      const session = await deps.sessions.create(id, "password", meta);
-      audit("user.login", { userId: id, ...meta, detail: { method: "password" } });
-      return { user, token: session.token, sessionId: session.session.id };
+      return accept(invitation, input.name, { kind: "password", hash }, meta, input.locale);
+    },
+
+    /**
+     * The link's passkey form: the account, with the passkey (verified by the
+     * passkey service on this invitation's challenge) and no password. The
+     * account's id is the invitation's, as the passkey was made for it; the
+     * session is a passkey sign-in (its amr given).
+     */
+    async acceptWithPasskey(
+      token: unknown,
+      input: {
+        name: string;
+        passkeyName: string;
+        passkey: InvitedPasskey;
+        amr: string[];
+        locale?: string;
+      },
+      meta: ClientMeta,
+    ): Promise<SignedIn> {
+      const invitation = await usable(token);
+      return accept(invitation, input.name, { kind: "passkey", ...input }, meta, input.locale);
     },
 
     /** Whether a live invitation exists for the address (the provider path). */
@@ -326,7 +378,12 @@ export function createInvitations(deps: {
      * A provider created an account with its verified address: the newest
      * live invitation for it is used up, and its roles are the account's.
      */
-    async providerRegistered(userId: string, email: string, verified: boolean): Promise<string[]> {
+    async providerRegistered(
+      userId: string,
+      email: string,
+      verified: boolean,
+      meta: Partial<ClientMeta> = {},
+    ): Promise<string[]> {
       if (!verified || !deps.open) return [];
       const [row] = await db
         .select()
@@ -347,6 +404,7 @@ export function createInvitations(deps: {
         .where(eq(users.id, userId));
       audit("invitation.accepted", {
         userId,
+        ...meta,
         detail: { invitationId: row.id, roles: row.roles, via: "provider" },
       });
       return row.roles;

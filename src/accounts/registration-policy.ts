@@ -51,7 +51,12 @@ export type ProviderRegistrationGate = {
   /** null when it may create the account, else the reason. */
   refuse(email: string, verified: boolean): Promise<string | null>;
   /** The account was created: the roles an invitation gave it (none without one). */
-  registered(userId: string, email: string, verified: boolean): Promise<string[]>;
+  registered(
+    userId: string,
+    email: string,
+    verified: boolean,
+    meta?: { ip: string | null; userAgent: string | null },
+  ): Promise<string[]>;
 };
 
 export function registrationPolicy(settings: {

@@ -9,11 +9,10 @@ import { apiKeys, sessions, users } from "../db/schema.ts";
 import { ServiceError } from "../errors.ts";
 import { type Clock, systemClock } from "../kernel/clock.ts";
 import type { Identity } from "../kernel/identity.ts";
+import { provenRecently, RECENT_PROOF_WINDOW_MS } from "../sessions/amr.ts";
 import { apiKeyStart, generateApiKey, hashApiKey, isWellFormedApiKey } from "./format.ts";
 
 const LAST_USED_GRANULARITY_MS = 5 * 60 * 1000;
-/** Creating or revoking a key through a session needs a sign-in at most this old. */
-export const REAUTHENTICATION_WINDOW_MS = 5 * 60 * 1000;
 const MAX_KEYS_PER_USER = 100;
 const MAX_LIFETIME_DAYS = 3650;
 
@@ -26,8 +25,12 @@ export type ApiKeySummary = {
   lastUsedAt: string | null;
 };
 
-/** The browser session a user manages keys through. */
-export type ActingSession = { id: string; authenticatedAt: Date };
+/** The browser session a user manages keys through; factorTimes: what it proved since. */
+export type ActingSession = {
+  id: string;
+  authenticatedAt: Date;
+  factorTimes?: Record<string, number>;
+};
 
 type Resolved = {
   keyId: string;
@@ -82,12 +85,12 @@ export function createApiKeyService(options: {
       .catch((error: unknown) => options.onBackgroundError?.(error));
   }
 
-  /** Keys are secrets that outlive the session: managing them needs a recent sign-in. */
+  /** Keys are secrets that outlive the session: managing them needs a recent proof, as factors do. */
   function requireRecentSignIn(session: ActingSession): void {
-    if (clock.now() - session.authenticatedAt.getTime() <= REAUTHENTICATION_WINDOW_MS) return;
+    if (provenRecently(session, clock.now())) return;
     throw new ServiceError(
       "reauthentication_required",
-      `Sign in again to manage API keys: this needs a sign-in within the last ${REAUTHENTICATION_WINDOW_MS / 60_000} minutes.`,
+      `Sign in again (or prove a second factor) to manage API keys: this needs a proof within the last ${RECENT_PROOF_WINDOW_MS / 60_000} minutes.`,
     );
   }
 

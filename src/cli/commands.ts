@@ -7,6 +7,7 @@
 //   users disable|enable|sign-out|delete --email E
 //   audit export [--since 24h] [--email E] [--type T]   (JSON lines, oldest first)
 //   factors list --email E | factors reset --email E
+//   factors remove --email E totp|recovery-codes|passkey:ID
 //   passkeys list --email E | passkeys reset --email E
 // With the embedded database and the server running, the server holds the
 // data directory: the command is sent to it over its admin channel (a Unix
@@ -38,7 +39,7 @@ import { createLogger } from "../logger.ts";
 import { createMailer } from "../mail/mailer.ts";
 import { loadTemplates } from "../mail/templates.ts";
 import { createPendingSignIns } from "../mfa/pending.ts";
-import { createSecondFactors, type SecondFactors } from "../mfa/service.ts";
+import { createSecondFactors, parseFactorId, type SecondFactors } from "../mfa/service.ts";
 import { passkeyAdmin } from "../passkeys/operator.ts";
 import { connectRedis, type SharedRedis } from "../redis/client.ts";
 import { REVOKED_CHANNEL, type RevokedMessage } from "../redis/revocations.ts";
@@ -62,7 +63,9 @@ export const USAGE = `usage: gatehouse <command>
   users sign-out --email E                      revoke every session of the user
   users delete --email E                        delete the account (its audit events stay)
   audit export [--since 24h] [--email E] [--type T]  audit events as JSON lines, oldest first
-  factors list --email E                        the user's second factors
+  factors list --email E                        the user's second factors (passkeys with their ids)
+  factors remove --email E FACTOR               remove one: totp, recovery-codes or passkey:ID
+                                                (after checking who asks); the user is told by mail
   factors reset --email E                       remove every second factor (after checking
                                                 who asks, out of band); the user sets them up again
   passkeys list --email E                       a user's passkeys
@@ -238,10 +241,27 @@ export async function execute(
       return;
     }
     case "factors list": {
-      const summary = await services.factors.summary(await userId(values.email));
+      const overview = await services.factors.overview(await userId(values.email));
       print(
-        `authenticator app: ${summary.totp ? `set up ${summary.totp.since}` : "none"}; recovery codes left: ${summary.recoveryCodesLeft}`,
+        `authenticator app: ${overview.totp ? `set up ${overview.totp.since}` : "none"}; recovery codes left: ${overview.recoveryCodesLeft}`,
       );
+      for (const passkey of overview.passkeys)
+        print(
+          `passkey:${passkey.id}  ${passkey.name}  added ${passkey.createdAt}  last used ${passkey.lastUsedAt ?? "never"}`,
+        );
+      return;
+    }
+    case "factors remove": {
+      const [which] = rest;
+      if (!which) throw new UsageError("which factor? totp, recovery-codes or passkey:ID");
+      const factor = parseFactorId(which);
+      const email = values.email;
+      const what = await services.factors.removeFactor(
+        { id: await userId(email), email: email ?? "" },
+        factor,
+        CLI,
+      );
+      print(`removed ${what} of ${email}; the user was told by mail`);
       return;
     }
     case "factors reset": {
@@ -260,8 +280,10 @@ export async function execute(
       return;
     }
     case "passkeys reset": {
-      const { removed, sessionIds } = await passkeyAdmin(db).removeAll(await userId(values.email));
+      const owner = await userId(values.email);
+      const { removed, sessionIds } = await passkeyAdmin(db).removeAll(owner);
       await services.sessions.dropped(sessionIds);
+      await services.factors.factorsRemoved(owner);
       print(
         `${values.email}: ${removed} passkey${removed === 1 ? "" : "s"} removed, ${sessionIds.length} passkey session${sessionIds.length === 1 ? "" : "s"} ended`,
       );
@@ -432,6 +454,7 @@ function factorsOf(
         accountLink: `${config.public_url.origin}${config.auth_prefix}/account`,
       }),
     issuer: config.site_name,
+    passkeysUsable: config.webauthn !== null,
   });
   return {
     factors,

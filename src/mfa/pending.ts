@@ -100,6 +100,7 @@ export function createPendingSignIns(deps: {
       deps.audit("user.login", {
         userId: pending.userId,
         ip: meta.ip,
+        userAgent: meta.userAgent ?? null,
         detail: { method: pending.method, amr },
       });
       return { token: created.token, sessionId: created.session.id };

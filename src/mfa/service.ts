@@ -5,15 +5,15 @@
 // a code that was accepted once is never accepted again.
 // Invariant: a factor is proven only by a code checked here; a wrong,
 // replayed or throttled code changes nothing stored but the throttle.
-import { and, eq, isNotNull, isNull, lt, or } from "drizzle-orm";
+import { and, asc, count, eq, isNotNull, isNull, lt, or } from "drizzle-orm";
 import { renderSVG } from "uqr";
 import type { Audit } from "../accounts/audit.ts";
 import type { LoginThrottle } from "../accounts/login-throttle.ts";
 import type { Database } from "../db/client.ts";
-import { recoveryCodes, totpFactors } from "../db/schema.ts";
+import { recoveryCodes, totpFactors, webauthnCredentials } from "../db/schema.ts";
 import { ServiceError } from "../errors.ts";
 import type { Clock } from "../kernel/clock.ts";
-import { lastProofAt, MFA } from "../sessions/amr.ts";
+import { MFA, passkeyAmr, provenRecently, RECENT_PROOF_WINDOW_MS } from "../sessions/amr.ts";
 import type { SessionService } from "../sessions/service.ts";
 import type { SessionRecord } from "../sessions/store.ts";
 import type { PendingSignIns } from "./pending.ts";
@@ -25,14 +25,21 @@ import {
 } from "./recovery-codes.ts";
 import { matchingStep, newTotpSecret, normalizeTotpCode, totpUri } from "./totp.ts";
 
-/** Adding or removing a factor needs a proof (sign-in or step-up) at most this old. */
 /** What changed on an account's second factors, for the notice mail. */
-export type FactorChange = "totpAdded" | "totpRemoved" | "recoveryCodes" | "operatorReset";
+export type FactorChange =
+  | "totpAdded"
+  | "totpRemoved"
+  | "recoveryCodes"
+  | "operatorReset"
+  | "adminRemovedTotp"
+  | "adminRemovedPasskey"
+  | "adminRemovedRecoveryCodes";
 
-export const FACTOR_CHANGE_WINDOW_MS = 5 * 60 * 1000;
-
-/** The kinds a person proves on the step-up page (passkeys add "passkey"). */
+/** The kinds a person proves with a code on the step-up page. */
 export type FactorKind = "totp" | "recovery";
+
+/** Every kind a second factor is proven with (metrics, audit): the codes, and passkeys. */
+export type ProvenKind = FactorKind | "passkey";
 
 /** What proving each kind adds to a session's amr (RFC 8176: a recovery code is a one-time password). */
 export const AMR_OF: Record<FactorKind, string[]> = {
@@ -45,13 +52,50 @@ export type FactorSummary = {
   totp: { since: string } | null;
   /** Unused recovery codes left. */
   recoveryCodesLeft: number;
+  /** Passkeys enrolled (each is a second factor after a password, and a sign-in of its own). */
+  passkeys: number;
   /** Some factor can be proven: sign-ins ask for it. */
   enrolled: boolean;
 };
 
 export type TotpSetup = { secret: string; uri: string; qrSvg: string };
 
-type Meta = { ip: string | null };
+/** One factor an operator can remove: the app, the recovery codes, or one passkey. */
+export type FactorId =
+  | { kind: "totp" }
+  | { kind: "recovery-codes" }
+  | { kind: "passkey"; id: string };
+
+/** "totp", "recovery-codes" or "passkey:<id>" as typed in a form or on the command line. */
+export function parseFactorId(value: unknown): FactorId {
+  if (value === "totp") return { kind: "totp" };
+  if (value === "recovery-codes") return { kind: "recovery-codes" };
+  if (typeof value === "string" && /^passkey:[0-9a-f-]{36}$/.test(value))
+    return { kind: "passkey", id: value.slice("passkey:".length) };
+  throw new ServiceError(
+    "invalid_request",
+    "factor must be totp, recovery-codes or passkey:<id> (the ids are on the user's page).",
+  );
+}
+
+/** A user's factors as an operator sees them: the app, each passkey by name, the codes left. */
+export type FactorOverview = {
+  totp: { since: string } | null;
+  recoveryCodesLeft: number;
+  passkeys: {
+    id: string;
+    name: string;
+    createdAt: string;
+    lastUsedAt: string | null;
+    backedUp: boolean;
+  }[];
+};
+
+/** Who removes a factor for the user: an admin (their id, address, browser) or the CLI. */
+type Actor = { actorId: string; ip?: string | null; userAgent?: string | null };
+
+/** The client a proof or change came from (the audit trail records both). */
+type Meta = { ip: string | null; userAgent?: string | null };
 type Vault = { seal(text: string): Promise<string>; open(sealed: string): Promise<string | null> };
 type Account = { id: string; email: string };
 
@@ -66,11 +110,17 @@ export function createSecondFactors(deps: {
   sessions: Pick<SessionService, "recordFactor" | "refreshUser">;
   pending: PendingSignIns;
   /** Tells the account's address what changed (`mail.change.<change>` says it in their language). */
-  notify: (account: Account, change: FactorChange) => void;
+  notify: (account: Account, change: FactorChange, values?: { name: string }) => void;
   /** The issuer shown in authenticator apps (SITE_NAME). */
   issuer: string;
+  /**
+   * Passkeys work here (a relying party is configured): only then does a
+   * passkey count as a factor a sign-in can ask for. Without one a
+   * passkey-only account is not sent to a step-up it cannot pass.
+   */
+  passkeysUsable?: boolean;
   /** gatehouse_second_factor_total */
-  onResult?: (kind: FactorKind, result: "success" | "failure" | "rate_limited") => void;
+  onResult?: (kind: ProvenKind, result: "success" | "failure" | "rate_limited") => void;
 }) {
   const { db, vault, clock, throttle, audit, sessions } = deps;
   const now = () => new Date(clock.now());
@@ -82,10 +132,10 @@ export function createSecondFactors(deps: {
 
   /** Changing factors needs a recent proof: a stolen session alone cannot take over the account. */
   function requireRecentProof(session: SessionRecord): void {
-    if (clock.now() - lastProofAt(session) <= FACTOR_CHANGE_WINDOW_MS) return;
+    if (provenRecently(session, clock.now())) return;
     throw new ServiceError(
       "reauthentication_required",
-      `Sign in again (or prove a factor) first: changing second factors needs a proof within the last ${FACTOR_CHANGE_WINDOW_MS / 60_000} minutes.`,
+      `Sign in again (or prove a factor) first: changing second factors needs a proof within the last ${RECENT_PROOF_WINDOW_MS / 60_000} minutes.`,
     );
   }
 
@@ -101,6 +151,15 @@ export function createSecondFactors(deps: {
     return secret;
   }
 
+  async function passkeyCount(userId: string): Promise<number> {
+    if (deps.passkeysUsable === false) return 0;
+    const [row] = await db
+      .select({ n: count() })
+      .from(webauthnCredentials)
+      .where(eq(webauthnCredentials.userId, userId));
+    return row?.n ?? 0;
+  }
+
   async function summary(userId: string): Promise<FactorSummary> {
     const row = await totpRow(userId);
     const codes = await db
@@ -108,7 +167,13 @@ export function createSecondFactors(deps: {
       .from(recoveryCodes)
       .where(and(eq(recoveryCodes.userId, userId), isNull(recoveryCodes.usedAt)));
     const totp = row?.confirmedAt ? { since: row.confirmedAt.toISOString() } : null;
-    return { totp, recoveryCodesLeft: codes.length, enrolled: totp !== null };
+    const passkeys = await passkeyCount(userId);
+    return {
+      totp,
+      recoveryCodesLeft: codes.length,
+      passkeys,
+      enrolled: totp !== null || passkeys > 0,
+    };
   }
 
   async function replaceRecoveryCodes(userId: string): Promise<string[]> {
@@ -166,9 +231,36 @@ export function createSecondFactors(deps: {
     summary,
     requireRecentProof,
 
-    /** True when sign-ins on this account must prove a second factor. */
+    /** True when sign-ins on this account must prove a second factor: an app, or a passkey. */
     async enrolled(userId: string): Promise<boolean> {
-      return (await totpRow(userId))?.confirmedAt != null;
+      return (await totpRow(userId))?.confirmedAt != null || (await passkeyCount(userId)) > 0;
+    },
+
+    /**
+     * Proves a passkey as a second factor: `prove` runs the assertion (the
+     * passkey service's verifyForUser) and names the passkey it checked.
+     * Counted and audited like a code; the amr it adds, or its ServiceError.
+     */
+    async provePasskey(
+      account: Account,
+      prove: () => Promise<{ id: string; deviceType: string; backedUp: boolean }>,
+      meta: Meta,
+    ): Promise<string[]> {
+      let passkey: { id: string; deviceType: string; backedUp: boolean };
+      try {
+        passkey = await prove();
+      } catch (error) {
+        deps.onResult?.("passkey", "failure");
+        throw error;
+      }
+      deps.onResult?.("passkey", "success");
+      audit("mfa.verified", {
+        userId: account.id,
+        ip: meta.ip,
+        userAgent: meta.userAgent ?? null,
+        detail: { kind: "passkey", passkeyId: passkey.id },
+      });
+      return passkeyAmr(passkey);
     },
 
     /**
@@ -184,7 +276,12 @@ export function createSecondFactors(deps: {
       }
       if (!(await check(account.id, kind, code))) {
         deps.onResult?.(kind, "failure");
-        audit("mfa.failed", { userId: account.id, ip: meta.ip, detail: { kind } });
+        audit("mfa.failed", {
+          userId: account.id,
+          ip: meta.ip,
+          userAgent: meta.userAgent ?? null,
+          detail: { kind },
+        });
         throw new ServiceError(
           "invalid_code",
           kind === "recovery"
@@ -194,7 +291,12 @@ export function createSecondFactors(deps: {
       }
       await throttle.succeeded(key, meta.ip);
       deps.onResult?.(kind, "success");
-      audit("mfa.verified", { userId: account.id, ip: meta.ip, detail: { kind } });
+      audit("mfa.verified", {
+        userId: account.id,
+        ip: meta.ip,
+        userAgent: meta.userAgent ?? null,
+        detail: { kind },
+      });
       return AMR_OF[kind];
     },
 
@@ -268,12 +370,16 @@ export function createSecondFactors(deps: {
       const codes = left === 0 ? await replaceRecoveryCodes(account.id) : null;
       await sessions.recordFactor(session.id, AMR_OF.totp);
       await sessions.refreshUser(account.id);
-      audit("mfa.totp_enabled", { userId: account.id, ip: meta.ip });
+      audit("mfa.totp_enabled", {
+        userId: account.id,
+        ip: meta.ip,
+        userAgent: meta.userAgent ?? null,
+      });
       deps.notify(account, "totpAdded");
       return { recoveryCodes: codes };
     },
 
-    /** Removes the authenticator app (and, with no factor left, the recovery codes). */
+    /** Removes the authenticator app (and, with no passkey left either, the recovery codes). */
     async removeTotp(account: Account, session: SessionRecord, meta: Meta): Promise<void> {
       requireRecentProof(session);
       const removed = await db
@@ -282,9 +388,15 @@ export function createSecondFactors(deps: {
         .returning({ confirmedAt: totpFactors.confirmedAt });
       if (!removed[0]?.confirmedAt)
         throw new ServiceError("not_found", "No authenticator app is set up.");
-      await db.delete(recoveryCodes).where(eq(recoveryCodes.userId, account.id));
+      // Recovery codes stand in for a factor: they go with the last one.
+      if ((await passkeyCount(account.id)) === 0)
+        await db.delete(recoveryCodes).where(eq(recoveryCodes.userId, account.id));
       await sessions.refreshUser(account.id);
-      audit("mfa.totp_removed", { userId: account.id, ip: meta.ip });
+      audit("mfa.totp_removed", {
+        userId: account.id,
+        ip: meta.ip,
+        userAgent: meta.userAgent ?? null,
+      });
       deps.notify(account, "totpRemoved");
     },
 
@@ -298,16 +410,101 @@ export function createSecondFactors(deps: {
       if (!(await summary(account.id)).enrolled)
         throw new ServiceError(
           "invalid_request",
-          "Set up an authenticator app first: recovery codes stand in for it.",
+          "Set up an authenticator app or a passkey first: recovery codes stand in for it.",
         );
       const codes = await replaceRecoveryCodes(account.id);
       audit("mfa.recovery_codes_generated", {
         userId: account.id,
         ip: meta.ip,
+        userAgent: meta.userAgent ?? null,
         detail: { count: RECOVERY_CODE_COUNT },
       });
       deps.notify(account, "recoveryCodes");
       return codes;
+    },
+
+    /** The factors an operator sees on the user's page and in `factors list`. */
+    async overview(userId: string): Promise<FactorOverview> {
+      const { totp, recoveryCodesLeft } = await summary(userId);
+      const rows = await db
+        .select()
+        .from(webauthnCredentials)
+        .where(eq(webauthnCredentials.userId, userId))
+        .orderBy(asc(webauthnCredentials.createdAt));
+      const passkeys = rows.map((row) => ({
+        id: row.id,
+        name: row.name,
+        createdAt: row.createdAt.toISOString(),
+        lastUsedAt: row.lastUsedAt?.toISOString() ?? null,
+        backedUp: row.backedUp,
+      }));
+      return { totp, recoveryCodesLeft, passkeys };
+    },
+
+    /**
+     * An operator removes one factor (after checking who asks, out of band):
+     * audited with the actor, the user told by mail; the user's half
+     * sign-ins end and cached sessions learn what is left. With no factor
+     * left, the recovery codes go too.
+     */
+    async removeFactor(account: Account, factor: FactorId, actor: Actor): Promise<string> {
+      let what: string;
+      let change: { kind: FactorChange; values?: { name: string } };
+      if (factor.kind === "passkey") {
+        const [row] = await db
+          .delete(webauthnCredentials)
+          .where(
+            and(eq(webauthnCredentials.id, factor.id), eq(webauthnCredentials.userId, account.id)),
+          )
+          .returning({ name: webauthnCredentials.name });
+        if (!row) throw new ServiceError("not_found", "This user has no such passkey.");
+        what = `the passkey “${row.name}”`;
+        change = { kind: "adminRemovedPasskey", values: { name: row.name } };
+      } else if (factor.kind === "totp") {
+        const removed = await db
+          .delete(totpFactors)
+          .where(and(eq(totpFactors.userId, account.id), isNotNull(totpFactors.confirmedAt)))
+          .returning({ userId: totpFactors.userId });
+        if (removed.length === 0)
+          throw new ServiceError("not_found", "This user has no authenticator app set up.");
+        what = "the authenticator app";
+        change = { kind: "adminRemovedTotp" };
+      } else {
+        const removed = await db
+          .delete(recoveryCodes)
+          .where(eq(recoveryCodes.userId, account.id))
+          .returning({ hash: recoveryCodes.hash });
+        if (removed.length === 0)
+          throw new ServiceError("not_found", "This user has no recovery codes.");
+        what = "the recovery codes";
+        change = { kind: "adminRemovedRecoveryCodes" };
+      }
+      if (factor.kind !== "recovery-codes" && !(await summary(account.id)).enrolled)
+        await db.delete(recoveryCodes).where(eq(recoveryCodes.userId, account.id));
+      await deps.pending.dropForUser(account.id);
+      await sessions.refreshUser(account.id);
+      audit("mfa.removed", {
+        userId: account.id,
+        ...actor,
+        detail: {
+          kind: factor.kind,
+          ...(factor.kind === "passkey" ? { passkeyId: factor.id } : {}),
+        },
+      });
+      deps.notify(account, change.kind, change.values);
+      return what;
+    },
+
+    /**
+     * Factors were removed elsewhere (the operator's `passkeys reset`): half
+     * sign-ins waiting for them end, recovery codes go with the last factor,
+     * and cached sessions learn what is left.
+     */
+    async factorsRemoved(userId: string): Promise<void> {
+      if (!(await summary(userId)).enrolled)
+        await db.delete(recoveryCodes).where(eq(recoveryCodes.userId, userId));
+      await deps.pending.dropForUser(userId);
+      await sessions.refreshUser(userId);
     },
 
     /** The operator's reset (after checking who asks, out of band): every factor and half sign-in goes. */

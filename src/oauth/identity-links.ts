@@ -8,7 +8,13 @@ import { and, eq } from "drizzle-orm";
 import type { Audit } from "../accounts/audit.ts";
 import type { ProviderRegistrationGate } from "../accounts/registration-policy.ts";
 import type { Database } from "../db/client.ts";
-import { oauthIdentities, passwordCredentials, sessions, users } from "../db/schema.ts";
+import {
+  oauthIdentities,
+  passwordCredentials,
+  sessions,
+  users,
+  webauthnCredentials,
+} from "../db/schema.ts";
 import { isStoreUnavailable } from "../db/unavailable.ts";
 import { ServiceError } from "../errors.ts";
 import type { Clock } from "../kernel/clock.ts";
@@ -29,6 +35,8 @@ export type IdentitySummary = {
 };
 
 type IdentityRow = typeof oauthIdentities.$inferSelect;
+/** The client an event came from, for the audit trail. */
+type Meta = { ip: string | null; userAgent: string | null };
 type UserRow = typeof users.$inferSelect;
 
 export function createIdentityLinks(deps: {
@@ -107,6 +115,7 @@ export function createIdentityLinks(deps: {
       source: Provider,
       profile: ProviderProfile,
       sealed: SealedTokens,
+      meta: Meta,
     ): Promise<{ user: UserRow; identityId: string }> {
       const known = await findIdentity(source.id, profile.subject);
       if (known) {
@@ -130,6 +139,7 @@ export function createIdentityLinks(deps: {
         const identityId = await insertIdentity(db, existing.id, source.id, profile, sealed);
         audit("oauth.linked", {
           userId: existing.id,
+          ...meta,
           detail: { provider: source.id, by: "verified_email" },
         });
         return { user: existing, identityId };
@@ -154,8 +164,8 @@ export function createIdentityLinks(deps: {
           409,
           `An account with the address ${email} was just created. Please sign in again.`,
         );
-      audit("user.registered", { userId: id, detail: { method: `oauth:${source.id}` } });
-      const roles = await deps.registrationGate?.registered(id, email, profile.emailVerified);
+      audit("user.registered", { userId: id, ...meta, detail: { method: `oauth:${source.id}` } });
+      const roles = await deps.registrationGate?.registered(id, email, profile.emailVerified, meta);
       if (roles && roles.length > 0) created.user = { ...created.user, roles, emailVerified: true };
       return created;
     },
@@ -182,6 +192,7 @@ export function createIdentityLinks(deps: {
       source: Provider,
       profile: ProviderProfile,
       sealed: SealedTokens,
+      meta: Meta,
     ): Promise<void> {
       const { userId } = current;
       const linkedElsewhere = () =>
@@ -213,7 +224,7 @@ export function createIdentityLinks(deps: {
         throw linkedElsewhere(); // the same provider account, linked by someone else meanwhile
       }
       tokens.changed(userId, source.id);
-      audit("oauth.linked", { userId, detail: { provider: source.id, by: "user" } });
+      audit("oauth.linked", { userId, ...meta, detail: { provider: source.id, by: "user" } });
     },
 
     async list(userId: string): Promise<IdentitySummary[]> {
@@ -233,9 +244,9 @@ export function createIdentityLinks(deps: {
       }));
     },
 
-    /** Unlinks a provider; the last way to sign in cannot be removed. */
-    async unlink(userId: string, identityId: string): Promise<void> {
-      const [owned, others, password] = await Promise.all([
+    /** Unlinks a provider; the last way to sign in (a password, a passkey, a provider) cannot be removed. */
+    async unlink(userId: string, identityId: string, meta: Meta): Promise<void> {
+      const [owned, others, password, passkeys] = await Promise.all([
         db
           .select()
           .from(oauthIdentities)
@@ -248,17 +259,22 @@ export function createIdentityLinks(deps: {
           .select({ userId: passwordCredentials.userId })
           .from(passwordCredentials)
           .where(eq(passwordCredentials.userId, userId)),
+        db
+          .select({ id: webauthnCredentials.id })
+          .from(webauthnCredentials)
+          .where(eq(webauthnCredentials.userId, userId))
+          .limit(1),
       ]);
       const identity = owned[0];
       if (!identity) throw new ServiceError("not_found", "No such linked account.");
-      if (others.length <= 1 && password.length === 0)
+      if (others.length <= 1 && password.length === 0 && passkeys.length === 0)
         throw new ServiceError(
           "conflict",
           "This is your only way to sign in. Set a password (“Forgot your password?”) or link another provider first.",
         );
       await db.delete(oauthIdentities).where(eq(oauthIdentities.id, identityId));
       tokens.dropTokens(userId, [identity.provider]);
-      audit("oauth.unlinked", { userId, detail: { provider: identity.provider } });
+      audit("oauth.unlinked", { userId, ...meta, detail: { provider: identity.provider } });
     },
   };
 }

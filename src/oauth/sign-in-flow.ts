@@ -150,10 +150,11 @@ export function createSignInFlow(deps: {
           source,
           profile,
           sealed,
+          meta,
         );
         return { linked: true, returnTo: flow.returnTo };
       }
-      const { user, identityId } = await links.forSignIn(source, profile, sealed);
+      const { user, identityId } = await links.forSignIn(source, profile, sealed, meta);
       if (user.disabledAt) throw new OAuthError(403, "This account is disabled.");
       const method = `oauth:${source.id}`;
       const { id, email, emailVerified, name, roles } = user;

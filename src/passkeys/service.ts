@@ -13,23 +13,28 @@ import {
   verifyAuthenticationResponse,
   verifyRegistrationResponse,
 } from "@simplewebauthn/server";
-import { and, asc, count, eq } from "drizzle-orm";
+import { and, asc, count, eq, isNotNull } from "drizzle-orm";
 import type { RateLimiterAbstract } from "rate-limiter-flexible";
 import type { Audit } from "../accounts/audit.ts";
 import { clientKey, takePoint } from "../accounts/login-throttle.ts";
 import type { ClientMeta, SignedIn } from "../accounts/service.ts";
 import type { Database } from "../db/client.ts";
-import { sessions as sessionRows, users, webauthnCredentials } from "../db/schema.ts";
+import {
+  recoveryCodes,
+  sessions as sessionRows,
+  totpFactors,
+  users,
+  webauthnCredentials,
+} from "../db/schema.ts";
 import { ServiceError } from "../errors.ts";
 import { type Clock, systemClock } from "../kernel/clock.ts";
 import type { Mailer } from "../mail/mailer.ts";
+import { passkeyAmr, provenRecently, RECENT_PROOF_WINDOW_MS } from "../sessions/amr.ts";
 import type { SessionService } from "../sessions/service.ts";
 import { challengeStore } from "./challenges.ts";
 import { type AssertionJson, type AttestationJson, checkName } from "./input.ts";
 import type { RelyingParty } from "./settings.ts";
 
-/** Adding or removing a passkey needs a sign-in at most this old. */
-export const REAUTHENTICATION_WINDOW_MS = 5 * 60 * 1000;
 const CEREMONY_TIMEOUT_MS = 5 * 60 * 1000;
 const MAX_PASSKEYS_PER_USER = 20;
 
@@ -44,8 +49,18 @@ export type PasskeySummary = {
   transports: string[];
 };
 
-/** The browser session acting (enrolment, removal, step-up). */
-export type ActingSession = { id: string; authenticatedAt: Date };
+/** A passkey verified for an account that does not exist yet (an invitation's), to be stored with it. */
+export type NewPasskey = Omit<
+  typeof webauthnCredentials.$inferInsert,
+  "userId" | "name" | "createdAt" | "lastUsedAt"
+> & { id: string; deviceType: string; backedUp: boolean };
+
+/** The browser session acting (enrolment, removal, step-up); factorTimes: what it proved since. */
+export type ActingSession = {
+  id: string;
+  authenticatedAt: Date;
+  factorTimes?: Record<string, number>;
+};
 
 export type PasskeyService = ReturnType<typeof createPasskeyService>;
 
@@ -110,10 +125,10 @@ export function createPasskeyService(deps: {
   }
 
   function requireRecentSignIn(session: ActingSession): void {
-    if (clock.now() - session.authenticatedAt.getTime() <= REAUTHENTICATION_WINDOW_MS) return;
+    if (provenRecently(session, clock.now())) return;
     throw new ServiceError(
       "reauthentication_required",
-      `Sign in again to add or remove a passkey: this needs a sign-in within the last ${REAUTHENTICATION_WINDOW_MS / 60_000} minutes.`,
+      `Sign in again (or prove a second factor) to add or remove a passkey: this needs a proof within the last ${RECENT_PROOF_WINDOW_MS / 60_000} minutes.`,
     );
   }
 
@@ -144,7 +159,7 @@ export function createPasskeyService(deps: {
     passkey: Row,
     response: AssertionJson,
     expectedChallenge: string,
-    meta: { ip: string | null },
+    meta: { ip: string | null; userAgent?: string | null },
   ): Promise<Row> {
     let info: Awaited<ReturnType<typeof verifyAuthenticationResponse>>["authenticationInfo"];
     try {
@@ -167,6 +182,7 @@ export function createPasskeyService(deps: {
       audit("passkey.failed", {
         userId: passkey.userId,
         ip: meta.ip,
+        userAgent: meta.userAgent ?? null,
         detail: { passkeyId: passkey.id, reason: (error as Error).message?.slice(0, 200) },
       });
       throw notVerified(error);
@@ -194,6 +210,57 @@ export function createPasskeyService(deps: {
   function userHandleOf(response: AssertionJson): string | undefined {
     const handle = response.response.userHandle;
     return handle ? Buffer.from(handle, "base64url").toString("utf8") : undefined;
+  }
+
+  /** Recovery codes stand in for a factor: with the last passkey and no app, they go too. */
+  async function dropOrphanRecoveryCodes(userId: string): Promise<void> {
+    const [left] = await db
+      .select({ n: count() })
+      .from(webauthnCredentials)
+      .where(eq(webauthnCredentials.userId, userId));
+    const [app] = await db
+      .select({ n: count() })
+      .from(totpFactors)
+      .where(and(eq(totpFactors.userId, userId), isNotNull(totpFactors.confirmedAt)));
+    if ((left?.n ?? 0) === 0 && (app?.n ?? 0) === 0)
+      await db.delete(recoveryCodes).where(eq(recoveryCodes.userId, userId));
+  }
+
+  /** Verifies a registration's answer against its challenge: the passkey to store, or a 400. */
+  async function verifyAttestation(
+    response: AttestationJson,
+    expectedChallenge: string,
+  ): Promise<NewPasskey> {
+    let info: NonNullable<
+      Awaited<ReturnType<typeof verifyRegistrationResponse>>["registrationInfo"]
+    >;
+    try {
+      const result = await verifyRegistrationResponse({
+        response: response as never,
+        expectedChallenge,
+        expectedOrigin: party.origins,
+        expectedRPID: party.id,
+        requireUserVerification: true,
+      });
+      if (!result.verified || !result.registrationInfo)
+        throw new Error("the attestation does not verify");
+      info = result.registrationInfo;
+    } catch (error) {
+      throw notVerified(error);
+    }
+    const { credential } = info;
+    if (credential.id !== response.id)
+      throw refused("The passkey could not be verified: its id is not the one it was made with.");
+    return {
+      id: crypto.randomUUID(),
+      credentialId: credential.id,
+      publicKey: Buffer.from(credential.publicKey).toString("base64url"),
+      counter: credential.counter,
+      transports: credential.transports ?? [],
+      deviceType: info.credentialDeviceType,
+      backedUp: info.credentialBackedUp,
+      aaguid: info.aaguid,
+    };
   }
 
   function notify(kind: "passkey-added" | "passkey-removed", email: string, name: string) {
@@ -261,26 +328,7 @@ export function createPasskeyService(deps: {
         userId: user.id,
         sessionId: session.id,
       });
-      let info: NonNullable<
-        Awaited<ReturnType<typeof verifyRegistrationResponse>>["registrationInfo"]
-      >;
-      try {
-        const result = await verifyRegistrationResponse({
-          response: input.response as never,
-          expectedChallenge: challenge,
-          expectedOrigin: party.origins,
-          expectedRPID: party.id,
-          requireUserVerification: true,
-        });
-        if (!result.verified || !result.registrationInfo)
-          throw new Error("the attestation does not verify");
-        info = result.registrationInfo;
-      } catch (error) {
-        throw notVerified(error);
-      }
-      const { credential } = info;
-      if (credential.id !== input.response.id)
-        throw refused("The passkey could not be verified: its id is not the one it was made with.");
+      const made = await verifyAttestation(input.response, challenge);
       try {
         const row = await db.transaction(async (tx) => {
           // Behind the user's row, as a first proof of the address takes it.
@@ -304,36 +352,73 @@ export function createPasskeyService(deps: {
           const [taken] = await tx
             .select({ n: count() })
             .from(webauthnCredentials)
-            .where(eq(webauthnCredentials.credentialId, credential.id));
+            .where(eq(webauthnCredentials.credentialId, made.credentialId));
           if ((taken?.n ?? 0) > 0) throw refused("This passkey is already registered.");
           const [inserted] = await tx
             .insert(webauthnCredentials)
-            .values({
-              id: crypto.randomUUID(),
-              userId: user.id,
-              credentialId: credential.id,
-              publicKey: Buffer.from(credential.publicKey).toString("base64url"),
-              counter: credential.counter,
-              transports: credential.transports ?? [],
-              deviceType: info.credentialDeviceType,
-              backedUp: info.credentialBackedUp,
-              aaguid: info.aaguid,
-              name,
-            })
+            .values({ ...made, userId: user.id, name })
             .returning();
           return inserted as Row;
         });
         audit("passkey.added", {
           userId: user.id,
-          ip: input.meta.ip,
+          ...input.meta,
           detail: { passkeyId: row.id, name, deviceType: row.deviceType, backedUp: row.backedUp },
         });
+        // The session just proved the new passkey (as a first TOTP code does an
+        // app); the user now has a second factor, which cached sessions learn.
+        await deps.sessions.recordFactor(session.id, passkeyAmr(row));
+        await deps.sessions.refreshUser(user.id);
         notify("passkey-added", user.email, name);
         return passkeySummary(row);
       } catch (error) {
         if (isUniqueViolation(error)) throw refused("This passkey is already registered.");
         throw error;
       }
+    },
+
+    /**
+     * An invitation accepted with a passkey: the options for the account it
+     * will create (its id is decided now, as the passkey names it), bound to
+     * the invitation rather than a session.
+     */
+    async invitationOptions(
+      invitee: { userId: string; invitationId: string; email: string; name: string },
+      meta: ClientMeta,
+    ) {
+      await countCeremony(meta.ip);
+      const options = await generateRegistrationOptions({
+        rpName: party.name,
+        rpID: party.id,
+        userName: invitee.email,
+        userDisplayName: invitee.name || invitee.email,
+        userID: encoder.encode(invitee.userId),
+        attestationType: "none",
+        authenticatorSelection: { residentKey: "required", userVerification: "required" },
+        timeout: CEREMONY_TIMEOUT_MS,
+      });
+      const handle = await challenges.issue("register", options.challenge, {
+        sessionId: `invitation:${invitee.invitationId}`,
+      });
+      return { handle, options };
+    },
+
+    /** The invitation's passkey, verified on its challenge: stored by the caller with the account. */
+    async verifyInvitationPasskey(
+      invitationId: string,
+      handle: string | undefined,
+      response: AttestationJson,
+    ): Promise<NewPasskey> {
+      const challenge = await challenges.take(handle, "register", {
+        sessionId: `invitation:${invitationId}`,
+      });
+      const made = await verifyAttestation(response, challenge);
+      const [taken] = await db
+        .select({ n: count() })
+        .from(webauthnCredentials)
+        .where(eq(webauthnCredentials.credentialId, made.credentialId));
+      if ((taken?.n ?? 0) > 0) throw refused("This passkey is already registered.");
+      return made;
     },
 
     /** Options for a passwordless sign-in: any discoverable passkey of this site. */
@@ -362,11 +447,14 @@ export function createPasskeyService(deps: {
       if (handle !== undefined && handle !== passkey.userId)
         throw refused("This passkey does not belong to the account it names.");
       if (user.disabledAt) throw new ServiceError("account_disabled", "This account is disabled.");
-      await verifyAssertion(passkey, input.response, challenge, input.meta);
-      const created = await deps.sessions.create(user.id, "passkey", input.meta);
+      const used = await verifyAssertion(passkey, input.response, challenge, input.meta);
+      const created = await deps.sessions.create(user.id, "passkey", {
+        ...input.meta,
+        amr: passkeyAmr(used),
+      });
       audit("user.login", {
         userId: user.id,
-        ip: input.meta.ip,
+        ...input.meta,
         detail: { method: "passkey", passkeyId: passkey.id },
       });
       const sessionUser = {
@@ -447,9 +535,11 @@ export function createPasskeyService(deps: {
         )
         .returning();
       if (!row) throw new ServiceError("not_found", "No such passkey.");
+      await dropOrphanRecoveryCodes(input.user.id);
+      await deps.sessions.refreshUser(input.user.id);
       audit("passkey.removed", {
         userId: input.user.id,
-        ip: input.meta.ip,
+        ...input.meta,
         detail: { passkeyId: row.id, name: row.name },
       });
       notify("passkey-removed", input.user.email, row.name);

@@ -15,6 +15,16 @@ export function defaultAmr(method: string): string[] {
   return [];
 }
 
+/**
+ * What proving a passkey adds (RFC 8176): a key bound to one device is a
+ * hardware-secured key (hwk); one synced across devices (multiDevice, or
+ * backed up) lives in software the sync service holds too (swk).
+ */
+export function passkeyAmr(passkey: { deviceType: string; backedUp: boolean }): string[] {
+  const bound = passkey.deviceType === "singleDevice" && !passkey.backedUp;
+  return [bound ? "hwk" : "swk", MFA];
+}
+
 /** A session's amr (rows from before amr existed have none: their method's). */
 export function amrOf(session: Pick<SessionRecord, "amr" | "method">): string[] {
   return session.amr.length > 0 ? session.amr : defaultAmr(session.method);
@@ -36,11 +46,26 @@ export function mergeAmr(amr: string[], added: string[]): string[] {
 
 /** When the session last proved anything (the newest factor time, else its sign-in). */
 export function lastProofAt(
-  session: Pick<SessionRecord, "authenticatedAt" | "factorTimes">,
+  session: Pick<SessionRecord, "authenticatedAt"> & { factorTimes?: Record<string, number> },
 ): number {
   let latest = session.authenticatedAt.getTime();
-  for (const at of Object.values(session.factorTimes)) if (at > latest) latest = at;
+  for (const at of Object.values(session.factorTimes ?? {})) if (at > latest) latest = at;
   return latest;
+}
+
+/**
+ * Adding or removing a factor, a passkey or an API key needs a proof (a
+ * sign-in, or a factor proven on the step-up page) at most this old: a
+ * stolen session alone cannot take over the account or mint credentials.
+ */
+export const RECENT_PROOF_WINDOW_MS = 5 * 60 * 1000;
+
+/** True when the session proved something within RECENT_PROOF_WINDOW_MS of `now`. */
+export function provenRecently(
+  session: Pick<SessionRecord, "authenticatedAt"> & { factorTimes?: Record<string, number> },
+  now: number,
+): boolean {
+  return now - lastProofAt(session) <= RECENT_PROOF_WINDOW_MS;
 }
 
 /** When the session last proved a second factor; null when it never did. */

@@ -261,8 +261,8 @@ export function createSessionService(options: SessionServiceOptions) {
     async recordFactor(sessionId: string, amr: string[]): Promise<SessionRecord | null> {
       const updated = await store.recordFactor(sessionId, amr, new Date(clock.now()));
       if (!updated) return null;
-      await dropEverywhere([sessionId]);
-      return updated;
+      await dropEverywhere(updated.changed);
+      return updated.session;
     },
 
     /**

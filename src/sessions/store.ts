@@ -8,6 +8,7 @@ import {
   sessions,
   totpFactors,
   users,
+  webauthnCredentials,
 } from "../db/schema.ts";
 import { mergeAmr } from "./amr.ts";
 
@@ -57,8 +58,16 @@ export interface SessionStore {
   /** The session and its (enabled) user, or null. Throws when the store cannot answer. */
   findWithUser(id: string): Promise<ResolvedSession | null>;
   touch(id: string, idleExpiresAt: Date): Promise<void>;
-  /** Adds amr values proven now to a session; the session as it is now, or null when it is gone. */
-  recordFactor(id: string, amr: string[], at: Date): Promise<SessionRecord | null>;
+  /**
+   * Adds amr values proven now to a session and to every other session of
+   * its sign-in (each site's: the same browser, the same person); the
+   * session as it is now and the ids changed, or null when it is gone.
+   */
+  recordFactor(
+    id: string,
+    amr: string[],
+    at: Date,
+  ): Promise<{ session: SessionRecord; changed: string[] } | null>;
   delete(id: string): Promise<void>;
   /**
    * Deletes the session and every other session of its sign-in (each
@@ -124,8 +133,8 @@ export function sqlSessionStore(db: Database): SessionStore {
             name: users.name,
             roles: users.roles,
             disabledAt: users.disabledAt,
-            // Second factors live in their own tables: passkeys add theirs here.
-            secondFactor: sql<boolean>`exists (select 1 from ${totpFactors} where ${totpFactors.userId} = ${users.id} and ${totpFactors.confirmedAt} is not null)`,
+            // Second factors live in their own tables: a confirmed app, or a passkey.
+            secondFactor: sql<boolean>`(exists (select 1 from ${totpFactors} where ${totpFactors.userId} = ${users.id} and ${totpFactors.confirmedAt} is not null) or exists (select 1 from ${webauthnCredentials} where ${webauthnCredentials.userId} = ${users.id}))`,
           },
         })
         .from(sessions)
@@ -142,16 +151,39 @@ export function sqlSessionStore(db: Database): SessionStore {
     },
     async recordFactor(id, amr, at) {
       return db.transaction(async (tx) => {
-        const [row] = await tx.select().from(sessions).where(eq(sessions.id, id)).for("update");
-        if (!row) return null;
-        const factorTimes = { ...row.factorTimes };
-        for (const value of amr) factorTimes[value] = at.getTime();
-        const [updated] = await tx
-          .update(sessions)
-          .set({ amr: mergeAmr(row.amr, amr), factorTimes })
-          .where(eq(sessions.id, id))
-          .returning();
-        return updated ?? null;
+        const [own] = await tx
+          .select({ signInId: sessions.signInId })
+          .from(sessions)
+          .where(eq(sessions.id, id));
+        if (!own) return null;
+        const signInId = own.signInId ?? id;
+        // The home row first, as deleteSignIn and the hop take it: whoever
+        // has it goes first, so two writers of one sign-in never deadlock.
+        await tx
+          .select({ id: sessions.id })
+          .from(sessions)
+          .where(eq(sessions.id, signInId))
+          .for("update");
+        const rows = await tx
+          .select()
+          .from(sessions)
+          .where(
+            or(eq(sessions.id, id), eq(sessions.id, signInId), eq(sessions.signInId, signInId)),
+          )
+          .orderBy(sessions.id)
+          .for("update");
+        let session: SessionRecord | null = null;
+        for (const row of rows) {
+          const factorTimes = { ...row.factorTimes };
+          for (const value of amr) factorTimes[value] = at.getTime();
+          const [updated] = await tx
+            .update(sessions)
+            .set({ amr: mergeAmr(row.amr, amr), factorTimes })
+            .where(eq(sessions.id, row.id))
+            .returning();
+          if (updated && row.id === id) session = updated;
+        }
+        return session ? { session, changed: rows.map((row) => row.id) } : null;
       });
     },
     async delete(id) {

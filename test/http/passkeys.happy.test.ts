@@ -15,6 +15,7 @@ import { createPostgresDatabase, describeOnEachBackend } from "../helpers/backen
 import {
   bodyOf,
   markVerified,
+  login as passwordLogin,
   type RunningGatehouse,
   register,
   startGatehouse,
@@ -344,7 +345,14 @@ describe("the operator CLI lists and resets a user's passkeys", () => {
       );
     assert.equal(await cli("passkeys", "list", "--email", email), 0);
     assert.match(out.join("\n"), /Lost phone {2}one device/);
+    // A password sign-in waits for the passkey (half signed in) when the reset comes.
+    const waiting = await passwordLogin(server.url, email);
+    assert.equal((await bodyOf(waiting)).status, "mfa_required");
+    const halfCookie = (waiting.headers.getSetCookie()[0] ?? "").split(";")[0] as string;
     assert.equal(await cli("passkeys", "reset", "--email", email), 0);
+    const stale = await fetch(auth("/mfa/passkey/options"), postJson({}, halfCookie));
+    assert.equal(stale.status, 401, "the half sign-in went with the passkeys");
+    assert.equal((await bodyOf(await passwordLogin(server.url, email))).status, undefined);
     assert.match(out.at(-1) ?? "", /1 passkey removed, 1 passkey session ended/);
     assert.equal(await cli("passkeys", "reset", "--email", "nobody@example.test"), 2);
 

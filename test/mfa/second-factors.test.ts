@@ -112,7 +112,7 @@ describeOnEachBackend(
       let summary = await bodyOf(
         await fetch(`${base()}/auth/mfa/factors`, { headers: { cookie } }),
       );
-      assert.deepEqual(summary, { totp: null, recoveryCodesLeft: 0, enrolled: false });
+      assert.deepEqual(summary, { totp: null, recoveryCodesLeft: 0, passkeys: 0, enrolled: false });
       // The secret is stored sealed, never as the base32 the app got.
       const [row] = await stack.database.db.select().from(totpFactors);
       assert.ok(row && !row.secret.includes(started.secret));

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { count, eq } from "drizzle-orm";
 import type { DatabaseHandle } from "../../src/db/client.ts";
-import { oauthFlows, oauthIdentities, users } from "../../src/db/schema.ts";
+import { auditEvents, oauthFlows, oauthIdentities, users } from "../../src/db/schema.ts";
 import { xsrfTokenFor } from "../../src/sessions/xsrf.ts";
 import { backends } from "../helpers/backends.ts";
 import { manualClock } from "../helpers/clock.ts";
@@ -378,6 +378,23 @@ for (const backend of backends) {
           .length,
         0,
       );
+      // Both audited with the client's address and browser.
+      const [me] = await database.db.select().from(users).where(eq(users.email, email));
+      const linkEvents = async () =>
+        (
+          await database.db
+            .select()
+            .from(auditEvents)
+            .where(eq(auditEvents.userId, me?.id as string))
+        ).filter((event) => event.type === "oauth.linked" || event.type === "oauth.unlinked");
+      for (let i = 0; i < 40 && (await linkEvents()).length < 2; i++)
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      const events = await linkEvents();
+      assert.deepEqual(events.map((event) => event.type).sort(), [
+        "oauth.linked",
+        "oauth.unlinked",
+      ]);
+      for (const event of events) assert.equal(event.ip, "127.0.0.1", event.type);
 
       // A user who only ever signed in with the provider cannot unlink it.
       const only = uniqueEmail("only");

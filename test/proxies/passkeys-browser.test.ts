@@ -1,9 +1,11 @@
 // Passkeys in headless Chromium through real nginx, with Chromium's virtual
 // authenticators (DevTools protocol WebAuthn domain): enrol a passkey from
 // the account page, sign out, sign in with the passkey alone and reach a
-// protected page; enrol a second authenticator; after five minutes a
-// removal asks for a fresh sign-in, and works after one. The pages run
-// under the hosted pages' strict CSP: a CSP violation would stop the script.
+// protected page and an `mfa: true` one; enrol a second authenticator; after
+// five minutes a removal asks for a fresh sign-in, and works after one. A
+// password sign-in on a passkey account asks for the passkey on the step-up
+// page. The pages run under the hosted pages' strict CSP: a CSP violation
+// would stop the script.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { eq } from "drizzle-orm";
@@ -42,7 +44,12 @@ before(async () => {
   smtp = await startSmtp();
   gatehouse = await startGatehouse(
     database,
-    { PUBLIC_URL: base, SMTP_URL: smtp.url, SITE_NAME: "Passkey Test" },
+    {
+      PUBLIC_URL: base,
+      SMTP_URL: smtp.url,
+      SITE_NAME: "Passkey Test",
+      RULES: "[{ path: /admin/**, mfa: true }]",
+    },
     { clock },
   );
   app = await startEchoApp();
@@ -61,6 +68,26 @@ after(async () => {
 
 const echoed = async (page: Page) =>
   JSON.parse(((await page.locator("body").textContent()) ?? "").trim());
+
+/** From here on the browser offers no passkey autofill: a login page cannot sign in by itself. */
+async function withoutAutofill(page: Page) {
+  await page.addInitScript(() => {
+    PublicKeyCredential.isConditionalMediationAvailable = async () => false;
+  });
+}
+
+/** A new account with a password, its address confirmed, signed in; its row. */
+async function registered(page: Page, email: string) {
+  await page.goto(`${base}/auth/register`);
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(GOOD_PASSWORD);
+  await page.getByRole("button", { name: "Create account" }).click();
+  await page.waitForURL(/\/auth\/account/);
+  await markVerified(gatehouse, email);
+  const [user] = await database.db.select().from(users).where(eq(users.email, email));
+  assert.ok(user);
+  return user;
+}
 
 async function signOut(page: Page) {
   await page.goto(`${base}/auth/account`);
@@ -101,14 +128,7 @@ test("enrol passkeys, sign in with one alone, remove one after signing in again"
   const email = uniqueEmail("passkey-browser");
 
   // An account with a password, its address confirmed.
-  await page.goto(`${base}/auth/register`);
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Password").fill(GOOD_PASSWORD);
-  await page.getByRole("button", { name: "Create account" }).click();
-  await page.waitForURL(/\/auth\/account/);
-  await markVerified(gatehouse, email);
-  const [user] = await database.db.select().from(users).where(eq(users.email, email));
-  assert.ok(user);
+  const user = await registered(page, email);
 
   // The login page offers passkeys in the address field's autofill.
   await signOut(page);
@@ -138,6 +158,11 @@ test("enrol passkeys, sign in with one alone, remove one after signing in again"
   assert.equal(seen.headers["x-auth-method"], "passkey");
   const [session] = await database.db.select().from(sessions).where(eq(sessions.userId, user.id));
   assert.equal(session?.method, "passkey");
+  // The passkey alone meets an mfa: true rule.
+  await page.goto(`${base}/admin/reports`);
+  const strict = await echoed(page);
+  assert.equal(strict.headers["x-auth-mfa"], "true");
+  assert.equal(strict.headers["x-auth-amr"], "hwk,mfa");
 
   // A second authenticator: the first is gone from this browser (a lost laptop).
   await cdp.send("WebAuthn.removeVirtualAuthenticator", { authenticatorId: laptop });
@@ -162,7 +187,7 @@ test("enrol passkeys, sign in with one alone, remove one after signing in again"
   clock.advance(6 * 60 * 1000);
   await page.goto(`${base}/auth/account`);
   await page.getByRole("button", { name: "Remove the passkey Work laptop" }).click();
-  await page.getByText(/Sign in again to add or remove a passkey/).waitFor();
+  await page.getByText(/to add or remove a passkey/).waitFor();
   assert.equal(
     (
       await database.db
@@ -177,9 +202,7 @@ test("enrol passkeys, sign in with one alone, remove one after signing in again"
   // Signed in again with the phone's passkey, the laptop's goes. From here
   // the browser offers no autofill, before signing out: the login page that
   // follows would otherwise sign in by itself, racing the button.
-  await page.addInitScript(() => {
-    PublicKeyCredential.isConditionalMediationAvailable = async () => false;
-  });
+  await withoutAutofill(page);
   await signOut(page);
   await passkeySignIn(page, `${base}/reports`, "button");
   await page.goto(`${base}/auth/account`);
@@ -209,5 +232,43 @@ test("enrol passkeys, sign in with one alone, remove one after signing in again"
   assert.equal(subjects.filter((s) => /passkey was removed/.test(s)).length, 1);
 
   assert.deepEqual(violations, [], "no CSP violation");
+  await context.close();
+});
+
+test("a password sign-in on a passkey account asks for the passkey, then an mfa rule resolves", async () => {
+  const context: BrowserContext = await browser.newContext();
+  const page = await context.newPage();
+  const cdp = await context.newCDPSession(page);
+  await cdp.send("WebAuthn.enable", { enableUI: false });
+  await addVirtualAuthenticator(cdp);
+  await withoutAutofill(page);
+  const email = uniqueEmail("passkey-step-up");
+  const user = await registered(page, email);
+  await enrol(page, "Security key");
+  await signOut(page);
+
+  // The mfa page asks to sign in; the password alone is not enough.
+  const target = `${base}/admin/panel?tab=users`;
+  await page.goto(target);
+  assert.equal(new URL(page.url()).pathname, "/auth/login");
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(GOOD_PASSWORD);
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
+  await page.waitForURL(/\/auth\/mfa\?/);
+  assert.equal(new URL(page.url()).searchParams.get("rd"), target);
+  const halfway = await database.db.select().from(sessions).where(eq(sessions.userId, user.id));
+  assert.equal(halfway.length, 0, "no session before the passkey (the enrolling one signed out)");
+  assert.deepEqual(await axeViolations(page, "main"), []);
+
+  // The passkey button has the focus: Enter runs the ceremony, and the page opens.
+  await page.getByRole("button", { name: "Use a passkey" }).waitFor();
+  assert.equal(await page.evaluate(() => document.activeElement?.textContent), "Use a passkey");
+  await page.keyboard.press("Enter");
+  await page.waitForURL(target);
+  const seen = await echoed(page);
+  assert.equal(seen.headers["x-auth-email"], email);
+  assert.equal(seen.headers["x-auth-mfa"], "true");
+  assert.equal(seen.headers["x-auth-amr"], "pwd,hwk,mfa");
+  assert.equal(seen.headers["x-auth-method"], "password");
   await context.close();
 });

@@ -1,6 +1,6 @@
 // The admin console's actions on one account: set roles, disable, enable,
 // sign out everywhere, resend the verification mail, send a password-reset
-// link, delete. A hosted page's form post without `confirm=yes` gets the
+// link, remove a second factor, delete. A hosted page's form post without `confirm=yes` gets the
 // confirmation page (the same post again, confirmed), so nothing happens on
 // one stray click and nothing needs JavaScript; a JSON client posts once.
 // Every action is audited with the acting admin as actor (accounts/admin.ts).
@@ -9,17 +9,17 @@
 import { type Context, Hono } from "hono";
 import { parseRoles } from "../../accounts/admin.ts";
 import { ServiceError } from "../../errors.ts";
+import { type FactorId, parseFactorId } from "../../mfa/service.ts";
 import { adminConfirmPage, adminUserPage } from "../pages/admin.ts";
 import { messagePage } from "../pages/message.ts";
+import { adminUserView } from "./admin.ts";
 import { requireAdmin } from "./admin-guard.ts";
 import { readBody } from "./body.ts";
 import type { AuthEnv, AuthKit } from "./kit.ts";
 import type { SessionMiddleware, SignedInEnv } from "./session.ts";
 
-// HOOK(mfa): "remove a second factor" joins this list once second factors
-// exist: an action `remove-factor` taking the factor's id, calling the
-// factor store's removal and auditing `mfa.removed` with the admin as actor;
-// the user's page (pages/admin.ts) then lists the factors beside the API keys.
+// remove-factor takes `factor`: totp, recovery-codes or passkey:<id> (the
+// user's page has one button per factor); the user is told by mail.
 export const ADMIN_ACTIONS = [
   "roles",
   "disable",
@@ -27,6 +27,7 @@ export const ADMIN_ACTIONS = [
   "sign-out",
   "resend-verification",
   "send-password-reset",
+  "remove-factor",
   "delete",
 ] as const;
 type Action = (typeof ADMIN_ACTIONS)[number];
@@ -41,6 +42,16 @@ export function adminActionRoutes(kit: AuthKit, session: SessionMiddleware) {
     return found;
   };
 
+  /** The factor as the confirmation names it: the app, the codes, or the passkey's name. */
+  async function factorName(c: Context<SignedInEnv>, userId: string, factor: FactorId) {
+    const t = kit.page(c).t;
+    if (factor.kind === "totp") return t("admin.factors.totp");
+    if (factor.kind === "recovery-codes") return t("admin.factors.recoveryCodes");
+    const passkey = (await kit.factors.overview(userId)).passkeys.find((p) => p.id === factor.id);
+    if (!passkey) throw new ServiceError("not_found", "This user has no such passkey.");
+    return t("admin.factors.passkeyNamed", { name: passkey.name });
+  }
+
   async function perform(c: Context<SignedInEnv>, action: Action): Promise<Response> {
     const found = await target(c);
     const { user } = found;
@@ -48,6 +59,7 @@ export function adminActionRoutes(kit: AuthKit, session: SessionMiddleware) {
     const actor = { actorId: me.id, ...kit.meta(c) };
     const fields = c.get("fields") ?? {};
     const roles = action === "roles" ? parseRoles(fields.roles ?? "") : [];
+    const factor = action === "remove-factor" ? parseFactorId(fields.factor) : null;
     const self = user.id === me.id;
     if (self && (action === "disable" || action === "delete"))
       throw new ServiceError(
@@ -66,7 +78,13 @@ export function adminActionRoutes(kit: AuthKit, session: SessionMiddleware) {
           action,
           email: user.email,
           userId: user.id,
-          fields: action === "roles" ? { roles: roles.join(", ") } : {},
+          fields:
+            action === "roles"
+              ? { roles: roles.join(", ") }
+              : factor
+                ? { factor: String(fields.factor) }
+                : {},
+          values: factor ? { factor: await factorName(c, user.id, factor) } : {},
         }),
       );
     let result: Record<string, unknown> = {};
@@ -95,6 +113,10 @@ export function adminActionRoutes(kit: AuthKit, session: SessionMiddleware) {
         await kit.emailFlows.requestPasswordReset(user.email, kit.meta(c));
         kit.audit("admin.password_reset_sent", { userId: user.id, ...actor });
         break;
+      case "remove-factor":
+        await kit.factors.removeFactor(user, factor as FactorId, actor);
+        result = { removed: fields.factor };
+        break;
       case "delete":
         await kit.userAdmin.remove(user.id, actor);
         break;
@@ -117,17 +139,9 @@ export function adminActionRoutes(kit: AuthKit, session: SessionMiddleware) {
             href: `${kit.prefix}/admin/users`,
             text: kit.page(c).t("admin.nav.users"),
           });
-        const id = found.user.id;
-        const [sessions, apiKeys, events] = await Promise.all([
-          kit.sessions.list(id),
-          kit.apiKeys.list(id),
-          kit.audits.list({ userId: id, limit: 20 }),
-        ]);
-        return adminUserPage(
-          kit.page(c),
-          { ...found, sessions, apiKeys, events },
-          { error: error.message },
-        );
+        return adminUserPage(kit.page(c), await adminUserView(kit, found), {
+          error: error.message,
+        });
       });
       return perform(c as unknown as Context<SignedInEnv>, action);
     });

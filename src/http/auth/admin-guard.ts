@@ -6,9 +6,14 @@
 // decide for themselves). Signed out: 401 (a browser's page navigation goes
 // to the login page); signed in without the role: 403, audited. State-
 // changing requests from another site were already refused (guards.ts).
+// When MFA_REQUIRED_ROLES names ADMIN_ROLE, the session must also have
+// proven a second factor: a browser is sent to the step-up page (or to set
+// one up), an API client gets 401 mfa_required (or mfa_enrolment_required).
 import type { Context, MiddlewareHandler } from "hono";
 import { ServiceError } from "../../errors.ts";
+import { amrOf, MFA } from "../../sessions/amr.ts";
 import type { SessionRecord, SessionUser } from "../../sessions/store.ts";
+import { withRd } from "../pages/layout.ts";
 import { messagePage } from "../pages/message.ts";
 import type { AuthKit } from "./kit.ts";
 import type { SessionMiddleware, SignedInEnv } from "./session.ts";
@@ -22,21 +27,28 @@ export function wantsPage(c: Context): boolean {
 }
 
 /**
- * HOOK(mfa): the second-factor work (MFA_REQUIRED_ROLES) plugs in here. When
- * ADMIN_ROLE is among the roles that need a second factor and this session
- * was not completed with one, return the ServiceError to refuse with (403
- * `mfa_required`, naming the page that adds or asks for the factor). Until
- * second factors exist, nothing is refused here.
+ * When ADMIN_ROLE is among MFA_REQUIRED_ROLES, the console needs a session
+ * that proved a second factor (its amr has mfa: a code, a passkey step-up,
+ * a passkey sign-in). What is missing: a factor to set up (the user has
+ * none) or to prove; null when nothing is.
  */
-export function secondFactorRefusal(
-  _user: SessionUser,
-  _session: SessionRecord,
-): ServiceError | null {
-  return null;
+export function secondFactorMissing(
+  config: { admin_role: string; mfa_required_roles: string[] },
+  user: SessionUser,
+  session: SessionRecord,
+): "mfa_required" | "mfa_enrolment_required" | null {
+  if (!config.mfa_required_roles.includes(config.admin_role)) return null;
+  if (amrOf(session).includes(MFA)) return null;
+  return user.secondFactor ? "mfa_required" : "mfa_enrolment_required";
 }
 
 export function requireAdmin(kit: AuthKit, session: SessionMiddleware) {
   const role = kit.config.admin_role;
+  /** This page's address, to come back to after signing in or proving a factor. */
+  const here = (c: Context) => {
+    const url = new URL(c.req.url);
+    return `${kit.config.public_url.origin}${url.pathname}${url.search}`;
+  };
   return (async (c, next) => {
     // A browser gets its refusals and errors as a page.
     if (wantsPage(c)) {
@@ -50,10 +62,7 @@ export function requireAdmin(kit: AuthKit, session: SessionMiddleware) {
     }
     const resolved = await session.lookUp(c);
     if (!resolved) {
-      if (wantsPage(c)) {
-        const here = `${kit.config.public_url.origin}${c.req.path}`;
-        return c.redirect(`${kit.prefix}/login?rd=${encodeURIComponent(here)}`, 302);
-      }
+      if (wantsPage(c)) return c.redirect(withRd(`${kit.prefix}/login`, here(c)), 302);
       throw new ServiceError("unauthenticated", "Sign in to continue.");
     }
     const { user, session: record } = resolved;
@@ -65,8 +74,18 @@ export function requireAdmin(kit: AuthKit, session: SessionMiddleware) {
       });
       throw new ServiceError("forbidden", "This page is for administrators.");
     }
-    const refusal = secondFactorRefusal(user, record);
-    if (refusal) throw refusal;
+    const missing = secondFactorMissing(kit.config, user, record);
+    if (missing) {
+      // A browser goes to prove (or set up) the factor and comes back; an API client is told.
+      const page = missing === "mfa_required" ? "mfa" : "mfa/setup";
+      if (wantsPage(c)) return c.redirect(withRd(`${kit.prefix}/${page}`, here(c)), 302);
+      throw new ServiceError(
+        missing,
+        missing === "mfa_required"
+          ? "The admin console needs a second factor: prove one on the step-up page."
+          : "The admin console needs a second factor: set one up first.",
+      );
+    }
     c.set("signedIn", resolved);
     c.set("user", user);
     c.set("session", record);

@@ -8,7 +8,12 @@ import { AUDIT_EVENT_TYPES } from "../../accounts/audit.ts";
 import { canonicalizeEmail } from "../../accounts/email.ts";
 import { ServiceError } from "../../errors.ts";
 import { hasControlCharacters } from "../../security/text.ts";
-import { adminAuditPage, adminUserPage, adminUsersPage } from "../pages/admin.ts";
+import {
+  type AdminUserView,
+  adminAuditPage,
+  adminUserPage,
+  adminUsersPage,
+} from "../pages/admin.ts";
 import { requireAdmin, wantsPage } from "./admin-guard.ts";
 import type { AuthEnv, AuthKit } from "./kit.ts";
 import type { SessionMiddleware } from "./session.ts";
@@ -49,6 +54,21 @@ function hrefWith(c: Context, key: string, value: string): string {
   const url = new URL(c.req.url);
   url.searchParams.set(key, value);
   return `${url.pathname}?${url.searchParams.toString()}`;
+}
+
+/** Everything a user's page shows: the account, its sessions, keys, second factors, recent events. */
+export async function adminUserView(
+  kit: AuthKit,
+  found: NonNullable<Awaited<ReturnType<AuthKit["directory"]["get"]>>>,
+): Promise<AdminUserView> {
+  const id = found.user.id;
+  const [sessions, apiKeys, factors, events] = await Promise.all([
+    kit.sessions.list(id),
+    kit.apiKeys.list(id),
+    kit.factors.overview(id),
+    kit.audits.list({ userId: id, limit: 20 }),
+  ]);
+  return { ...found, sessions, apiKeys, factors, events };
 }
 
 export function adminViewRoutes(kit: AuthKit, session: SessionMiddleware) {
@@ -92,12 +112,7 @@ export function adminViewRoutes(kit: AuthKit, session: SessionMiddleware) {
     const id = c.req.param("id");
     const found = await kit.directory.get(id);
     if (!found) throw new ServiceError("not_found", "No such user.");
-    const [sessions, apiKeys, events] = await Promise.all([
-      kit.sessions.list(id),
-      kit.apiKeys.list(id),
-      kit.audits.list({ userId: id, limit: 20 }),
-    ]);
-    const view = { ...found, sessions, apiKeys, events };
+    const view = await adminUserView(kit, found);
     if (!wantsPage(c)) return c.json(view);
     const done = c.req.query("done");
     const notice =

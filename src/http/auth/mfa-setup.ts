@@ -24,7 +24,8 @@ export function mfaSetupRoutes(kit: AuthKit, session: SessionMiddleware, account
     const user = c.get("user");
     const rd = kit.returnTarget(c, c.get("fields"));
     c.header("Cache-Control", "no-store");
-    if ((await factors.summary(user.id)).enrolled)
+    // An app already set up; a passkey is no reason to refuse an app beside it.
+    if ((await factors.summary(user.id)).totp)
       return totpSetupPage(kit.page(c), { setup: null, enabled: true, rd, error });
     let setup = null;
     try {

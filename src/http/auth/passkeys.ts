@@ -5,7 +5,6 @@
 // and get JSON. Without a relying party (passkeys/settings.ts) every route
 // here is a 404 and the pages show no passkey controls.
 import { type Context, Hono, type MiddlewareHandler } from "hono";
-import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { ServiceError } from "../../errors.ts";
 import { parseAssertion, parseAttestation } from "../../passkeys/input.ts";
 import type { PasskeyService } from "../../passkeys/service.ts";
@@ -18,37 +17,14 @@ import { loginPage } from "../pages/sign-in.ts";
 import type { AccountView } from "./account.ts";
 import { buttonPost, errorPage, readBody } from "./body.ts";
 import { type AuthEnv, type AuthKit, wantsJson } from "./kit.ts";
+import { ceremonyCookies } from "./passkey-parts.ts";
 import type { SessionMiddleware, SignedInEnv } from "./session.ts";
-
-type Ceremony = "register" | "login";
 
 export function passkeyRoutes(kit: AuthKit, session: SessionMiddleware, account: AccountView) {
   const { config } = kit;
   const app = new Hono<AuthEnv>();
   const service = kit.passkeys;
-  // The ceremony's cookie: this host only, this site only, gone with the ceremony.
-  const cookieName = (ceremony: Ceremony) =>
-    `${config.secure_cookies ? "__Host-" : ""}${config.cookie_name}_passkey_${ceremony}`;
-  const cookieOptions = {
-    path: "/",
-    httpOnly: true,
-    secure: config.secure_cookies,
-    sameSite: "Strict" as const,
-  };
-  const handleOf = <E extends AuthEnv>(c: Context<E>, ceremony: Ceremony) => {
-    const handle = getCookie(c, cookieName(ceremony));
-    deleteCookie(c, cookieName(ceremony), cookieOptions);
-    return handle;
-  };
-  const optionsAnswer = <E extends AuthEnv>(
-    c: Context<E>,
-    ceremony: Ceremony,
-    made: { handle: string; options: unknown },
-  ) => {
-    setCookie(c, cookieName(ceremony), made.handle, { ...cookieOptions, maxAge: 300 });
-    c.header("Cache-Control", "no-store");
-    return c.json({ options: made.options });
-  };
+  const { handleOf, optionsAnswer } = ceremonyCookies(config);
   const enabled: MiddlewareHandler<AuthEnv> = async (_c, next) => {
     if (!service)
       throw new ServiceError(

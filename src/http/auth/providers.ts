@@ -137,7 +137,7 @@ export function providerRoutes(kit: AuthKit, session: SessionMiddleware) {
 
   // The account page's Unlink button gets a page on failure; DELETE and JSON get JSON.
   const unlink = async (c: Context<SignedInEnv>) => {
-    await oauth.unlink(c.get("user").id, c.req.param("id") ?? "");
+    await oauth.unlink(c.get("user").id, c.req.param("id") ?? "", kit.meta(c));
     return c.req.method === "DELETE" || wantsJson(c)
       ? c.json({ status: "ok" })
       : c.redirect(`${prefix}/account`, 303);

@@ -25,6 +25,7 @@ import { type AuthEnv, type AuthServices, authKit } from "./kit.ts";
 import { localTimeRoutes, localTimeScriptSources } from "./local-time.ts";
 import { localeRoutes } from "./locale.ts";
 import { mfaRoutes } from "./mfa.ts";
+import { mfaPasskeyRoutes } from "./mfa-passkey.ts";
 import { mfaSetupRoutes } from "./mfa-setup.ts";
 import { passkeyScriptSources } from "./passkey-parts.ts";
 import { passkeyRoutes } from "./passkeys.ts";
@@ -70,6 +71,7 @@ export function authRoutes(services: AuthServices) {
   app.route("/", providerLogoutRoutes(kit));
   app.route("/", siteRoutes(kit, session, kit.hopCodes));
   app.route("/", mfaRoutes(kit, session));
+  app.route("/", mfaPasskeyRoutes(kit, session));
   app.route("/", mfaSetupRoutes(kit, session, account));
   app.route("/", passkeyRoutes(kit, session, account));
   app.route("/", adminViewRoutes(kit, session));

@@ -6,6 +6,7 @@ import { html } from "hono/html";
 import type { AuditRecord } from "../../accounts/audit.ts";
 import type { UserRow } from "../../accounts/directory.ts";
 import type { ApiKeySummary } from "../../api-keys/service.ts";
+import type { FactorOverview } from "../../mfa/service.ts";
 import type { SessionRecord } from "../../sessions/store.ts";
 import { auditTable, eventKind } from "./audit-events.ts";
 import { dateTime, day, dayText } from "./dates.ts";
@@ -91,8 +92,33 @@ export type AdminUserView = {
   }[];
   sessions: SessionRecord[];
   apiKeys: ApiKeySummary[];
+  factors: FactorOverview;
   events: AuditRecord[];
 };
+
+/** One factor's remove button: it posts the factor's id and gets the confirmation page. */
+const removeFactorButton = (ctx: PageContext, userId: string, factor: string, label: string) =>
+  html`<form method="post" action="${ctx.prefix}/admin/users/${encodeURIComponent(userId)}/remove-factor"><input type="hidden" name="factor" value="${factor}"><button type="submit" class="secondary" aria-label="${label}">${ctx.t("admin.factors.remove")}</button></form>`;
+
+/** The user's second factors, each with its remove button. */
+function factorsTable(ctx: PageContext, userId: string, factors: FactorOverview): Content {
+  const { t } = ctx;
+  const rows: Content[] = [];
+  if (factors.totp)
+    rows.push(
+      html`<tr><td>${t("admin.factors.totp")}</td><td>${day(ctx, factors.totp.since)}</td><td></td><td>${removeFactorButton(ctx, userId, "totp", t("admin.factors.removeNamed", { name: t("admin.factors.totp") }))}</td></tr>`,
+    );
+  for (const passkey of factors.passkeys)
+    rows.push(
+      html`<tr><td>${t("admin.factors.passkeyNamed", { name: passkey.name })}</td><td>${day(ctx, passkey.createdAt)}</td><td>${passkey.lastUsedAt ? day(ctx, passkey.lastUsedAt) : ""}</td><td>${removeFactorButton(ctx, userId, `passkey:${passkey.id}`, t("admin.factors.removeNamed", { name: t("admin.factors.passkeyNamed", { name: passkey.name }) }))}</td></tr>`,
+    );
+  if (factors.recoveryCodesLeft > 0)
+    rows.push(
+      html`<tr><td>${t("admin.factors.codesLeft", { count: factors.recoveryCodesLeft })}</td><td></td><td></td><td>${removeFactorButton(ctx, userId, "recovery-codes", t("admin.factors.removeNamed", { name: t("admin.factors.recoveryCodes") }))}</td></tr>`,
+    );
+  if (rows.length === 0) return html`<p>${t("admin.factors.none")}</p>`;
+  return html`<table><thead><tr><th scope="col">${t("admin.factors.factor")}</th><th scope="col">${t("admin.col.created")}</th><th scope="col">${t("admin.col.lastUsed")}</th><th scope="col">${t("admin.factors.actions")}</th></tr></thead><tbody>${rows}</tbody></table>`;
+}
 
 /** An action's button: it posts without `confirm`, and gets the confirmation page. */
 const actionButton = (ctx: PageContext, userId: string, action: string, label: string) =>
@@ -161,6 +187,8 @@ ${
           html`<tr><td>${key.name}</td><td><code>${key.start}…</code></td><td>${onDay(ctx, key.createdAt)}</td><td>${onDay(ctx, key.expiresAt)}</td><td>${onDay(ctx, key.lastUsedAt)}</td></tr>`,
       )}</tbody></table></div>`
 }
+<h2>${t("admin.user.factors")}</h2>
+${factorsTable(ctx, user.id, view.factors)}
 <h2>${t("admin.user.events")}</h2>
 ${auditTable(ctx, view.events, { admin: true })}
 <p><a href="${ctx.prefix}/admin/audit?user=${encodeURIComponent(user.id)}">${t("admin.user.allEvents")}</a></p>`,
@@ -171,7 +199,15 @@ ${auditTable(ctx, view.events, { admin: true })}
 /** The confirmation an action asks for: the same post again, with confirm=yes. */
 export function adminConfirmPage(
   ctx: PageContext,
-  options: { action: string; email: string; userId: string; fields: Record<string, string> },
+  options: {
+    action: string;
+    email: string;
+    userId: string;
+    /** Posted again with the confirmation. */
+    fields: Record<string, string>;
+    /** What the question names besides the address (a factor's name). */
+    values?: Record<string, string>;
+  },
 ): Content {
   const { t } = ctx;
   const back = `${ctx.prefix}/admin/users/${encodeURIComponent(options.userId)}`;
@@ -179,7 +215,7 @@ export function adminConfirmPage(
     ctx,
     t("admin.confirm.title"),
     html`<h1>${t("admin.confirm.title")}</h1>
-<p>${t(`admin.confirm.${options.action}`, { email: options.email, roles: options.fields.roles ?? "" })}</p>
+<p>${t(`admin.confirm.${options.action}`, { email: options.email, roles: options.fields.roles ?? "", ...options.values })}</p>
 <form method="post" action="${back}/${options.action}">
 ${Object.entries(options.fields).map(([name, value]) => html`<input type="hidden" name="${name}" value="${value}">`)}
 <input type="hidden" name="confirm" value="yes">

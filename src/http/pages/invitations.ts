@@ -6,6 +6,7 @@ import type { InvitationSummary } from "../../accounts/invitations.ts";
 import { adminNav } from "./admin.ts";
 import { day } from "./dates.ts";
 import { type Content, errorBlock, fieldAria, layout, type PageContext } from "./layout.ts";
+import { passkeyInvitationSection } from "./passkeys.ts";
 
 export function adminInvitationsPage(
   ctx: PageContext,
@@ -111,6 +112,7 @@ ${errorBlock(options.error)}
   <input id="password" name="password" type="password" autocomplete="new-password" required minlength="8"${fieldAria(options.errorField === "password")}>
   <button type="submit">${t("invitations.accept.button")}</button>
 </form>
+${passkeyInvitationSection(ctx, { token: options.token, name: options.name })}
 ${
   ctx.providers?.length
     ? html`<p>${t("invitations.accept.providers", { email: options.email })}</p>

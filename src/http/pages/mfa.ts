@@ -1,12 +1,14 @@
 // The second-factor pages: the step-up page (the second step of a sign-in,
 // or proving a factor again for a rule or a change), setting up an
 // authenticator app, and recovery codes shown once. Each factor kind renders
-// its own form section, in the order the user's factors are listed: a new
-// kind (passkeys) adds its renderer to FACTOR_FORMS and its kind to the list.
+// its own form section, in the order the user's factors are listed: each
+// kind (a passkey, an app's code, a recovery code) has its renderer in
+// FACTOR_FORMS.
 import { html, raw } from "hono/html";
 import { type Content, errorBlock, fieldAria, layout, type PageContext, withRd } from "./layout.ts";
+import { passkeyStepUpSection } from "./passkeys.ts";
 
-export type StepUpKind = "totp" | "recovery" | (string & {});
+export type StepUpKind = "passkey" | "totp" | "recovery" | (string & {});
 
 /** `invalid`: the error shown is about this form's code (it was the one posted). */
 type FormOptions = { rd?: string | undefined; autofocus: boolean; invalid?: boolean };
@@ -33,7 +35,7 @@ export const FACTOR_FORMS: Record<string, (ctx: PageContext, options: FormOption
   <button type="submit" class="secondary">${ctx.t("mfa.useRecovery")}</button>
 </form>
 </section>`,
-  // passkey: the passkey form section plugs in here (a button that runs the assertion).
+  passkey: (ctx, options) => passkeyStepUpSection(ctx, options),
 };
 
 export function stepUpPage(
@@ -120,6 +122,7 @@ ${
   <button type="submit">${ctx.t("mfa.confirm")}</button>
 </form>`
 }
+${ctx.passkeys && !options.enabled ? html`<p>${ctx.t("mfa.orPasskey")} <a href="${ctx.prefix}/account#passkeys">${ctx.t("mfa.addPasskey")}</a></p>` : ""}
 <p class="muted"><a href="${ctx.prefix}/account">${ctx.t("mfa.backToAccount")}</a></p>`,
   );
 }

@@ -68,6 +68,9 @@ const SOURCE = String.raw`"use strict";
     form.submit();
   };
   for (const button of document.querySelectorAll("[data-passkey-button]")) button.hidden = false;
+  // A button hidden while the page loaded missed its autofocus: it takes the focus now, if nothing has it.
+  const first = document.querySelector("[data-passkey-button][autofocus]");
+  if (first && (!document.activeElement || document.activeElement === document.body)) first.focus();
   for (const note of document.querySelectorAll("[data-passkey-nojs]")) note.hidden = true;
 
   for (const form of document.querySelectorAll('form[data-passkey="register"]')) {
@@ -76,6 +79,19 @@ const SOURCE = String.raw`"use strict";
       try {
         const json = await options(form.dataset.options);
         send(form, await navigator.credentials.create({ publicKey: creation(json) }));
+      } catch (error) {
+        show(form, error);
+      }
+    });
+  }
+
+  // The step-up page: prove one of the account's own passkeys (no autofill there).
+  for (const form of document.querySelectorAll('form[data-passkey="step-up"]')) {
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      try {
+        const json = await options(form.dataset.options);
+        send(form, await navigator.credentials.get({ publicKey: request(json) }));
       } catch (error) {
         show(form, error);
       }

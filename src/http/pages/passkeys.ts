@@ -86,3 +86,56 @@ export function passkeyLoginSection(ctx: PageContext, rd: string | undefined): C
 </form>
 ${scriptTag(ctx)}`;
 }
+
+/**
+ * The step-up page's passkey section (a second factor after a password, or
+ * a proof again for a rule): one button that runs the ceremony against the
+ * account's own passkeys and posts the answer. Without the script it says so.
+ */
+export function passkeyStepUpSection(
+  ctx: PageContext,
+  options: { rd?: string | undefined; autofocus: boolean },
+): Content {
+  if (!ctx.passkeys) return html``;
+  const { rd } = options;
+  const action = `${ctx.prefix}/mfa/passkey/verify${rd ? `?rd=${encodeURIComponent(rd)}` : ""}`;
+  return html`<section aria-labelledby="passkey-title">
+<h2 id="passkey-title">${ctx.t("mfa.passkeyTitle")}</h2>
+<form method="post" action="${action}" data-passkey="step-up" data-options="${ctx.prefix}/mfa/passkey/options" ${messages(ctx)}>
+  ${errorBox}
+  <input type="hidden" name="response" value="">
+  <button type="submit" data-passkey-button hidden${options.autofocus ? html` autofocus` : ""}>${ctx.t("mfa.usePasskey")}</button>
+  <p class="hint" data-passkey-nojs>${ctx.t("passkeys.needsScript")}</p>
+</form>
+${scriptTag(ctx)}
+</section>`;
+}
+
+/**
+ * The invitation page's passkey form: the account is created with a passkey
+ * instead of a password (the ceremony's options are the invitation's own).
+ */
+export function passkeyInvitationSection(
+  ctx: PageContext,
+  options: { token: string; name?: string | undefined },
+): Content {
+  if (!ctx.passkeys) return html``;
+  const { t } = ctx;
+  const optionsUrl = `${ctx.prefix}/invitation/passkey/options?token=${encodeURIComponent(options.token)}`;
+  return html`<section aria-labelledby="invite-passkey-title">
+<h2 id="invite-passkey-title">${t("invitations.accept.passkeyTitle")}</h2>
+<p>${t("invitations.accept.passkeyIntro")}</p>
+<form method="post" action="${ctx.prefix}/invitation/passkey" data-passkey="register" data-options="${optionsUrl}" ${messages(ctx)}>
+  ${errorBox}
+  <input type="hidden" name="token" value="${options.token}">
+  <input type="hidden" name="response" value="">
+  <label for="invite-passkey-person">${t("invitations.accept.name")}</label>
+  <input id="invite-passkey-person" name="name" autocomplete="name" maxlength="100" value="${options.name ?? ""}">
+  <label for="invite-passkey-name">${t("passkeys.newName")}</label>
+  <input id="invite-passkey-name" name="passkeyName" required maxlength="64" value="${t("invitations.accept.passkeyDefaultName")}">
+  <button type="submit" data-passkey-button hidden>${t("invitations.accept.passkeyButton")}</button>
+  <p class="hint" data-passkey-nojs>${t("passkeys.needsScript")}</p>
+</form>
+${scriptTag(ctx)}
+</section>`;
+}

@@ -108,7 +108,7 @@ export const PREVIEW_STATES: PreviewState[] = [
         currentSessionId: SESSION.id,
         apiKeys: [API_KEY],
         identities: [],
-        factors: { totp: { since: AT }, recoveryCodesLeft: 6, enrolled: true },
+        factors: { totp: { since: AT }, recoveryCodesLeft: 6, passkeys: 1, enrolled: true },
         securityEvents: [EVENT],
         notice: ctx.t("preview.sample.notice"),
       }),
@@ -178,6 +178,13 @@ export const PREVIEW_STATES: PreviewState[] = [
         identities: [],
         sessions: [SESSION],
         apiKeys: [API_KEY],
+        factors: {
+          totp: { since: AT },
+          recoveryCodesLeft: 6,
+          passkeys: [
+            { id: "sample", name: "Work laptop", createdAt: AT, lastUsedAt: AT, backedUp: true },
+          ],
+        },
         events: [EVENT],
       }),
   },
