@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Worker } from "node:worker_threads";
-import { count, eq } from "drizzle-orm";
+import { count, eq, sql } from "drizzle-orm";
 import { auditEvents, sessions, siteCodes, users } from "../../src/db/schema.ts";
 import { describeOnEachBackend, type Stack } from "../helpers/backends.ts";
 import { manualClock } from "../helpers/clock.ts";
@@ -182,6 +182,45 @@ describeOnEachBackend(
         assert.ok([302, 400].includes(exchange.status), String(exchange.status));
         assert.equal(await sessionCount(userId), 0, `round ${i}: ${exchange.status}`);
       }
+    });
+
+    test("signing out everywhere while a code is being exchanged leaves no session behind", async (t) => {
+      // Two connections' interleaving: only a server database has them.
+      if (stack.backend.name !== "postgres") return t.skip("PGlite runs one statement at a time");
+      const { userId, home } = await signUp();
+      const { callback, state } = await codeFor(SHOP, home);
+      /** Statements of this database waiting on a lock. */
+      const waiting = async () =>
+        Number(
+          (
+            (await db().execute(
+              sql`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`,
+            )) as unknown as { n: number }[]
+          )[0]?.n,
+        );
+      const until = async (n: number) => {
+        for (let i = 0; i < 200 && (await waiting()) < n; i++)
+          await new Promise((r) => setTimeout(r, 10));
+        assert.equal(await waiting(), n);
+      };
+      let exchange: Response | Promise<Response> | undefined;
+      let revoke: Promise<number> | undefined;
+      await db().transaction(async (tx) => {
+        // The user's row held: the exchange, with the home session locked FOR
+        // SHARE, waits inside its transaction on the new session's foreign key.
+        await tx.select().from(users).where(eq(users.id, userId)).for("update");
+        exchange = get(SHOP, callback, state);
+        await until(1);
+        revoke = stack.server.gatehouse.sessions.revokeAllForUser(userId);
+        await until(2);
+      });
+      assert.equal((await (exchange as Response | Promise<Response>)).status, 302);
+      await revoke;
+      assert.equal(
+        await sessionCount(userId),
+        0,
+        "the satellite session made meanwhile is gone too",
+      );
     });
 
     test("a code used on another site is refused, and used up", async () => {
