@@ -230,6 +230,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
           amr: start.amr,
           guard: start.guard,
           returnTo: null,
+          providerSession: start.providerSession ?? null,
         })
       : null;
   const mode = registrationMode(config);

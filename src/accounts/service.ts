@@ -4,7 +4,7 @@
 // arrive checked by the rules in fields.ts (the HTTP edge validates with them).
 import { eq } from "drizzle-orm";
 import type { Database } from "../db/client.ts";
-import { passwordCredentials, users } from "../db/schema.ts";
+import { type ProviderSessionRecord, passwordCredentials, users } from "../db/schema.ts";
 import { ServiceError } from "../errors.ts";
 import type { SessionGuard, SessionService } from "../sessions/service.ts";
 import type { SessionUser } from "../sessions/store.ts";
@@ -59,6 +59,8 @@ export type SecondStep = (start: {
   method: string;
   amr: string[];
   guard: SessionGuard;
+  /** A provider sign-in's provider session, for the session the factor makes. */
+  providerSession?: ProviderSessionRecord | null;
 }) => Promise<string | null>;
 
 export function createAccountService(deps: AccountServiceDeps) {

@@ -15,7 +15,12 @@ import { and, eq, inArray } from "drizzle-orm";
 import { decodeJwt } from "jose";
 import type { Audit } from "../accounts/audit.ts";
 import type { Database } from "../db/client.ts";
-import { oauthIdentities, providerSessions, sessions as sessionRows } from "../db/schema.ts";
+import {
+  oauthIdentities,
+  type ProviderSessionRecord,
+  providerSessions,
+  sessions as sessionRows,
+} from "../db/schema.ts";
 import type { Clock } from "../kernel/clock.ts";
 import type { SessionService } from "../sessions/service.ts";
 import type { LogoutReplay } from "./logout-replay.ts";
@@ -90,20 +95,22 @@ export function createProviderLogout(deps: {
   }
 
   return {
-    /** Records the provider's session for a session just signed in with it. */
-    async remember(
-      sessionId: string,
+    /** What to record of the provider's session, before the session exists (null: nothing). */
+    async prepare(
       source: Provider,
       subject: string,
       tokens: ProviderTokens,
-    ): Promise<void> {
-      if (!source.oidc || !tokens.idToken) return;
+    ): Promise<ProviderSessionRecord | null> {
+      if (!source.oidc || !tokens.idToken) return null;
       // Verified by the sign-in already: read, not checked again.
       const sid = text(decodeJwt(tokens.idToken).sid);
       const idToken = source.logout === "provider" ? await vault.seal(tokens.idToken) : null;
-      await db
-        .insert(providerSessions)
-        .values({ sessionId, provider: source.id, subject, sid, idToken });
+      return { provider: source.id, subject, sid, idToken };
+    },
+
+    /** Records the provider's session for a session just signed in with it. */
+    async remember(sessionId: string, record: ProviderSessionRecord | null): Promise<void> {
+      if (record) await db.insert(providerSessions).values({ sessionId, ...record });
     },
 
     /**

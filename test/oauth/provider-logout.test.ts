@@ -13,6 +13,7 @@ import { after, before, describe, test } from "node:test";
 import { decodeJwt } from "jose";
 import type { DatabaseHandle } from "../../src/db/client.ts";
 import { providerSessions } from "../../src/db/schema.ts";
+import { totpCodeAt } from "../../src/mfa/totp.ts";
 import { backends } from "../helpers/backends.ts";
 import { CookieBrowser } from "../helpers/cookie-browser.ts";
 import {
@@ -22,6 +23,7 @@ import {
   startGatehouse,
   uniqueEmail,
 } from "../helpers/gatehouse.ts";
+import { postJson } from "../helpers/http.ts";
 import { type RunningOidcProvider, startOidcProvider } from "../helpers/oidc-provider.ts";
 import { freePort } from "../helpers/ports.ts";
 
@@ -111,6 +113,34 @@ for (const backend of backends) {
       assert.equal(await resolves(other.cookie), 200, "another user's session stays");
       const byKey = await askResolve(base, "/", { authorization: `Bearer ${key}` });
       assert.equal(byKey.status, 200, "the API key is not a session: it stays");
+    });
+
+    test("a sign-in finished with a second factor ends with the provider's session too", async () => {
+      const sub = `sub-${crypto.randomUUID()}`;
+      const { browser, cookie, email } = await signIn(sub);
+      const { secret } = await bodyOf(await fetch(`${base}/auth/mfa/totp`, postJson({}, cookie)));
+      const confirmed = await fetch(
+        `${base}/auth/mfa/totp/confirm`,
+        postJson({ code: totpCodeAt(secret, Date.now() - 30_000) }, cookie),
+      );
+      assert.equal(confirmed.status, 200, await confirmed.clone().text());
+      // Again, in the same provider session: half signed in, then the factor.
+      provider.nextUser({ sub, email, email_verified: true, name: "Grace" });
+      const { hops } = await browser.follow(`${base}/auth/oauth/idp`);
+      assert.equal(hops.at(-1)?.url.pathname, "/auth/mfa");
+      const verified = await browser.request(new URL(`${base}/auth/mfa/verify`), {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ kind: "totp", code: totpCodeAt(secret, Date.now()) }),
+      });
+      assert.equal(verified.status, 200, await verified.clone().text());
+      const second = `gatehouse_session=${browser.cookies.get("gatehouse_session")}`;
+      assert.notEqual(second, cookie);
+      assert.equal(await resolves(second), 200);
+      await provider.endSessionsOf(sub);
+      assert.equal(provider.backchannel.error.length, 0, provider.backchannel.error.join("; "));
+      assert.equal(await resolves(cookie), 401);
+      assert.equal(await resolves(second), 401, "the session made by the second factor is gone");
     });
 
     test("a replayed logout token changes nothing, even for a new session with the same sid", async () => {
