@@ -13,6 +13,8 @@ export const ERROR_STATUS = {
   forbidden: 403,
   email_not_verified: 403,
   reauthentication_required: 403,
+  mfa_required: 403,
+  mfa_enrolment_required: 403,
   cross_site_request: 403,
   xsrf: 403,
   account_disabled: 403,

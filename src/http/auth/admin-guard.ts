@@ -7,7 +7,9 @@
 // to the login page); signed in without the role: 403, audited. State-
 // changing requests from another site were already refused (guards.ts).
 import type { Context, MiddlewareHandler } from "hono";
+import type { Config } from "../../config.ts";
 import { ServiceError } from "../../errors.ts";
+import { amrOf, MFA } from "../../sessions/amr.ts";
 import type { SessionRecord, SessionUser } from "../../sessions/store.ts";
 import { messagePage } from "../pages/message.ts";
 import type { AuthKit } from "./kit.ts";
@@ -22,17 +24,33 @@ export function wantsPage(c: Context): boolean {
 }
 
 /**
- * HOOK(mfa): the second-factor work (MFA_REQUIRED_ROLES) plugs in here. When
- * ADMIN_ROLE is among the roles that need a second factor and this session
- * was not completed with one, return the ServiceError to refuse with (403
- * `mfa_required`, naming the page that adds or asks for the factor). Until
- * second factors exist, nothing is refused here.
+ * MFA_REQUIRED_ROLES naming ADMIN_ROLE: the console needs a session that
+ * proved a second factor. Without one set up, 403 `mfa_enrolment_required`
+ * (the set-up page); with one, 403 `mfa_required` (the step-up page). A
+ * browser's page navigation is sent to that page instead.
  */
 export function secondFactorRefusal(
-  _user: SessionUser,
-  _session: SessionRecord,
-): ServiceError | null {
-  return null;
+  config: Pick<Config, "admin_role" | "mfa_required_roles">,
+  user: SessionUser,
+  session: SessionRecord,
+): { error: ServiceError; page: "/mfa" | "/mfa/setup" } | null {
+  if (!config.mfa_required_roles.includes(config.admin_role)) return null;
+  if (amrOf(session).includes(MFA)) return null;
+  return user.secondFactor
+    ? {
+        error: new ServiceError(
+          "mfa_required",
+          "Prove your second factor to use the admin console.",
+        ),
+        page: "/mfa",
+      }
+    : {
+        error: new ServiceError(
+          "mfa_enrolment_required",
+          "Set up a second factor to use the admin console.",
+        ),
+        page: "/mfa/setup",
+      };
 }
 
 export function requireAdmin(kit: AuthKit, session: SessionMiddleware) {
@@ -65,8 +83,14 @@ export function requireAdmin(kit: AuthKit, session: SessionMiddleware) {
       });
       throw new ServiceError("forbidden", "This page is for administrators.");
     }
-    const refusal = secondFactorRefusal(user, record);
-    if (refusal) throw refusal;
+    const refusal = secondFactorRefusal(kit.config, user, record);
+    if (refusal) {
+      if (wantsPage(c)) {
+        const here = `${kit.config.public_url.origin}${c.req.path}`;
+        return c.redirect(`${kit.prefix}${refusal.page}?rd=${encodeURIComponent(here)}`, 302);
+      }
+      throw refusal.error;
+    }
     c.set("signedIn", resolved);
     c.set("user", user);
     c.set("session", record);
