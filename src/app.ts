@@ -267,6 +267,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     registrationEnabled: registration.selfService,
     checkAddress: (email) => registration.checkSelfService(email),
     registrationSignsIn: config.registration_sign_in,
+    passwordNeedsVerifiedAddress: mode === "domains",
     onLogin: (result) => metrics.logins.inc({ result }),
   });
 
