@@ -16,7 +16,6 @@ import {
   GOOD_PASSWORD,
   login,
   markVerified,
-  register,
   uniqueEmail,
 } from "../helpers/gatehouse.ts";
 import { postForm, postJson } from "../helpers/http.ts";
