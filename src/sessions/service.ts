@@ -260,9 +260,10 @@ export function createSessionService(options: SessionServiceOptions) {
      */
     async recordFactor(sessionId: string, amr: string[]): Promise<SessionRecord | null> {
       const updated = await store.recordFactor(sessionId, amr, new Date(clock.now()));
-      if (!updated) return null;
-      await dropEverywhere([sessionId]);
-      return updated;
+      const asked = updated.find((one) => one.id === sessionId);
+      if (!asked) return null;
+      await dropEverywhere(updated.map((one) => one.id));
+      return asked;
     },
 
     /**

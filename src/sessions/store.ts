@@ -58,7 +58,11 @@ export interface SessionStore {
   findWithUser(id: string): Promise<ResolvedSession | null>;
   touch(id: string, idleExpiresAt: Date): Promise<void>;
   /** Adds amr values proven now to a session; the session as it is now, or null when it is gone. */
-  recordFactor(id: string, amr: string[], at: Date): Promise<SessionRecord | null>;
+  /**
+   * Records factors proven on a session, on every site's session of its
+   * sign-in (SITES): the updated rows, or none when the session is gone.
+   */
+  recordFactor(id: string, amr: string[], at: Date): Promise<SessionRecord[]>;
   delete(id: string): Promise<void>;
   /**
    * Deletes the session and every other session of its sign-in (each
@@ -142,16 +146,28 @@ export function sqlSessionStore(db: Database): SessionStore {
     },
     async recordFactor(id, amr, at) {
       return db.transaction(async (tx) => {
-        const [row] = await tx.select().from(sessions).where(eq(sessions.id, id)).for("update");
-        if (!row) return null;
-        const factorTimes = { ...row.factorTimes };
-        for (const value of amr) factorTimes[value] = at.getTime();
-        const [updated] = await tx
-          .update(sessions)
-          .set({ amr: mergeAmr(row.amr, amr), factorTimes })
-          .where(eq(sessions.id, id))
-          .returning();
-        return updated ?? null;
+        const [asked] = await tx.select().from(sessions).where(eq(sessions.id, id)).for("update");
+        if (!asked) return [];
+        // The factor is the sign-in's, as at the hop: every site's session of it gains it.
+        const signInId = asked.signInId ?? asked.id;
+        const rows = await tx
+          .select()
+          .from(sessions)
+          .where(or(eq(sessions.id, signInId), eq(sessions.signInId, signInId)))
+          .for("update");
+        const all = rows.some((row) => row.id === id) ? rows : [asked, ...rows];
+        const updated: SessionRecord[] = [];
+        for (const row of all) {
+          const factorTimes = { ...row.factorTimes };
+          for (const value of amr) factorTimes[value] = at.getTime();
+          const [one] = await tx
+            .update(sessions)
+            .set({ amr: mergeAmr(row.amr, amr), factorTimes })
+            .where(eq(sessions.id, row.id))
+            .returning();
+          if (one) updated.push(one);
+        }
+        return updated;
       });
     },
     async delete(id) {

@@ -42,7 +42,7 @@ function staleStore(resolved: ResolvedSession): SessionStore & { reads: number }
       return [];
     },
     async recordFactor() {
-      return null;
+      return [];
     },
   };
   return store;
