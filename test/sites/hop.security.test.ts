@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Worker } from "node:worker_threads";
 import { count, eq, sql } from "drizzle-orm";
+import { proveAddress } from "../../src/accounts/first-proof.ts";
 import { auditEvents, sessions, siteCodes, users } from "../../src/db/schema.ts";
 import { totpCodeAt } from "../../src/mfa/totp.ts";
 import { describeOnEachBackend, type Stack } from "../helpers/backends.ts";
@@ -84,6 +85,21 @@ describeOnEachBackend(
       assert.equal(callback.host, host);
       return { callback: `${callback.pathname}${callback.search}`, state };
     }
+
+    /** Waits until `n` statements of this database wait on a lock (PostgreSQL). */
+    const lockWaits = async (n: number) => {
+      const waiting = async () =>
+        Number(
+          (
+            (await db().execute(
+              sql`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`,
+            )) as unknown as { n: number }[]
+          )[0]?.n,
+        );
+      for (let i = 0; i < 1000 && (await waiting()) < n; i++)
+        await new Promise((r) => setTimeout(r, 10));
+      assert.ok((await waiting()) >= n, `${n} statements waiting`);
+    };
 
     const refused = async (response: Response, reason: string) => {
       assert.equal(response.status, 400, reason);
@@ -191,30 +207,16 @@ describeOnEachBackend(
       if (stack.backend.name !== "postgres") return t.skip("PGlite runs one statement at a time");
       const { userId, home } = await signUp();
       const { callback, state } = await codeFor(SHOP, home);
-      /** Statements of this database waiting on a lock. */
-      const waiting = async () =>
-        Number(
-          (
-            (await db().execute(
-              sql`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`,
-            )) as unknown as { n: number }[]
-          )[0]?.n,
-        );
-      const until = async (n: number) => {
-        for (let i = 0; i < 1000 && (await waiting()) < n; i++)
-          await new Promise((r) => setTimeout(r, 10));
-        assert.ok((await waiting()) >= n, `${n} statements waiting`);
-      };
       let exchange: Response | Promise<Response> | undefined;
       let revoke: Promise<number> | undefined;
       await db().transaction(async (tx) => {
-        // The user's row held: the exchange, with the home session locked FOR
-        // SHARE, waits inside its transaction on the new session's foreign key.
-        await tx.select().from(users).where(eq(users.id, userId)).for("update");
+        // Writes to sessions wait behind this: the exchange, its home session
+        // locked FOR SHARE, waits at its insert.
+        await tx.execute(sql`lock table sessions in share mode`);
         exchange = get(SHOP, callback, state);
-        await until(1);
+        await lockWaits(1);
         revoke = stack.server.gatehouse.sessions.revokeAllForUser(userId);
-        await until(2);
+        await lockWaits(2);
       });
       assert.equal((await (exchange as Response | Promise<Response>)).status, 302);
       await revoke;
@@ -223,6 +225,28 @@ describeOnEachBackend(
         0,
         "the satellite session made meanwhile is gone too",
       );
+    });
+
+    test("the address's first proof while a code is being exchanged leaves the squatter no satellite session", async (t) => {
+      // Two connections' interleaving: only a server database has them.
+      if (stack.backend.name !== "postgres") return t.skip("PGlite runs one statement at a time");
+      // Whoever registered the address (unproven) hops; its owner proves it meanwhile.
+      const { userId, home } = await signUp();
+      const { callback, state } = await codeFor(SHOP, home);
+      let exchange: Response | Promise<Response> | undefined;
+      let proof: Promise<unknown> | undefined;
+      await db().transaction(async (tx) => {
+        // Writes to sessions wait behind this: the exchange, its home session
+        // locked FOR SHARE, waits at its insert; the proof at its delete.
+        await tx.execute(sql`lock table sessions in share mode`);
+        exchange = get(SHOP, callback, state);
+        await lockWaits(1);
+        proof = db().transaction((proving) => proveAddress(proving, userId, () => new Date()));
+        await lockWaits(2);
+      });
+      await exchange;
+      await proof;
+      assert.equal(await sessionCount(userId), 0, "nothing made before the proof survives it");
     });
 
     test("a factor proven again at home counts on the satellites of the same sign-in (no step-up loop)", async () => {
