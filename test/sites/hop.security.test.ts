@@ -148,6 +148,30 @@ describeOnEachBackend(
       );
     });
 
+    test("a session cookie under another site's name, planted by a sibling subdomain, is nobody", async () => {
+      // The attacker's own sessions: home, and a hop to the host-only satellite.
+      const attacker = await signUp();
+      const { callback, state } = await codeFor(SHOP, attacker.home);
+      const shop = cookieFrom(
+        await get(SHOP, callback, state),
+        "__Host-gatehouse_session",
+      ) as string;
+      const token = (cookie: string) => cookie.split("=")[1] as string;
+      const resolve = (host: string, cookie: string) =>
+        askResolve(stack.server.url, "/x", { "x-forwarded-host": host, cookie });
+      assert.equal((await resolve(SHOP, shop)).status, 200, "under its own name it is honoured");
+      // blog.example-shop.net may set `__Secure-` cookies for the parent
+      // domain (never `__Host-` ones): the name of a cookie_domain site.
+      for (const [host, planted] of [
+        [SHOP, `__Secure-gatehouse_session=${token(shop)}`],
+        [HOME, `__Secure-gatehouse_session=${token(attacker.home)}`],
+      ] as const) {
+        const answer = await resolve(host, planted);
+        assert.equal(answer.status, 401, `${host}: ${answer.headers.get("x-auth-user-id")}`);
+        assert.equal(answer.headers.get("x-auth-user-id"), null);
+      }
+    });
+
     test("the hop does no password work", async () => {
       const before = argon2Jobs;
       const { home } = await signUp();
