@@ -11,13 +11,14 @@
 //   full (logout-tokens.ts), used once (logout-replay.ts), and the sessions
 //   it names are revoked in SQL, Redis and every replica's memory. A token
 //   that fails any check changes nothing.
-import { and, eq, inArray } from "drizzle-orm";
+import { and, eq, inArray, sql } from "drizzle-orm";
 import { decodeJwt } from "jose";
 import type { Audit } from "../accounts/audit.ts";
 import type { Database } from "../db/client.ts";
 import {
   oauthIdentities,
   type ProviderSessionRecord,
+  pendingSignIns,
   providerSessions,
   sessions as sessionRows,
 } from "../db/schema.ts";
@@ -168,6 +169,17 @@ export function createProviderLogout(deps: {
       if (!(await deps.replay.firstUse(source.id, claims.jti, until, now)))
         throw new LogoutTokenError("the logout token was used before");
       try {
+        // A half sign-in from that provider session ends too: its factor would make a session of it.
+        const session = pendingSignIns.providerSession;
+        await db
+          .delete(pendingSignIns)
+          .where(
+            and(
+              sql`${session}->>'provider' = ${source.id}`,
+              claims.sid ? sql`${session}->>'sid' = ${claims.sid}` : undefined,
+              claims.sub ? sql`${session}->>'subject' = ${claims.sub}` : undefined,
+            ),
+          );
         const named = await sessionsNamed(source.id, claims.sid, claims.sub);
         await deps.sessions.dropped(named.map((row) => row.id));
         for (const userId of new Set(named.map((row) => row.userId)))

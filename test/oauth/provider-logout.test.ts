@@ -141,6 +141,24 @@ for (const backend of backends) {
       assert.equal(provider.backchannel.error.length, 0, provider.backchannel.error.join("; "));
       assert.equal(await resolves(cookie), 401);
       assert.equal(await resolves(second), 401, "the session made by the second factor is gone");
+      // Half signed in when the provider ends its session: the factor makes nothing then.
+      provider.nextUser({ sub, email, email_verified: true, name: "Grace" });
+      assert.equal(
+        (await browser.follow(`${base}/auth/oauth/idp`)).hops.at(-1)?.url.pathname,
+        "/auth/mfa",
+      );
+      await provider.endSessionsOf(sub);
+      assert.equal(provider.backchannel.error.length, 0, provider.backchannel.error.join("; "));
+      const late = await browser.request(new URL(`${base}/auth/mfa/verify`), {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ kind: "totp", code: totpCodeAt(secret, Date.now() + 30_000) }),
+      });
+      assert.equal(late.status, 401, await late.clone().text());
+      assert.deepEqual(
+        late.headers.getSetCookie().filter((one) => /^gatehouse_session=[^;]/.test(one)),
+        [],
+      );
     });
 
     test("a replayed logout token changes nothing, even for a new session with the same sid", async () => {
