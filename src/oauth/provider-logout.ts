@@ -121,7 +121,7 @@ export function createProviderLogout(deps: {
      * revoked: its provider row goes with it.
      */
     async endSessionUrl(
-      session: { id: string; method: string },
+      session: { id: string; method: string; signInId?: string | null },
       returnTo: string | undefined,
     ): Promise<string | null> {
       const providerId = providerOf(session.method);
@@ -137,10 +137,11 @@ export function createProviderLogout(deps: {
         return null;
       }
       if (url.protocol !== "https:" && url.protocol !== "http:") return null;
+      // A satellite's session (SITES) signs out with its sign-in's, which holds the provider's.
       const [row] = await db
         .select({ idToken: providerSessions.idToken })
         .from(providerSessions)
-        .where(eq(providerSessions.sessionId, session.id));
+        .where(eq(providerSessions.sessionId, session.signInId ?? session.id));
       const idToken = row?.idToken ? await vault.open(row.idToken) : null;
       if (idToken) url.searchParams.set("id_token_hint", idToken);
       url.searchParams.set("client_id", source.clientId);

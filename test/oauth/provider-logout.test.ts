@@ -10,9 +10,11 @@
 //   validated return target (never on one that is not allowed).
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { eq } from "drizzle-orm";
 import { decodeJwt } from "jose";
 import type { DatabaseHandle } from "../../src/db/client.ts";
-import { providerSessions } from "../../src/db/schema.ts";
+import { providerSessions, sessions } from "../../src/db/schema.ts";
+import { hashToken } from "../../src/kernel/tokens.ts";
 import { totpCodeAt } from "../../src/mfa/totp.ts";
 import { backends } from "../helpers/backends.ts";
 import { CookieBrowser } from "../helpers/cookie-browser.ts";
@@ -320,6 +322,29 @@ for (const backend of backends) {
       const landed = await confirmAtProvider(browser, endSession);
       assert.equal(landed.href, rd, "the browser lands on the return target");
       assert.equal(provider.backchannel.error.length, 0, provider.backchannel.error.join("; "));
+    });
+
+    test("RP-initiated logout from a satellite's session (SITES) names the sign-in's ID token", async () => {
+      const sub = `sub-${crypto.randomUUID()}`;
+      const { cookie } = await signIn(sub);
+      const homeId = hashToken(cookie.split("=")[1] as string);
+      const [home] = await database.db.select().from(sessions).where(eq(sessions.id, homeId));
+      assert.ok(home);
+      // The session a hop makes from it (sites/hop-codes.ts): the sign-in's, for a satellite.
+      const satellite = {
+        ...home,
+        id: hashToken(crypto.randomUUID()),
+        signInId: home.id,
+        site: "shop.example",
+      };
+      await database.db.insert(sessions).values(satellite);
+      const url = new URL(
+        (await server.gatehouse.oauth.endSessionUrl(satellite, undefined)) as string,
+      );
+      assert.equal(url.origin, provider.issuer);
+      const hint = url.searchParams.get("id_token_hint") ?? "";
+      assert.ok(hint, "the provider is told which session ends");
+      assert.equal(decodeJwt(hint).sub, sub);
     });
 
     test("RP-initiated logout with a target that is not allowed lands on the sign-in page", async () => {
