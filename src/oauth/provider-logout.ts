@@ -182,7 +182,8 @@ export function createProviderLogout(deps: {
             ),
           );
         const named = await sessionsNamed(source.id, claims.sid, claims.sub);
-        await deps.sessions.dropped(named.map((row) => row.id));
+        // Each with its sign-in: the satellites' sessions (SITES) made from it end too.
+        for (const row of named) await deps.sessions.revoke(row.id);
         for (const userId of new Set(named.map((row) => row.userId)))
           deps.audit("user.logout", {
             userId,

@@ -347,6 +347,23 @@ for (const backend of backends) {
       assert.equal(decodeJwt(hint).sub, sub);
     });
 
+    test("a back-channel logout ends every site's session of the sign-in (SITES)", async () => {
+      const sub = `sub-${crypto.randomUUID()}`;
+      const { cookie } = await signIn(sub);
+      const homeId = hashToken(cookie.split("=")[1] as string);
+      const [home] = await database.db.select().from(sessions).where(eq(sessions.id, homeId));
+      assert.ok(home);
+      const satelliteId = hashToken(crypto.randomUUID());
+      await database.db
+        .insert(sessions)
+        .values({ ...home, id: satelliteId, signInId: home.id, site: "shop.example" });
+      await provider.endSessionsOf(sub);
+      assert.equal(provider.backchannel.error.length, 0, provider.backchannel.error.join("; "));
+      assert.equal(await resolves(cookie), 401);
+      const left = await database.db.select().from(sessions).where(eq(sessions.id, satelliteId));
+      assert.deepEqual(left, [], "the satellite's session of that sign-in is gone too");
+    });
+
     test("RP-initiated logout with a target that is not allowed lands on the sign-in page", async () => {
       const { browser } = await signIn(`sub-${crypto.randomUUID()}`);
       const out = await browser.request(
