@@ -11,7 +11,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { eq } from "drizzle-orm";
-import { decodeJwt } from "jose";
+import { decodeJwt, SignJWT } from "jose";
 import type { DatabaseHandle } from "../../src/db/client.ts";
 import { providerSessions, sessions } from "../../src/db/schema.ts";
 import { hashToken } from "../../src/kernel/tokens.ts";
@@ -218,6 +218,10 @@ for (const backend of backends) {
         ["without jti", provider.signLogoutToken({ sub, sid, jti: undefined })],
         ["without iat", provider.signLogoutToken({ sub, sid, iat: undefined })],
         ["unsigned", Promise.resolve(unsigned({ iss: provider.issuer, sub, sid }))],
+        [
+          "HS256 keyed with the provider's public key",
+          confused({ iss: provider.issuer, aud: provider.clientId, sub, sid }, provider.issuer),
+        ],
         ["not a JWT", Promise.resolve("not-a-jwt")],
       ];
       for (const [name, made] of cases) {
@@ -417,6 +421,20 @@ function unsigned(claims: Record<string, unknown>): string {
     events: { "http://schemas.openid.net/event/backchannel-logout": {} },
     ...claims,
   })}.`;
+}
+
+/** Algorithm confusion: HMAC-signed with the provider's published (public) key as the secret. */
+async function confused(claims: Record<string, unknown>, issuer: string): Promise<string> {
+  const meta = await (await fetch(`${issuer}/.well-known/openid-configuration`)).json();
+  const published = (await (await fetch(meta.jwks_uri)).json()).keys[0];
+  return new SignJWT({
+    iat: Math.floor(Date.now() / 1000),
+    jti: crypto.randomUUID(),
+    events: { "http://schemas.openid.net/event/backchannel-logout": {} },
+    ...claims,
+  })
+    .setProtectedHeader({ alg: "HS256", kid: published.kid })
+    .sign(new TextEncoder().encode(JSON.stringify(published)));
 }
 
 /** At the provider's end-session page: confirms the sign-out, follows back; where the browser lands. */
