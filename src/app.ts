@@ -34,6 +34,7 @@ import { apiKeyStrategy } from "./credentials/api-key.ts";
 import { authjsFromConfig } from "./credentials/authjs.ts";
 import { devBypassFromConfig } from "./credentials/dev-bypass.ts";
 import { sessionCookieStrategy } from "./credentials/session-cookie.ts";
+import type { CredentialStrategy } from "./credentials/strategy.ts";
 import { trustedJwtStrategy } from "./credentials/trusted-jwt.ts";
 import type { DatabaseHandle } from "./db/client.ts";
 import { isStoreUnavailable } from "./db/unavailable.ts";
@@ -67,7 +68,7 @@ import {
 import { sqlSessionStore } from "./sessions/store.ts";
 import { createAssertionSigner } from "./signing-keys/assertions.ts";
 import { type KeyRing, loadKeyRing } from "./signing-keys/key-ring.ts";
-import { sessionCookieNames } from "./sites/cookies.ts";
+import { sessionCookieNames, siteCookieName } from "./sites/cookies.ts";
 import { hopCodeStore } from "./sites/hop-codes.ts";
 import { createJwtVerifier } from "./trusted-issuers/verifier.ts";
 
@@ -236,6 +237,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
           amr: start.amr,
           guard: start.guard,
           returnTo: null,
+          providerSession: start.providerSession ?? null,
         })
       : null;
   const mode = registrationMode(config);
@@ -272,6 +274,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     registrationEnabled: registration.selfService,
     checkAddress: (email) => registration.checkSelfService(email),
     registrationSignsIn: config.registration_sign_in,
+    passwordNeedsVerifiedAddress: mode === "domains",
     onLogin: (result) => metrics.logins.inc({ result }),
   });
 
@@ -406,22 +409,33 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     registry: metrics.registry,
     logger,
   });
+  const bearers = [apiKeyStrategy(apiKeys), trustedJwtStrategy(jwts)];
+  const sessionStrategies = new Map(
+    sessionCookieNames(config).map((name) => [
+      name,
+      sessionCookieStrategy(sessions, name, { xsrf: xsrfInUse(config) }),
+    ]),
+  );
+  // Tried in this order; a bearer token is never answered by a cookie. Of
+  // the cookies, gatehouse's own session answers first; an Auth.js cookie
+  // only when it is absent or gone; the development bypass only when the
+  // request carries no credential at all.
+  const strategiesWith = (names: string[]) => [
+    ...bearers,
+    ...names.map((name) => sessionStrategies.get(name) as CredentialStrategy),
+    ...(authjs ? [authjs.strategy] : []),
+    ...(bypass ? [bypass] : []),
+  ];
   const resolve = createResolveHandler({
     config,
-    // Tried in this order; a bearer token is never answered by a cookie. Of
-    // the cookies, gatehouse's own session answers first; an Auth.js cookie
-    // only when it is absent or gone; the development bypass only when the
-    // request carries no credential at all.
-    strategies: [
-      apiKeyStrategy(apiKeys),
-      trustedJwtStrategy(jwts),
-      // A satellite's cookie may have another prefix (sites/sites.ts): each name is read.
-      ...sessionCookieNames(config).map((name) =>
-        sessionCookieStrategy(sessions, name, { xsrf: xsrfInUse(config) }),
-      ),
-      ...(authjs ? [authjs.strategy] : []),
-      ...(bypass ? [bypass] : []),
-    ],
+    strategies: strategiesWith([...sessionStrategies.keys()]),
+    // SITES: on a site's host, its own session cookie name only (sites/cookies.ts).
+    siteStrategies: new Map(
+      config.sites.sites.map((site) => [
+        site.domain,
+        strategiesWith([siteCookieName(config, site)]),
+      ]),
+    ),
     signer,
     metrics,
     clock,

@@ -4,7 +4,7 @@
 // arrive checked by the rules in fields.ts (the HTTP edge validates with them).
 import { eq } from "drizzle-orm";
 import type { Database } from "../db/client.ts";
-import { passwordCredentials, users } from "../db/schema.ts";
+import { type ProviderSessionRecord, passwordCredentials, users } from "../db/schema.ts";
 import { ServiceError } from "../errors.ts";
 import type { SessionGuard, SessionService } from "../sessions/service.ts";
 import type { SessionUser } from "../sessions/store.ts";
@@ -40,6 +40,11 @@ export type AccountServiceDeps = {
   checkAddress?: (email: string) => void;
   /** Registration opens a session at once; otherwise the user signs in after. */
   registrationSignsIn: boolean;
+  /**
+   * A password opens a session only for a verified address (REGISTRATION_MODE=
+   * domains: naming an address at the domain is not being there).
+   */
+  passwordNeedsVerifiedAddress?: boolean;
   /** Accounts with a second factor get a half sign-in instead of a session. */
   secondStep?: SecondStep;
   /** Told how each password sign-in ended (gatehouse_login_total). */
@@ -63,6 +68,8 @@ export type SecondStep = (start: {
   method: string;
   amr: string[];
   guard: SessionGuard;
+  /** A provider sign-in's provider session, for the session the factor makes. */
+  providerSession?: ProviderSessionRecord | null;
 }) => Promise<string | null>;
 
 export function createAccountService(deps: AccountServiceDeps) {
@@ -171,7 +178,7 @@ export function createAccountService(deps: AccountServiceDeps) {
       audit("user.registered", { userId: id, ...meta, detail: { method: "password" } });
       const created = toSessionUser(inserted);
       notify.registered(created);
-      if (!deps.registrationSignsIn) return { created };
+      if (!deps.registrationSignsIn || deps.passwordNeedsVerifiedAddress) return { created };
       return { created, signedIn: await signIn(created, "password", meta) };
     },
 
@@ -223,6 +230,13 @@ export function createAccountService(deps: AccountServiceDeps) {
         throw new ServiceError("account_disabled", "This account is disabled.");
       }
       await throttle.succeeded(email, meta.ip);
+      if (deps.passwordNeedsVerifiedAddress && !user.emailVerified) {
+        counted("failure");
+        throw new ServiceError(
+          "email_not_verified",
+          "Confirm your email address first: follow the link we sent to it, then sign in.",
+        );
+      }
       const half =
         hash && deps.secondStep
           ? await deps.secondStep({

@@ -142,6 +142,14 @@ export const sessions = pgTable(
  * RP-initiated logout). Kept beside the session, not in it, so the hot path
  * never reads or caches it; it goes with its session.
  */
+/** A provider_sessions row before its session exists. */
+export type ProviderSessionRecord = {
+  provider: string;
+  subject: string;
+  sid: string | null;
+  idToken: string | null;
+};
+
 export const providerSessions = pgTable(
   "provider_sessions",
   {
@@ -358,6 +366,11 @@ export const pendingSignIns = pgTable(
     /** What the session must still be made with (sessions/store.ts SessionGuard). */
     guard: jsonb("guard").$type<{ passwordHash: string } | { identityId: string }>().notNull(),
     returnTo: text("return_to"),
+    /**
+     * A provider sign-in's provider session (provider_sessions without the
+     * session id), recorded beside the session once the factor makes it.
+     */
+    providerSession: jsonb("provider_session").$type<ProviderSessionRecord>(),
     expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
     createdAt: createdAt(),
   },

@@ -43,6 +43,8 @@ import { createIdentityHeaders } from "./identity-headers.ts";
 export type ResolveDeps = {
   config: Config;
   strategies: readonly CredentialStrategy[];
+  /** SITES: the strategies for a site's hosts (by its domain), reading that site's cookie only. */
+  siteStrategies?: ReadonlyMap<string, readonly CredentialStrategy[]>;
   signer: AssertionSigner;
   metrics: Metrics;
   clock: Clock;
@@ -326,7 +328,7 @@ export function createResolveHandler(deps: ResolveDeps): ResolveHandler {
       "error" in target.request || !needsCredential(target.requirement)
         ? NOT_READ
         : await readCredential(
-            deps.strategies,
+            (site && deps.siteStrategies?.get(site.domain)) || deps.strategies,
             { authorization: req.headers.authorization, cookie: req.headers.cookie },
             onCredentialError,
           );

@@ -7,7 +7,12 @@
 import { and, eq, gt, isNull, lt } from "drizzle-orm";
 import type { Audit } from "../accounts/audit.ts";
 import type { Database } from "../db/client.ts";
-import { pendingSignIns, users } from "../db/schema.ts";
+import {
+  type ProviderSessionRecord,
+  pendingSignIns,
+  providerSessions,
+  users,
+} from "../db/schema.ts";
 import { ServiceError } from "../errors.ts";
 import type { Clock } from "../kernel/clock.ts";
 import { generateToken, hashToken, isWellFormedToken } from "../kernel/tokens.ts";
@@ -24,6 +29,8 @@ export type PendingSignIn = {
   amr: string[];
   guard: SessionGuard;
   returnTo: string | null;
+  /** A provider sign-in's provider session: recorded beside the session made. */
+  providerSession: ProviderSessionRecord | null;
   /** The account's address (the factors' throttle and notices name it). */
   email: string;
 };
@@ -67,8 +74,8 @@ export function createPendingSignIns(deps: {
         )
         .limit(1);
       if (!row) return null;
-      const { id, userId, method, amr, guard, returnTo } = row.pending;
-      return { id, userId, method, amr, guard, returnTo, email: row.email };
+      const { id, userId, method, amr, guard, returnTo, providerSession } = row.pending;
+      return { id, userId, method, amr, guard, returnTo, providerSession, email: row.email };
     },
 
     /**
@@ -97,6 +104,11 @@ export function createPendingSignIns(deps: {
           "conflict",
           "This account changed while you were signing in. Please sign in again.",
         );
+      // The provider's sign-out (back-channel, RP-initiated) finds this session too.
+      if (pending.providerSession)
+        await db
+          .insert(providerSessions)
+          .values({ sessionId: created.session.id, ...pending.providerSession });
       deps.audit("user.login", {
         userId: pending.userId,
         ip: meta.ip,

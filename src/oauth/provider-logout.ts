@@ -11,11 +11,17 @@
 //   full (logout-tokens.ts), used once (logout-replay.ts), and the sessions
 //   it names are revoked in SQL, Redis and every replica's memory. A token
 //   that fails any check changes nothing.
-import { and, eq, inArray } from "drizzle-orm";
+import { and, eq, inArray, sql } from "drizzle-orm";
 import { decodeJwt } from "jose";
 import type { Audit } from "../accounts/audit.ts";
 import type { Database } from "../db/client.ts";
-import { oauthIdentities, providerSessions, sessions as sessionRows } from "../db/schema.ts";
+import {
+  oauthIdentities,
+  type ProviderSessionRecord,
+  pendingSignIns,
+  providerSessions,
+  sessions as sessionRows,
+} from "../db/schema.ts";
 import type { Clock } from "../kernel/clock.ts";
 import type { SessionService } from "../sessions/service.ts";
 import type { LogoutReplay } from "./logout-replay.ts";
@@ -90,20 +96,22 @@ export function createProviderLogout(deps: {
   }
 
   return {
-    /** Records the provider's session for a session just signed in with it. */
-    async remember(
-      sessionId: string,
+    /** What to record of the provider's session, before the session exists (null: nothing). */
+    async prepare(
       source: Provider,
       subject: string,
       tokens: ProviderTokens,
-    ): Promise<void> {
-      if (!source.oidc || !tokens.idToken) return;
+    ): Promise<ProviderSessionRecord | null> {
+      if (!source.oidc || !tokens.idToken) return null;
       // Verified by the sign-in already: read, not checked again.
       const sid = text(decodeJwt(tokens.idToken).sid);
       const idToken = source.logout === "provider" ? await vault.seal(tokens.idToken) : null;
-      await db
-        .insert(providerSessions)
-        .values({ sessionId, provider: source.id, subject, sid, idToken });
+      return { provider: source.id, subject, sid, idToken };
+    },
+
+    /** Records the provider's session for a session just signed in with it. */
+    async remember(sessionId: string, record: ProviderSessionRecord | null): Promise<void> {
+      if (record) await db.insert(providerSessions).values({ sessionId, ...record });
     },
 
     /**
@@ -113,7 +121,7 @@ export function createProviderLogout(deps: {
      * revoked: its provider row goes with it.
      */
     async endSessionUrl(
-      session: { id: string; method: string },
+      session: { id: string; method: string; signInId?: string | null },
       returnTo: string | undefined,
     ): Promise<string | null> {
       const providerId = providerOf(session.method);
@@ -129,10 +137,11 @@ export function createProviderLogout(deps: {
         return null;
       }
       if (url.protocol !== "https:" && url.protocol !== "http:") return null;
+      // A satellite's session (SITES) signs out with its sign-in's, which holds the provider's.
       const [row] = await db
         .select({ idToken: providerSessions.idToken })
         .from(providerSessions)
-        .where(eq(providerSessions.sessionId, session.id));
+        .where(eq(providerSessions.sessionId, session.signInId ?? session.id));
       const idToken = row?.idToken ? await vault.open(row.idToken) : null;
       if (idToken) url.searchParams.set("id_token_hint", idToken);
       url.searchParams.set("client_id", source.clientId);
@@ -161,8 +170,20 @@ export function createProviderLogout(deps: {
       if (!(await deps.replay.firstUse(source.id, claims.jti, until, now)))
         throw new LogoutTokenError("the logout token was used before");
       try {
+        // A half sign-in from that provider session ends too: its factor would make a session of it.
+        const session = pendingSignIns.providerSession;
+        await db
+          .delete(pendingSignIns)
+          .where(
+            and(
+              sql`${session}->>'provider' = ${source.id}`,
+              claims.sid ? sql`${session}->>'sid' = ${claims.sid}` : undefined,
+              claims.sub ? sql`${session}->>'subject' = ${claims.sub}` : undefined,
+            ),
+          );
         const named = await sessionsNamed(source.id, claims.sid, claims.sub);
-        await deps.sessions.dropped(named.map((row) => row.id));
+        // Each with its sign-in: the satellites' sessions (SITES) made from it end too.
+        for (const row of named) await deps.sessions.revoke(row.id);
         for (const userId of new Set(named.map((row) => row.userId)))
           deps.audit("user.logout", {
             userId,

@@ -90,6 +90,7 @@ export function createOAuthService(deps: {
     clock,
     links,
     provider,
+    providerSession: logout.prepare,
     rememberProviderSession: logout.remember,
     ...(deps.secondStep ? { secondStep: deps.secondStep } : {}),
   });

@@ -8,7 +8,7 @@ import { eq, lt } from "drizzle-orm";
 import type { Audit } from "../accounts/audit.ts";
 import type { ClientMeta, SecondStep, SignedIn } from "../accounts/service.ts";
 import type { Database } from "../db/client.ts";
-import { oauthFlows } from "../db/schema.ts";
+import { oauthFlows, type ProviderSessionRecord } from "../db/schema.ts";
 import type { Clock } from "../kernel/clock.ts";
 import { generateToken, hashToken, isWellFormedToken } from "../kernel/tokens.ts";
 import type { SessionService } from "../sessions/service.ts";
@@ -39,13 +39,14 @@ export function createSignInFlow(deps: {
   links: IdentityLinks;
   /** The configured provider of that id; throws OAuthError 404 when there is none. */
   provider(id: string): Provider;
-  /** Records the provider's session (sid, ID token) beside a new session. */
-  rememberProviderSession(
-    sessionId: string,
+  /** What to record of the provider's session (sid, ID token) beside the session it makes. */
+  providerSession(
     source: Provider,
     subject: string,
     tokens: ProviderTokens,
-  ): Promise<void>;
+  ): Promise<ProviderSessionRecord | null>;
+  /** Records it beside a new session. */
+  rememberProviderSession(sessionId: string, record: ProviderSessionRecord | null): Promise<void>;
   /** Accounts with a second factor get a half sign-in instead of a session. */
   secondStep?: SecondStep;
 }) {
@@ -160,11 +161,14 @@ export function createSignInFlow(deps: {
       const { id, email, emailVerified, name, roles } = user;
       // The provider's amr when its ID token had one (how the user proved it there).
       const amr = profile.amr ?? [];
+      // Kept with a half sign-in too: the session its factor makes ends with the provider's.
+      const providerSession = await deps.providerSession(source, profile.subject, tokens);
       const halfSignedIn = await deps.secondStep?.({
         user: { id, email, emailVerified, name, roles },
         method,
         amr,
         guard: { identityId },
+        providerSession,
       });
       if (halfSignedIn) return { halfSignedIn, returnTo: flow.returnTo };
       // The session goes in only while the identity is still the account's: a
@@ -175,7 +179,7 @@ export function createSignInFlow(deps: {
       });
       if (!created) throw new OAuthError(409, SIGN_IN_CHANGED);
       const { token, session } = created;
-      await deps.rememberProviderSession(session.id, source, profile.subject, tokens);
+      await deps.rememberProviderSession(session.id, providerSession);
       audit("user.login", { userId: user.id, ...meta, detail: { method } });
       return {
         signedIn: {

@@ -7,7 +7,7 @@
 // whose sign-in has ended, creates nothing.
 import { and, eq, gt, lt } from "drizzle-orm";
 import type { Database } from "../db/client.ts";
-import { sessions, siteCodes } from "../db/schema.ts";
+import { sessions, siteCodes, users } from "../db/schema.ts";
 import { generateToken, hashToken, isWellFormedToken } from "../kernel/tokens.ts";
 import type { SessionRecord } from "../sessions/store.ts";
 
@@ -88,6 +88,16 @@ export function hopCodeStore(
         userId = code.userId;
         if (code.host !== input.host) return { refused: "wrong_site" as const };
         if (code.stateHash !== hashToken(input.state)) return { refused: "wrong_state" as const };
+        // The user's row first, as everything that makes a session takes it:
+        // a first proof of the address (accounts/first-proof.ts) waits for
+        // this, then removes this session too, or goes first and the home
+        // session below is gone.
+        const [owner] = await tx
+          .select({ id: users.id })
+          .from(users)
+          .where(eq(users.id, code.userId))
+          .for("share");
+        if (!owner) return { refused: "signed_out" as const };
         // Held until commit: a sign-out of this sign-in waits for it, then deletes this session too.
         const [home] = await tx
           .select()

@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { eq } from "drizzle-orm";
 import { users } from "../../src/db/schema.ts";
+import { totpCodeAt } from "../../src/mfa/totp.ts";
 import { describeOnEachBackend } from "../helpers/backends.ts";
 import {
   askResolve,
@@ -325,6 +326,51 @@ describeOnEachBackend(
       await sleep(200);
       [row] = await stack.database.db.select().from(users).where(eq(users.email, email));
       assert.deepEqual(row?.roles, []);
+    });
+  },
+);
+
+describeOnEachBackend(
+  "the admin console when MFA_REQUIRED_ROLES names the admin role",
+  { MFA_REQUIRED_ROLES: "admin", SESSION_CACHE_TTL: "60s" },
+  (stack) => {
+    test("a session without a second factor is refused (set it up, then prove it); with one it is let in", async () => {
+      const base = stack.server.url;
+      const email = uniqueEmail("mfa-admin");
+      await register(base, email);
+      const [row] = await stack.database.db.select().from(users).where(eq(users.email, email));
+      await stack.server.gatehouse.users.setRoles(row?.id as string, ["admin"]);
+      const cookieOf = (response: Response) =>
+        response.headers.getSetCookie()[0]?.split(";")[0] as string;
+      const first = cookieOf(await login(base, email));
+      const second = cookieOf(await login(base, email));
+      const console = (cookie: string, accept = "application/json") =>
+        fetch(`${base}/auth/admin/users`, { headers: { cookie, accept }, redirect: "manual" });
+      // The resolver asks this admin to set up a factor; so does the console.
+      assert.equal((await askResolve(base, "/", { cookie: first })).status, 401);
+      const refused = await console(first);
+      assert.equal(refused.status, 401, "a factor would let this admin in: not a 403");
+      assert.equal((await bodyOf(refused)).error.code, "mfa_enrolment_required");
+      const page = await console(first, "text/html");
+      assert.equal(page.status, 302);
+      assert.match(page.headers.get("location") ?? "", /^\/auth\/mfa\/setup\?rd=/);
+      const invite = await fetch(
+        `${base}/auth/admin/invitations`,
+        postJson({ email: uniqueEmail("invited"), roles: ["admin"] }, first),
+      );
+      assert.equal(invite.status, 401, "no invitation made without the factor");
+      // Set up on the first session, which proves it by doing so.
+      const { secret } = await bodyOf(await fetch(`${base}/auth/mfa/totp`, postJson({}, first)));
+      const confirmed = await fetch(
+        `${base}/auth/mfa/totp/confirm`,
+        postJson({ code: totpCodeAt(secret, Date.now()) }, first),
+      );
+      assert.equal(confirmed.status, 200, await confirmed.clone().text());
+      assert.equal((await console(first)).status, 200);
+      // The other session, signed in with the password alone, must prove it.
+      const stepUp = await console(second);
+      assert.equal(stepUp.status, 401);
+      assert.equal((await bodyOf(stepUp)).error.code, "mfa_required");
     });
   },
 );

@@ -15,7 +15,7 @@ import {
   bodyOf,
   GOOD_PASSWORD,
   login,
-  register,
+  markVerified,
   uniqueEmail,
 } from "../helpers/gatehouse.ts";
 import { postForm, postJson } from "../helpers/http.ts";
@@ -271,8 +271,13 @@ describeOnEachBackend(
   { REGISTRATION_MODE: "domains", REGISTRATION_DOMAINS: "example.com,*.corp.example" },
   (stack) => {
     test("the password form accepts the domains and refuses tricks, without saying whether an account exists", async () => {
-      await register(stack.server.url, `ok.${Date.now()}@example.com`);
-      await register(stack.server.url, `ok.${Date.now()}@eu.corp.example`);
+      for (const email of [`ok.${Date.now()}@example.com`, `ok.${Date.now()}@eu.corp.example`]) {
+        const response = await fetch(
+          `${stack.server.url}/auth/register`,
+          postJson({ email, password: GOOD_PASSWORD }),
+        );
+        assert.equal(response.status, 201, email);
+      }
       for (const email of [
         "me@example.com.evil.test",
         "me@evilexample.com",
@@ -288,6 +293,33 @@ describeOnEachBackend(
           `${email}: ${response.status}`,
         );
       }
+    });
+  },
+);
+
+describeOnEachBackend(
+  "REGISTRATION_MODE=domains, an address claimed but not proven",
+  { REGISTRATION_MODE: "domains", REGISTRATION_DOMAINS: "example.com" },
+  (stack) => {
+    test("a stranger naming someone's address at the domain gets no session until it is proven", async () => {
+      const base = stack.server.url;
+      const email = `ceo.${Date.now()}@example.com`;
+      const registered = await fetch(
+        `${base}/auth/register`,
+        postJson({ email, password: GOOD_PASSWORD }),
+      );
+      assert.equal(registered.status, 201);
+      assert.deepEqual(registered.headers.getSetCookie(), [], "registering signs nobody in");
+      const refused = await login(base, email);
+      assert.equal(refused.status, 403);
+      assert.equal((await bodyOf(refused)).error.code, "email_not_verified");
+      assert.deepEqual(refused.headers.getSetCookie(), []);
+      // The address's owner follows the mailed link: then the password signs in.
+      await markVerified(stack.server, email);
+      const signedIn = await login(base, email);
+      assert.equal(signedIn.status, 200);
+      const cookie = signedIn.headers.getSetCookie()[0]?.split(";")[0] as string;
+      assert.equal((await askResolve(base, "/", { cookie })).status, 200);
     });
   },
 );

@@ -10,9 +10,12 @@
 //   validated return target (never on one that is not allowed).
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { decodeJwt } from "jose";
+import { eq } from "drizzle-orm";
+import { decodeJwt, SignJWT } from "jose";
 import type { DatabaseHandle } from "../../src/db/client.ts";
-import { providerSessions } from "../../src/db/schema.ts";
+import { providerSessions, sessions } from "../../src/db/schema.ts";
+import { hashToken } from "../../src/kernel/tokens.ts";
+import { totpCodeAt } from "../../src/mfa/totp.ts";
 import { backends } from "../helpers/backends.ts";
 import { CookieBrowser } from "../helpers/cookie-browser.ts";
 import {
@@ -22,6 +25,7 @@ import {
   startGatehouse,
   uniqueEmail,
 } from "../helpers/gatehouse.ts";
+import { postJson } from "../helpers/http.ts";
 import { type RunningOidcProvider, startOidcProvider } from "../helpers/oidc-provider.ts";
 import { freePort } from "../helpers/ports.ts";
 
@@ -113,6 +117,52 @@ for (const backend of backends) {
       assert.equal(byKey.status, 200, "the API key is not a session: it stays");
     });
 
+    test("a sign-in finished with a second factor ends with the provider's session too", async () => {
+      const sub = `sub-${crypto.randomUUID()}`;
+      const { browser, cookie, email } = await signIn(sub);
+      const { secret } = await bodyOf(await fetch(`${base}/auth/mfa/totp`, postJson({}, cookie)));
+      const confirmed = await fetch(
+        `${base}/auth/mfa/totp/confirm`,
+        postJson({ code: totpCodeAt(secret, Date.now() - 30_000) }, cookie),
+      );
+      assert.equal(confirmed.status, 200, await confirmed.clone().text());
+      // Again, in the same provider session: half signed in, then the factor.
+      provider.nextUser({ sub, email, email_verified: true, name: "Grace" });
+      const { hops } = await browser.follow(`${base}/auth/oauth/idp`);
+      assert.equal(hops.at(-1)?.url.pathname, "/auth/mfa");
+      const verified = await browser.request(new URL(`${base}/auth/mfa/verify`), {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ kind: "totp", code: totpCodeAt(secret, Date.now()) }),
+      });
+      assert.equal(verified.status, 200, await verified.clone().text());
+      const second = `gatehouse_session=${browser.cookies.get("gatehouse_session")}`;
+      assert.notEqual(second, cookie);
+      assert.equal(await resolves(second), 200);
+      await provider.endSessionsOf(sub);
+      assert.equal(provider.backchannel.error.length, 0, provider.backchannel.error.join("; "));
+      assert.equal(await resolves(cookie), 401);
+      assert.equal(await resolves(second), 401, "the session made by the second factor is gone");
+      // Half signed in when the provider ends its session: the factor makes nothing then.
+      provider.nextUser({ sub, email, email_verified: true, name: "Grace" });
+      assert.equal(
+        (await browser.follow(`${base}/auth/oauth/idp`)).hops.at(-1)?.url.pathname,
+        "/auth/mfa",
+      );
+      await provider.endSessionsOf(sub);
+      assert.equal(provider.backchannel.error.length, 0, provider.backchannel.error.join("; "));
+      const late = await browser.request(new URL(`${base}/auth/mfa/verify`), {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ kind: "totp", code: totpCodeAt(secret, Date.now() + 30_000) }),
+      });
+      assert.equal(late.status, 401, await late.clone().text());
+      assert.deepEqual(
+        late.headers.getSetCookie().filter((one) => /^gatehouse_session=[^;]/.test(one)),
+        [],
+      );
+    });
+
     test("a replayed logout token changes nothing, even for a new session with the same sid", async () => {
       const sub = `sub-${crypto.randomUUID()}`;
       const browser = new CookieBrowser();
@@ -168,6 +218,10 @@ for (const backend of backends) {
         ["without jti", provider.signLogoutToken({ sub, sid, jti: undefined })],
         ["without iat", provider.signLogoutToken({ sub, sid, iat: undefined })],
         ["unsigned", Promise.resolve(unsigned({ iss: provider.issuer, sub, sid }))],
+        [
+          "HS256 keyed with the provider's public key",
+          confused({ iss: provider.issuer, aud: provider.clientId, sub, sid }, provider.issuer),
+        ],
         ["not a JWT", Promise.resolve("not-a-jwt")],
       ];
       for (const [name, made] of cases) {
@@ -274,6 +328,46 @@ for (const backend of backends) {
       assert.equal(provider.backchannel.error.length, 0, provider.backchannel.error.join("; "));
     });
 
+    test("RP-initiated logout from a satellite's session (SITES) names the sign-in's ID token", async () => {
+      const sub = `sub-${crypto.randomUUID()}`;
+      const { cookie } = await signIn(sub);
+      const homeId = hashToken(cookie.split("=")[1] as string);
+      const [home] = await database.db.select().from(sessions).where(eq(sessions.id, homeId));
+      assert.ok(home);
+      // The session a hop makes from it (sites/hop-codes.ts): the sign-in's, for a satellite.
+      const satellite = {
+        ...home,
+        id: hashToken(crypto.randomUUID()),
+        signInId: home.id,
+        site: "shop.example",
+      };
+      await database.db.insert(sessions).values(satellite);
+      const url = new URL(
+        (await server.gatehouse.oauth.endSessionUrl(satellite, undefined)) as string,
+      );
+      assert.equal(url.origin, provider.issuer);
+      const hint = url.searchParams.get("id_token_hint") ?? "";
+      assert.ok(hint, "the provider is told which session ends");
+      assert.equal(decodeJwt(hint).sub, sub);
+    });
+
+    test("a back-channel logout ends every site's session of the sign-in (SITES)", async () => {
+      const sub = `sub-${crypto.randomUUID()}`;
+      const { cookie } = await signIn(sub);
+      const homeId = hashToken(cookie.split("=")[1] as string);
+      const [home] = await database.db.select().from(sessions).where(eq(sessions.id, homeId));
+      assert.ok(home);
+      const satelliteId = hashToken(crypto.randomUUID());
+      await database.db
+        .insert(sessions)
+        .values({ ...home, id: satelliteId, signInId: home.id, site: "shop.example" });
+      await provider.endSessionsOf(sub);
+      assert.equal(provider.backchannel.error.length, 0, provider.backchannel.error.join("; "));
+      assert.equal(await resolves(cookie), 401);
+      const left = await database.db.select().from(sessions).where(eq(sessions.id, satelliteId));
+      assert.deepEqual(left, [], "the satellite's session of that sign-in is gone too");
+    });
+
     test("RP-initiated logout with a target that is not allowed lands on the sign-in page", async () => {
       const { browser } = await signIn(`sub-${crypto.randomUUID()}`);
       const out = await browser.request(
@@ -327,6 +421,20 @@ function unsigned(claims: Record<string, unknown>): string {
     events: { "http://schemas.openid.net/event/backchannel-logout": {} },
     ...claims,
   })}.`;
+}
+
+/** Algorithm confusion: HMAC-signed with the provider's published (public) key as the secret. */
+async function confused(claims: Record<string, unknown>, issuer: string): Promise<string> {
+  const meta = await (await fetch(`${issuer}/.well-known/openid-configuration`)).json();
+  const published = (await (await fetch(meta.jwks_uri)).json()).keys[0];
+  return new SignJWT({
+    iat: Math.floor(Date.now() / 1000),
+    jti: crypto.randomUUID(),
+    events: { "http://schemas.openid.net/event/backchannel-logout": {} },
+    ...claims,
+  })
+    .setProtectedHeader({ alg: "HS256", kid: published.kid })
+    .sign(new TextEncoder().encode(JSON.stringify(published)));
 }
 
 /** At the provider's end-session page: confirms the sign-out, follows back; where the browser lands. */

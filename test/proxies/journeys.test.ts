@@ -352,6 +352,14 @@ for (const { name: proxyName, start: startProxy, env } of proxies) {
       const https = `theme=dark; __Host-${name}=${value}`;
       const echoed = await bodyOf(await fetch(`${base}/public/x`, { headers: { cookie: https } }));
       assert.equal(echoed.headers.cookie, "theme=dark", https);
+      // And the spelling with a Domain (COOKIE_DOMAIN, or a SITES entry with cookie_domain).
+      for (const shared of [
+        `theme=dark; __Secure-${name}=${value}`,
+        `__Secure-${name}=${value}; theme=dark`,
+      ]) {
+        const seen = await bodyOf(await fetch(`${base}/public/x`, { headers: { cookie: shared } }));
+        assert.equal(seen.headers.cookie, "theme=dark", shared);
+      }
       const only = await bodyOf(await fetch(`${base}/page`, { headers: { cookie } }));
       assert.ok(!only.headers.cookie, "nothing left, nothing sent");
       const theirs = await bodyOf(

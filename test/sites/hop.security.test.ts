@@ -7,8 +7,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Worker } from "node:worker_threads";
-import { count, eq } from "drizzle-orm";
+import { count, eq, sql } from "drizzle-orm";
+import { proveAddress } from "../../src/accounts/first-proof.ts";
 import { auditEvents, sessions, siteCodes, users } from "../../src/db/schema.ts";
+import { totpCodeAt } from "../../src/mfa/totp.ts";
 import { describeOnEachBackend, type Stack } from "../helpers/backends.ts";
 import { manualClock } from "../helpers/clock.ts";
 import { askResolve, GOOD_PASSWORD, uniqueEmail } from "../helpers/gatehouse.ts";
@@ -31,6 +33,7 @@ Worker.prototype.postMessage = function (this: Worker, message: unknown, ...rest
 const env = {
   PUBLIC_URL: `https://${HOME}`,
   SITES: `[{ domain: ${SHOP}, name: Shop }, { domain: ${APP}, cookie_domain: true }]`,
+  RULES: `[{ path: "/secure/**", mfa: true, max_auth_age: 5m }]`,
 };
 
 /** name=value of a Set-Cookie whose name ends with `suffix`, or undefined. */
@@ -83,6 +86,21 @@ describeOnEachBackend(
       return { callback: `${callback.pathname}${callback.search}`, state };
     }
 
+    /** Waits until `n` statements of this database wait on a lock (PostgreSQL). */
+    const lockWaits = async (n: number) => {
+      const waiting = async () =>
+        Number(
+          (
+            (await db().execute(
+              sql`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`,
+            )) as unknown as { n: number }[]
+          )[0]?.n,
+        );
+      for (let i = 0; i < 1000 && (await waiting()) < n; i++)
+        await new Promise((r) => setTimeout(r, 10));
+      assert.ok((await waiting()) >= n, `${n} statements waiting`);
+    };
+
     const refused = async (response: Response, reason: string) => {
       assert.equal(response.status, 400, reason);
       assert.equal(response.headers.get("x-gatehouse-error"), reason);
@@ -128,6 +146,30 @@ describeOnEachBackend(
         (await resolve(`api.${APP}`, (appCookie as string).split(";")[0] as string)).status,
         200,
       );
+    });
+
+    test("a session cookie under another site's name, planted by a sibling subdomain, is nobody", async () => {
+      // The attacker's own sessions: home, and a hop to the host-only satellite.
+      const attacker = await signUp();
+      const { callback, state } = await codeFor(SHOP, attacker.home);
+      const shop = cookieFrom(
+        await get(SHOP, callback, state),
+        "__Host-gatehouse_session",
+      ) as string;
+      const token = (cookie: string) => cookie.split("=")[1] as string;
+      const resolve = (host: string, cookie: string) =>
+        askResolve(stack.server.url, "/x", { "x-forwarded-host": host, cookie });
+      assert.equal((await resolve(SHOP, shop)).status, 200, "under its own name it is honoured");
+      // blog.example-shop.net may set `__Secure-` cookies for the parent
+      // domain (never `__Host-` ones): the name of a cookie_domain site.
+      for (const [host, planted] of [
+        [SHOP, `__Secure-gatehouse_session=${token(shop)}`],
+        [HOME, `__Secure-gatehouse_session=${token(attacker.home)}`],
+      ] as const) {
+        const answer = await resolve(host, planted);
+        assert.equal(answer.status, 401, `${host}: ${answer.headers.get("x-auth-user-id")}`);
+        assert.equal(answer.headers.get("x-auth-user-id"), null);
+      }
     });
 
     test("the hop does no password work", async () => {
@@ -182,6 +224,91 @@ describeOnEachBackend(
         assert.ok([302, 400].includes(exchange.status), String(exchange.status));
         assert.equal(await sessionCount(userId), 0, `round ${i}: ${exchange.status}`);
       }
+    });
+
+    test("signing out everywhere while a code is being exchanged leaves no session behind", async (t) => {
+      // Two connections' interleaving: only a server database has them.
+      if (stack.backend.name !== "postgres") return t.skip("PGlite runs one statement at a time");
+      const { userId, home } = await signUp();
+      const { callback, state } = await codeFor(SHOP, home);
+      let exchange: Response | Promise<Response> | undefined;
+      let revoke: Promise<number> | undefined;
+      await db().transaction(async (tx) => {
+        // Writes to sessions wait behind this: the exchange, its home session
+        // locked FOR SHARE, waits at its insert.
+        await tx.execute(sql`lock table sessions in share mode`);
+        exchange = get(SHOP, callback, state);
+        await lockWaits(1);
+        revoke = stack.server.gatehouse.sessions.revokeAllForUser(userId);
+        await lockWaits(2);
+      });
+      assert.equal((await (exchange as Response | Promise<Response>)).status, 302);
+      await revoke;
+      assert.equal(
+        await sessionCount(userId),
+        0,
+        "the satellite session made meanwhile is gone too",
+      );
+    });
+
+    test("the address's first proof while a code is being exchanged leaves the squatter no satellite session", async (t) => {
+      // Two connections' interleaving: only a server database has them.
+      if (stack.backend.name !== "postgres") return t.skip("PGlite runs one statement at a time");
+      // Whoever registered the address (unproven) hops; its owner proves it meanwhile.
+      const { userId, home } = await signUp();
+      const { callback, state } = await codeFor(SHOP, home);
+      let exchange: Response | Promise<Response> | undefined;
+      let proof: Promise<unknown> | undefined;
+      await db().transaction(async (tx) => {
+        // Writes to sessions wait behind this: the exchange, its home session
+        // locked FOR SHARE, waits at its insert; the proof at its delete.
+        await tx.execute(sql`lock table sessions in share mode`);
+        exchange = get(SHOP, callback, state);
+        await lockWaits(1);
+        proof = db().transaction((proving) => proveAddress(proving, userId, () => new Date()));
+        await lockWaits(2);
+      });
+      await exchange;
+      await proof;
+      assert.equal(await sessionCount(userId), 0, "nothing made before the proof survives it");
+    });
+
+    test("a factor proven again at home counts on the satellites of the same sign-in (no step-up loop)", async () => {
+      const { userId, home } = await signUp();
+      const post = (path: string, body: unknown) =>
+        stack.server.gatehouse.app.request(`https://${HOME}${path}`, {
+          method: "POST",
+          headers: { host: HOME, cookie: home, "content-type": "application/json" },
+          body: JSON.stringify(body),
+        });
+      const { secret } = await (await post("/auth/mfa/totp", {})).json();
+      assert.equal(
+        (await post("/auth/mfa/totp/confirm", { code: totpCodeAt(secret, clock.now()) })).status,
+        200,
+      );
+      const { callback, state } = await codeFor(SHOP, home);
+      const shop = cookieFrom(
+        await get(SHOP, callback, state),
+        "__Host-gatehouse_session",
+      ) as string;
+      const secure = () =>
+        askResolve(stack.server.url, "/secure/x", { "x-forwarded-host": SHOP, cookie: shop });
+      assert.equal((await secure()).status, 200, "the sign-in's factor, on the satellite");
+      // Later than max_auth_age: the satellite sends the browser home to prove it again.
+      clock.advance(10 * 60_000);
+      const stepUp = await secure();
+      assert.equal(stepUp.status, 401);
+      const to = new URL(stepUp.headers.get("location") as string);
+      assert.equal(to.href.split("?")[0], `https://${HOME}/auth/mfa`, "proven at home");
+      const proven = await post("/auth/mfa/verify", {
+        kind: "totp",
+        code: totpCodeAt(secret, clock.now()),
+      });
+      assert.equal(proven.status, 200, await proven.clone().text());
+      const back = await secure();
+      assert.equal(back.status, 200, "the satellite's session has the new proof too");
+      assert.equal(back.headers.get("x-auth-mfa"), "true");
+      assert.equal(await sessionCount(userId), 2);
     });
 
     test("a code used on another site is refused, and used up", async () => {

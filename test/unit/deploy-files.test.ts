@@ -82,12 +82,18 @@ test("the docker-compose Traefik labels say what the tested dynamic.yml says", (
 });
 
 test("every proxy configuration strips x-auth-* by pattern and keeps gatehouse's cookie from the application", () => {
-  // The names gatehouse's session cookie takes: on http, and with its https prefix.
+  // The names gatehouse's session cookie takes: on http, and with its https
+  // prefixes (host-only, and with a Domain: COOKIE_DOMAIN or a cookie_domain site).
   const plain = loadConfig({}).session_cookie;
   const https = loadConfig({ PUBLIC_URL: "https://app.example.com" }).session_cookie;
   assert.equal(https, `__Host-${plain}`);
+  const shared = loadConfig({
+    PUBLIC_URL: "https://app.example.com",
+    COOKIE_DOMAIN: "example.com",
+  }).session_cookie;
+  assert.equal(shared, `__Secure-${plain}`);
   const cookieNames = (text: string) =>
-    [...text.matchAll(/\(\?:__Host-\)\?(\w+)=/g)].map((match) => match[1]);
+    [...text.matchAll(/\(\?:__\(\?:Host\|Secure\)-\)\?(\w+)=/g)].map((match) => match[1]);
   const patterns = ["X-Auth-*", "X-Auth_*", "X_Auth-*", "X_Auth_*"];
 
   const nginxSnippet = read("deploy/nginx/gatehouse-auth.conf");
