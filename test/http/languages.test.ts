@@ -237,7 +237,9 @@ describe("languages", () => {
     const year = new Date().getUTCFullYear();
     assert.match(
       text,
-      new RegExp(`<time datetime="${year}-\\d\\d-\\d\\dT[^"]+Z">[^<]*${year}[^<]*UTC</time>`),
+      new RegExp(
+        `<time datetime="${year}-\\d\\d-\\d\\dT[^"]+Z" data-local>[^<]*${year}[^<]*UTC</time>`,
+      ),
     );
     const expected = new Intl.DateTimeFormat("de", {
       year: "numeric",

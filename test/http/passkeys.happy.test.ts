@@ -121,7 +121,11 @@ describe("passkeys off (PUBLIC_URL on an IP address)", () => {
     const login = await fetch(`${server.url}/auth/login`);
     const page = await login.text();
     assert.doesNotMatch(page, /Sign in with a passkey|<script/);
-    assert.doesNotMatch(login.headers.get("content-security-policy") ?? "", /script-src/);
+    // The only script the CSP allows is the one that shows times in the visitor's zone.
+    assert.match(
+      login.headers.get("content-security-policy") ?? "",
+      /script-src [^ ;]+\/auth\/local-time\.js;/,
+    );
     const options = await fetch(`${server.url}/auth/passkeys/login/options`, postJson({}));
     assert.equal(options.status, 404);
     assert.match((await bodyOf(options)).error.message, /Passkeys are not available here/);
@@ -163,7 +167,12 @@ describeOnEachBackend("passkeys: pages, script, step-up", env, (stack) => {
     assert.ok(src, "the page loads the passkey script");
     assert.doesNotMatch(page, /<script>/, "nothing inline");
     const csp = login.headers.get("content-security-policy") ?? "";
-    assert.match(csp, new RegExp(`script-src ${ORIGIN}/auth/passkeys/script\\.js[;]`));
+    // The passkey script and the local-time one, each by its exact URL, and nothing else.
+    assert.match(
+      csp,
+      new RegExp(`script-src ${ORIGIN}/auth/passkeys/script\\.js( [^ ;']+/auth/local-time\\.js)+;`),
+    );
+    assert.ok(csp.includes(`${ORIGIN}/auth/local-time.js`), csp);
     assert.match(csp, /connect-src 'self'/);
     assert.match(csp, /default-src 'none'/);
     const script = await fetch(`${stack.server.url}${src}`);

@@ -25,9 +25,9 @@ export function localTimeRoutes() {
   return app;
 }
 
-/** The script's URLs for the CSP: this path, on PUBLIC_URL's origin and each site's. */
+/** The script's URLs for the CSP: this path, on every origin pages are served on. */
 export function localTimeScriptSources(config: Config): string[] {
-  const origins = new Set([config.public_url.origin]);
+  const origins = new Set([config.public_url.origin, ...(config.webauthn?.origins ?? [])]);
   for (const site of config.sites.sites) origins.add(`${config.sites.protocol}//${site.domain}`);
   return [...origins].map((origin) => `${origin}${config.auth_prefix}${LOCAL_TIME_SCRIPT_PATH}`);
 }
