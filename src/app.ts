@@ -48,6 +48,7 @@ import type { Logger } from "./logger.ts";
 import { createMailer, type Mailer } from "./mail/mailer.ts";
 import { loadTemplates } from "./mail/templates.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
+import { factorChangeNotice } from "./mfa/notice.ts";
 import { createPendingSignIns } from "./mfa/pending.ts";
 import { createSecondFactors, type SecondFactors } from "./mfa/service.ts";
 import { logoutReplay } from "./oauth/logout-replay.ts";
@@ -356,12 +357,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     audit,
     sessions,
     pending: pendingSignIns,
-    notify: (account, change, values) =>
-      mailer.post("second-factor-changed", account.email, {
-        email: account.email,
-        change: (t) => t(`mail.change.${change}`, values),
-        accountLink: `${config.public_url.origin}${config.auth_prefix}/account`,
-      }),
+    notify: factorChangeNotice(mailer, `${config.public_url.origin}${config.auth_prefix}/account`),
     issuer: config.site_name,
     passkeysUsable: config.webauthn !== null,
     onResult: (kind, result) => metrics.secondFactors.inc({ kind, result }),

@@ -38,6 +38,7 @@ import { loadLanguages } from "../i18n/languages.ts";
 import { createLogger } from "../logger.ts";
 import { createMailer } from "../mail/mailer.ts";
 import { loadTemplates } from "../mail/templates.ts";
+import { factorChangeNotice } from "../mfa/notice.ts";
 import { createPendingSignIns } from "../mfa/pending.ts";
 import { createSecondFactors, parseFactorId, type SecondFactors } from "../mfa/service.ts";
 import { passkeyAdmin } from "../passkeys/operator.ts";
@@ -447,12 +448,7 @@ function factorsOf(
     audit,
     sessions,
     pending: createPendingSignIns({ db, clock, sessions, audit }),
-    notify: (account, change) =>
-      mailer.post("second-factor-changed", account.email, {
-        email: account.email,
-        change: (t) => t(`mail.change.${change}`),
-        accountLink: `${config.public_url.origin}${config.auth_prefix}/account`,
-      }),
+    notify: factorChangeNotice(mailer, `${config.public_url.origin}${config.auth_prefix}/account`),
     issuer: config.site_name,
     passkeysUsable: config.webauthn !== null,
   });

@@ -233,8 +233,15 @@ export function sqlSessionStore(db: Database): SessionStore {
               or(isNull(sessions.signInId), ne(sessions.signInId, kept)),
             )
           : eq(sessions.userId, userId);
-      const deleted = await db.delete(sessions).where(condition).returning({ id: sessions.id });
-      return deleted.map((row) => row.id);
+      return db.transaction(async (tx) => {
+        // Locked first, in a statement of its own: a satellite session being
+        // created for one of these sign-ins (sites/hop-codes.ts holds its home
+        // row FOR SHARE) commits before this, and the delete below, which
+        // reads afresh, sees it too; a later one finds its sign-in gone.
+        await tx.select({ id: sessions.id }).from(sessions).where(condition).for("update");
+        const deleted = await tx.delete(sessions).where(condition).returning({ id: sessions.id });
+        return deleted.map((row) => row.id);
+      });
     },
     async listForUser(userId, now) {
       return db

@@ -162,8 +162,15 @@ describe("the operator resets second factors", () => {
       ],
     );
     const notices = readdirSync(outbox)
-      .map((name) => readFileSync(join(outbox, name), "utf8"))
+      // Quoted-printable: soft line breaks joined.
+      .map((name) => readFileSync(join(outbox, name), "utf8").replace(/=\r?\n/g, ""))
       .filter((text) => text.includes(email) && text.includes("an administrator removed"));
+    console.log(
+      "NOTICES",
+      readdirSync(outbox)
+        .map((name) => readFileSync(join(outbox, name), "utf8").replace(/=\r?\n/g, ""))
+        .join("\n=====\n"),
+    );
     assert.equal(notices.length, 2);
   });
 });
