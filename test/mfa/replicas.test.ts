@@ -1,4 +1,4 @@
-// A factor proven on one replica is seen by another at once: two gatehouses
+// A factor proven on one replica is seen by another within 100 ms: two gatehouses
 // on one PostgreSQL and one Redis, with caches long enough (60 s, in memory
 // and in Redis) that only the drop recordFactor sends (Redis eviction and the
 // revocation message) can make the second replica read the session again.
@@ -101,8 +101,13 @@ describe("a factor proven on one replica", () => {
       postJson({ kind: "totp", code: totpCodeAt(started.secret, Date.now()) }, second),
     );
     assert.equal(proven.status, 200, await proven.clone().text());
-    const answer = await askResolve(b.url, "/admin/", { cookie: second });
-    assert.equal(answer.status, 200, "replica B sees the factor at once");
+    // Replica B hears of it by Redis's message, as of a sign-out: within 100 ms (scale/replicas).
+    const provenAt = Date.now();
+    let answer = await askResolve(b.url, "/admin/", { cookie: second });
+    while (answer.status !== 200 && Date.now() - provenAt < 1_000)
+      answer = await askResolve(b.url, "/admin/", { cookie: second });
+    assert.equal(answer.status, 200, "replica B sees the factor");
+    assert.ok(Date.now() - provenAt <= 100, `replica B took ${Date.now() - provenAt} ms`);
     assert.equal(answer.headers.get("x-auth-amr"), "pwd,otp,mfa");
   });
 });
