@@ -10,18 +10,11 @@ import {
   LOCAL_TIME_SCRIPT_VERSION,
 } from "../pages/local-time-script.ts";
 import type { AuthEnv } from "./kit.ts";
+import { scriptFile } from "./script-file.ts";
 
 export function localTimeRoutes() {
   const app = new Hono<AuthEnv>();
-  app.get(LOCAL_TIME_SCRIPT_PATH, (c) => {
-    const current = c.req.query("v") === LOCAL_TIME_SCRIPT_VERSION;
-    c.header(
-      "Cache-Control",
-      current ? "public, max-age=31536000, immutable" : "public, max-age=300",
-    );
-    c.header("Content-Type", "text/javascript; charset=utf-8");
-    return c.body(LOCAL_TIME_SCRIPT);
-  });
+  app.get(LOCAL_TIME_SCRIPT_PATH, scriptFile(LOCAL_TIME_SCRIPT, LOCAL_TIME_SCRIPT_VERSION));
   return app;
 }
 

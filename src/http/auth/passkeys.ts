@@ -18,6 +18,7 @@ import type { AccountView } from "./account.ts";
 import { buttonPost, errorPage, readBody } from "./body.ts";
 import { type AuthEnv, type AuthKit, wantsJson } from "./kit.ts";
 import { ceremonyCookies } from "./passkey-parts.ts";
+import { scriptFile } from "./script-file.ts";
 import type { SessionMiddleware, SignedInEnv } from "./session.ts";
 
 export function passkeyRoutes(kit: AuthKit, session: SessionMiddleware, account: AccountView) {
@@ -35,16 +36,7 @@ export function passkeyRoutes(kit: AuthKit, session: SessionMiddleware, account:
   };
   const passkeys = () => service as PasskeyService;
 
-  app.get(PASSKEY_SCRIPT_PATH, enabled, (c) => {
-    // The page asks for ?v=<hash>: that URL never changes content, so it is cached for good.
-    const current = c.req.query("v") === PASSKEY_SCRIPT_VERSION;
-    c.header(
-      "Cache-Control",
-      current ? "public, max-age=31536000, immutable" : "public, max-age=300",
-    );
-    c.header("Content-Type", "text/javascript; charset=utf-8");
-    return c.body(PASSKEY_SCRIPT);
-  });
+  app.get(PASSKEY_SCRIPT_PATH, enabled, scriptFile(PASSKEY_SCRIPT, PASSKEY_SCRIPT_VERSION));
 
   app.get("/passkeys", enabled, session.requireSession, async (c) => {
     c.header("Cache-Control", "no-store");
