@@ -184,10 +184,16 @@ export function createInvitations(deps: {
         throw new ServiceError("conflict", "This address has an account already: sign in instead.");
       if (credential.kind === "password")
         await tx.insert(passwordCredentials).values({ userId: id, hash: credential.hash });
-      else
-        await tx
+      else {
+        // The same credential may answer another invitation at this moment: one wins.
+        const stored = await tx
           .insert(webauthnCredentials)
-          .values({ ...credential.passkey, userId: id, name: credential.passkeyName });
+          .values({ ...credential.passkey, userId: id, name: credential.passkeyName })
+          .onConflictDoNothing()
+          .returning({ id: webauthnCredentials.id });
+        if (stored.length === 0)
+          throw new ServiceError("invalid_request", "This passkey is already registered.");
+      }
       return user;
     });
     if (!created)

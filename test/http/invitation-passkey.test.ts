@@ -167,5 +167,34 @@ describeOnEachBackend(
       await stack.server.gatehouse.invitations.revoke(invited.id, { actorId: "cli" });
       assert.equal((await optionsFor(invited.token)).status, 400);
     });
+
+    test("attack: one credential answering two invitations at once is a 400 for one of them, never a 500", async () => {
+      const credentialId = Buffer.alloc(32, 7);
+      const tries = await Promise.all(
+        [await invite([]), await invite([])].map(async (invited) => {
+          const options = await optionsFor(invited.token);
+          const made = authenticator.register((await bodyOf(options)).options, { credentialId });
+          return { invited, cookie: cookieOf(options), response: made.response };
+        }),
+      );
+      const answers = await Promise.all(
+        tries.map(({ invited, cookie, response }) =>
+          fetch(
+            url("/invitation/passkey"),
+            postJson(
+              { token: invited.token, name: "Mallory", passkeyName: "Key", response },
+              cookie,
+            ),
+          ),
+        ),
+      );
+      const statuses = answers.map((answer) => answer.status).sort();
+      assert.deepEqual(statuses, [201, 400], JSON.stringify(statuses));
+      const stored = await stack.database.db
+        .select()
+        .from(webauthnCredentials)
+        .where(eq(webauthnCredentials.credentialId, credentialId.toString("base64url")));
+      assert.equal(stored.length, 1);
+    });
   },
 );

@@ -126,6 +126,8 @@ describe("passkeys off (PUBLIC_URL on an IP address)", () => {
       login.headers.get("content-security-policy") ?? "",
       /script-src [^ ;]+\/auth\/local-time\.js;/,
     );
+    // That script fetches nothing: no connect-src (the passkey script's) opens up.
+    assert.doesNotMatch(login.headers.get("content-security-policy") ?? "", /connect-src/);
     const options = await fetch(`${server.url}/auth/passkeys/login/options`, postJson({}));
     assert.equal(options.status, 404);
     assert.match((await bodyOf(options)).error.message, /Passkeys are not available here/);

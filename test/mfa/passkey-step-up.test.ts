@@ -375,6 +375,38 @@ describeOnEachBackend(
       // The target signs in with a password alone again: nothing left to ask for.
       assert.ok(sessionCookie(await login(stack.server.url, target.email)));
     });
+
+    test("attack: an admin's stale session removes the admin's own factor from the console (the account page asks for a proof within 5 minutes)", async () => {
+      const admin = await passkeyAccount();
+      await stack.server.gatehouse.users.setRoles(admin.id, ["admin"]);
+      const [stored] = await stack.database.db
+        .select()
+        .from(webauthnCredentials)
+        .where(eq(webauthnCredentials.userId, admin.id));
+      const factor = `passkey:${stored?.id}`;
+      const removeOwn = () =>
+        fetch(url(`/admin/users/${admin.id}/remove-factor`), postJson({ factor }, admin.session));
+      clock.advance(6 * MINUTE);
+      // The console still opens (the session proved a factor once) ...
+      const console = await fetch(url("/admin/users"), {
+        headers: { cookie: admin.session, accept: "application/json" },
+      });
+      assert.equal(console.status, 200);
+      // ... but its own factors change only after a recent proof, as on the account page.
+      const refused = await removeOwn();
+      assert.equal(refused.status, 403, await refused.clone().text());
+      assert.equal((await bodyOf(refused)).error.code, "reauthentication_required");
+      const left = () =>
+        stack.database.db
+          .select()
+          .from(webauthnCredentials)
+          .where(eq(webauthnCredentials.userId, admin.id));
+      assert.equal((await left()).length, 1, "nothing removed");
+      // Proven again: the admin may.
+      assert.equal((await stepUp(admin.session, admin.passkey)).status, 200);
+      assert.equal((await removeOwn()).status, 200);
+      assert.equal((await left()).length, 0);
+    });
   },
   { clock },
 );

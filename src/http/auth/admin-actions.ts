@@ -71,6 +71,8 @@ export function adminActionRoutes(kit: AuthKit, session: SessionMiddleware) {
         "conflict",
         "You cannot take your own admin role away: ask another administrator.",
       );
+    // One's own factors change as on the account page: only after a recent proof.
+    if (self && action === "remove-factor") kit.factors.requireRecentProof(c.get("session"));
     // A page's post asks first: the same post again, with confirm=yes.
     if (c.get("form") && fields.confirm !== "yes")
       return c.html(

@@ -20,7 +20,9 @@ const MAX_BODY_BYTES = 16 * 1024;
  * the pages' one inline stylesheet by its hash (the request's brand's, chosen
  * by `brandOf` before the route runs; a route may choose another), same-origin
  * stylesheets (themes), the brand's pictures, stylesheet and fonts where they
- * are, the passkey script by its exact URL (`scripts`), and nothing else; and
+ * are, the scripts by their exact URLs (`scripts`: the passkey script, the
+ * one that shows local times), requests to this origin only where the
+ * passkey script runs (the other fetches nothing), and nothing else; and
  * no-store unless a route chose otherwise: every answer here is about one
  * person or one flow. A route that sets its own CSP keeps it (a brand's SVG
  * gets a stricter one). No form-action: the browser applies it to the
@@ -29,9 +31,11 @@ const MAX_BODY_BYTES = 16 * 1024;
  */
 export function hostedPageHeaders(
   https: boolean,
-  scripts: string[],
+  scripts: { passkey: string[]; other: string[] },
   brandOf: (c: Context<AuthEnv>) => Brand,
 ): MiddlewareHandler<AuthEnv> {
+  const sources = [...scripts.passkey, ...scripts.other];
+  const fetches = scripts.passkey.length > 0;
   const headers = secureHeaders({
     xFrameOptions: "DENY",
     referrerPolicy: "same-origin",
@@ -44,19 +48,19 @@ export function hostedPageHeaders(
     if (!c.res.headers.has("content-security-policy"))
       c.res.headers.set(
         "Content-Security-Policy",
-        pagePolicy(c.get("brand") ?? brandOf(c), scripts),
+        pagePolicy(c.get("brand") ?? brandOf(c), sources, fetches),
       );
     if (!c.res.headers.has("cache-control")) c.res.headers.set("Cache-Control", "no-store");
   };
 }
 
-/** The hosted pages' CSP for a brand. */
-export function pagePolicy(brand: Brand, scripts: string[]): string {
+/** The hosted pages' CSP for a brand; `fetches`: a script makes requests (to this origin). */
+export function pagePolicy(brand: Brand, scripts: string[], fetches = false): string {
   const directives: [string, string[]][] = [
     ["default-src", ["'none'"]],
-    // The passkey script, by its exact URL, and the requests it makes to this origin.
+    // The scripts, by their exact URLs, and the requests the passkey script makes to this origin.
     ["script-src", scripts],
-    ["connect-src", scripts.length > 0 ? ["'self'"] : []],
+    ["connect-src", fetches ? ["'self'"] : []],
     ["style-src", [...new Set(["'self'", brand.styleHash, ...brand.styleSources])]],
     ["img-src", brand.imgSources],
     ["font-src", brand.fontSources],

@@ -49,7 +49,7 @@ export function authRoutes(services: AuthServices) {
     "*",
     hostedPageHeaders(
       kit.config.secure_cookies,
-      [...passkeyScriptSources(kit), ...localTimeScriptSources(kit.config)],
+      { passkey: passkeyScriptSources(kit), other: localTimeScriptSources(kit.config) },
       (c) => kit.brandOf(c),
     ),
   );
