@@ -449,6 +449,17 @@ describeOnEachBackend(
       assert.equal(new Set(left.map((one) => one.signInId)).size, 1, "this sign-in, both sites");
     });
 
+    test("a satellite's sign-out page has no language selector (its /locale would be refused there)", async () => {
+      const page = async (host: string) =>
+        (
+          await stack.server.gatehouse.app.request(`https://${host}/auth/logout`, {
+            headers: { host },
+          })
+        ).text();
+      assert.match(await page(HOME), /action="\/auth\/locale"/);
+      assert.doesNotMatch(await page(SHOP), /\/auth\/locale/);
+    });
+
     test("signing out on a satellite signs out every site of that sign-in, and only that one", async () => {
       const { userId, home } = await signUp();
       const other = await signUp();

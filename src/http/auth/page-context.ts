@@ -38,13 +38,17 @@ export function pageHelpers(
         c.req.header("accept-language"),
       );
       const brand = (c.get("brand") as Brand | undefined) ?? brandOf(c);
+      // A satellite serves only the hop and sign-out: its selector would post where it cannot.
+      const satellite = sites.siteOf(c)?.home === false;
       return {
         ...base,
         siteName: brand.name,
         brand,
         locale,
         t: languages.t(locale),
-        languages: { choices: languages.choices, returnTo: pageReturnPath(c, validRd) },
+        ...(satellite
+          ? {}
+          : { languages: { choices: languages.choices, returnTo: pageReturnPath(c, validRd) } }),
       };
     },
   };
