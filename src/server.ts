@@ -40,13 +40,13 @@ export async function startServer(
 ): Promise<{ server: Server; port: number }> {
   const framework = getRequestListener(gatehouse.app.fetch, { hostname: options.host });
   const server = createServer((req, res) => {
+    // First, whichever handler answers; requests without a body (every
+    // /_resolve from a proxy) are left alone.
+    closeWhenBodyUnread(req, res);
     if (isResolve(req)) gatehouse.resolve(req, res);
     else if (!gatehouse.shed(req, res)) void framework(req, res);
   });
   server.listen(options.port, options.host);
-  // Runs before every other request listener; requests without a body (every
-  // /_resolve from a proxy) are left alone.
-  server.prependListener("request", closeWhenBodyUnread);
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   server.headersTimeout = KEEP_ALIVE_TIMEOUT_MS + 5_000;
   server.requestTimeout = 30_000;

@@ -21,6 +21,19 @@ const ARGON2_OPTIONS = {
   parallelism: 1,
 } as const;
 
+/**
+ * What a password is verified against when there is no stored hash, so that
+ * an unknown account takes as long as a wrong password: a hash made once
+ * with ARGON2_OPTIONS (of a random value nobody kept), written here rather
+ * than made at start, which started a hashing thread (~20 MB) for it. A
+ * verification against it never succeeds (verify needs a stored hash).
+ */
+const DUMMY_HASH =
+  "$argon2id$v=19$m=19456,t=2,p=1$tLEtDkFVqQ9q9QHw4loEkw$pP8EMk7bYiRfpFYJO9zD7WlLyYzY5B9Nbw/OhtUZkaw";
+const DUMMY_PARAMETERS = `$argon2id$v=19$m=${ARGON2_OPTIONS.memoryCost},t=${ARGON2_OPTIONS.timeCost},p=${ARGON2_OPTIONS.parallelism}$`;
+if (!DUMMY_HASH.startsWith(DUMMY_PARAMETERS))
+  throw new Error(`DUMMY_HASH must be made with ARGON2_OPTIONS (${DUMMY_PARAMETERS})`);
+
 let blocklist: Set<string> | undefined;
 
 function commonPasswords(): Set<string> {
@@ -177,11 +190,10 @@ export async function createPasswordHasher(options: {
     }
   }
 
-  const dummyHash = (await limited({ op: "hash", password: crypto.randomUUID() })) as string;
   return {
     hash: async (password) => (await limited({ op: "hash", password })) as string,
     async verify(storedHash, password) {
-      const ok = await limited({ op: "verify", password, hash: storedHash ?? dummyHash });
+      const ok = await limited({ op: "verify", password, hash: storedHash ?? DUMMY_HASH });
       return ok === true && storedHash !== undefined;
     },
     hasCapacity: () => idle.length > 0 || waiting.length < options.queue,

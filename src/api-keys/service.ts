@@ -3,11 +3,11 @@
 // in-process cache; last use is written at most every LAST_USED_GRANULARITY,
 // never on every request.
 import { and, desc, eq, isNull } from "drizzle-orm";
-import { LRUCache } from "lru-cache";
 import type { Database } from "../db/client.ts";
 import { apiKeys, sessions, users } from "../db/schema.ts";
 import { ServiceError } from "../errors.ts";
 import { type Clock, systemClock } from "../kernel/clock.ts";
+import { GrowingLru } from "../kernel/growing-lru.ts";
 import type { Identity } from "../kernel/identity.ts";
 import { provenRecently, RECENT_PROOF_WINDOW_MS } from "../sessions/amr.ts";
 import { apiKeyStart, generateApiKey, hashApiKey, isWellFormedApiKey } from "./format.ts";
@@ -57,7 +57,7 @@ export function createApiKeyService(options: {
   const clock = options.clock ?? systemClock;
   const cache =
     options.cacheTtlSeconds > 0
-      ? new LRUCache<string, Resolved | typeof NOT_FOUND>({
+      ? new GrowingLru<string, Resolved | typeof NOT_FOUND>({
           max: options.cacheMax,
           ttl: options.cacheTtlSeconds * 1000,
         })

@@ -5,9 +5,9 @@
 // bound on how long a deleted user keeps resolving. Invariant: an answer
 // older than that is never used; when the database cannot answer and no
 // fresh answer is kept, the check throws (the resolver's 503), never "yes".
-import { LRUCache } from "lru-cache";
 import postgres from "postgres";
 import { Counter, type Registry } from "prom-client";
+import { GrowingLru } from "../kernel/growing-lru.ts";
 import type { SharedRedis } from "../redis/client.ts";
 
 export type AuthjsUserStatus = "active" | "missing" | "disabled";
@@ -54,7 +54,7 @@ export function createAuthjsUserCheck(options: AuthjsUserCheckOptions): AuthjsUs
     onnotice: () => {},
     connection: { application_name: "gatehouse-authjs-user-check" },
   });
-  const memory = new LRUCache<string, Answer>({ max: options.cacheMax ?? 100_000 });
+  const memory = new GrowingLru<string, Answer>({ max: options.cacheMax ?? 100_000 });
   const checks = new Counter({
     name: "gatehouse_authjs_user_checks_total",
     help: "Auth.js user checks by where the answer came from: memory, redis, database, or unavailable (no fresh answer and the database failed)",

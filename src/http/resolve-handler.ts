@@ -125,7 +125,7 @@ export function createResolveHandler(deps: ResolveDeps): ResolveHandler {
   const counters = Object.fromEntries(
     Object.entries(OUTCOME_LABELS).map(([kind, outcome]) => [
       kind,
-      metrics.resolves.labels({ outcome }),
+      metrics.resolveOutcome(outcome),
     ]),
   ) as Record<Outcome["kind"], { inc(): void }>;
   const onCredentialError = (error: unknown, strategy: string) => {

@@ -8,12 +8,9 @@ export function cookieValues(header: string | undefined, name: string): string[]
   for (const part of header.split(";")) {
     const eq = part.indexOf("=");
     if (eq === -1 || part.slice(0, eq).trim() !== name) continue;
-    values.push(
-      part
-        .slice(eq + 1)
-        .trim()
-        .replace(/^"(.*)"$/, "$1"),
-    );
+    const value = part.slice(eq + 1).trim();
+    // Only a value that starts with a quote can be a quoted one.
+    values.push(value.charCodeAt(0) === 34 ? value.replace(/^"(.*)"$/, "$1") : value);
     if (values.length >= 4) break;
   }
   return values;

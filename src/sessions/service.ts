@@ -5,8 +5,8 @@
 // known) is told apart, from the row the lookup read anyway, so a front end
 // can say "your session expired": the row stays for a day after its expiry
 // for that, and is deleted when read after that.
-import { LRUCache } from "lru-cache";
 import { type Clock, systemClock } from "../kernel/clock.ts";
+import { GrowingLru } from "../kernel/growing-lru.ts";
 import { generateToken, hashToken, isWellFormedToken } from "../kernel/tokens.ts";
 import { amrOf, defaultAmr } from "./amr.ts";
 import type { ResolvedSession, SessionGuard, SessionRecord, SessionStore } from "./store.ts";
@@ -52,7 +52,7 @@ export function createSessionService(options: SessionServiceOptions) {
   const maxAgeMs = options.maxAgeSeconds * 1000;
   const cacheEnabled = options.cacheTtlSeconds > 0 && options.cacheMax > 0;
   const cache = cacheEnabled
-    ? new LRUCache<string, ResolvedSession | typeof NOT_FOUND | typeof EXPIRED>({
+    ? new GrowingLru<string, ResolvedSession | typeof NOT_FOUND | typeof EXPIRED>({
         max: options.cacheMax,
         ttl: options.cacheTtlSeconds * 1000,
       })

@@ -4,8 +4,8 @@
 // Signing is kept off the hot path: an assertion is reused for the same
 // identity and host while more than half its life remains.
 import { SignJWT } from "jose";
-import { LRUCache } from "lru-cache";
 import type { Clock } from "../kernel/clock.ts";
+import { GrowingLru } from "../kernel/growing-lru.ts";
 import { amrClaim, hasMfa, type Identity } from "../kernel/identity.ts";
 import type { KeyRing } from "./key-ring.ts";
 
@@ -30,7 +30,7 @@ export function createAssertionSigner(options: {
   clock: Clock;
   cacheMax?: number;
 }): AssertionSigner {
-  const cache = new LRUCache<string, Assertion>({
+  const cache = new GrowingLru<string, Assertion>({
     max: options.cacheMax ?? 50_000,
   });
   return {

@@ -15,8 +15,8 @@ import {
   type JWTVerifyGetKey,
   jwtVerify,
 } from "jose";
-import { LRUCache } from "lru-cache";
 import type { Clock } from "../kernel/clock.ts";
+import { GrowingLru } from "../kernel/growing-lru.ts";
 import type { Identity } from "../kernel/identity.ts";
 import { fetchDiscovery } from "../kernel/oidc-discovery.ts";
 import type { TrustedIssuer } from "./settings.ts";
@@ -63,7 +63,7 @@ export function createJwtVerifier(options: {
   const issuers = new Map<string, IssuerState>(
     options.issuers.map((config) => [config.issuer, { config }]),
   );
-  const verified = new LRUCache<string, { identity: Identity; expiresAt: number }>({
+  const verified = new GrowingLru<string, { identity: Identity; expiresAt: number }>({
     max: options.cacheMax ?? 50_000,
   });
 
