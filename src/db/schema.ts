@@ -115,6 +115,8 @@ export const sessions = pgTable(
     /** When each amr value was last proven (epoch ms); a value absent here counts from authenticated_at. */
     factorTimes: jsonb("factor_times").$type<Record<string, number>>().notNull().default({}),
     idleExpiresAt: timestamp("idle_expires_at", { withTimezone: true }).notNull(),
+    /** When the session last answered a request, to within SEEN_EVERY (sessions/service.ts); null: not since it began. */
+    lastSeenAt: timestamp("last_seen_at", { withTimezone: true }),
     expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
     ip: text("ip"),
     userAgent: text("user_agent"),

@@ -16,6 +16,7 @@ function revive(text: string): ResolvedSession | null {
     const { session } = parsed;
     for (const field of ["authenticatedAt", "idleExpiresAt", "expiresAt", "createdAt"] as const)
       session[field] = new Date(session[field]);
+    if (session.lastSeenAt) session.lastSeenAt = new Date(session.lastSeenAt);
     return parsed;
   } catch {
     return null;
@@ -88,6 +89,11 @@ export function redisCachedSessionStore(
     async touch(id, idleExpiresAt) {
       await inner.touch(id, idleExpiresAt);
       // The next read takes the new idle expiry from SQL.
+      await evict([id]);
+    },
+    async seen(id, at) {
+      await inner.seen(id, at);
+      // As for a renewal: the next read takes it from SQL, so replicas do not write it again.
       await evict([id]);
     },
     evict,

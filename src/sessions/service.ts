@@ -12,6 +12,10 @@ import { amrOf, defaultAmr } from "./amr.ts";
 import type { ResolvedSession, SessionGuard, SessionRecord, SessionStore } from "./store.ts";
 
 /** The clock lives in the kernel; named here too for the modules that import it from sessions/. */
+
+/** How often a session's "last seen" is written, at most (per replica). */
+const SEEN_EVERY_MS = 5 * 60 * 1000;
+
 export { type Clock, systemClock } from "../kernel/clock.ts";
 export type { SessionGuard } from "./store.ts";
 
@@ -65,6 +69,7 @@ export function createSessionService(options: SessionServiceOptions) {
 
   function renewIfDue(resolved: ResolvedSession, now: number): void {
     const { session } = resolved;
+    noteSeen(session, now);
     if (session.idleExpiresAt.getTime() - now > idleMs / 2 || renewing.has(session.id)) return;
     const idleExpiresAt = new Date(Math.min(now + idleMs, session.expiresAt.getTime()));
     if (idleExpiresAt.getTime() <= session.idleExpiresAt.getTime()) return;
@@ -75,6 +80,17 @@ export function createSessionService(options: SessionServiceOptions) {
       .touch(session.id, idleExpiresAt)
       .catch((error) => options.onBackgroundError?.(error))
       .finally(() => renewing.delete(session.id));
+  }
+
+  /**
+   * "Last seen" is written at most once every SEEN_EVERY_MS a session and
+   * replica, in the background, and marked in memory at once: a request
+   * never waits for it, and a busy session costs one write in five minutes.
+   */
+  function noteSeen(session: SessionRecord, now: number): void {
+    if (now - (session.lastSeenAt?.getTime() ?? 0) < SEEN_EVERY_MS) return;
+    session.lastSeenAt = new Date(now);
+    store.seen(session.id, session.lastSeenAt).catch((error) => options.onBackgroundError?.(error));
   }
 
   /** A warm session is answered from memory without a promise of its own. */

@@ -30,6 +30,8 @@ export type SessionRecord = {
   signInId?: string | null;
   /** The satellite site it is for (sites/); null or absent: the home site. */
   site?: string | null;
+  /** When it last answered a request, to within five minutes (service.ts); null: not since it began. */
+  lastSeenAt?: Date | null;
 };
 
 export type SessionUser = {
@@ -58,6 +60,8 @@ export interface SessionStore {
   /** The session and its (enabled) user, or null. Throws when the store cannot answer. */
   findWithUser(id: string): Promise<ResolvedSession | null>;
   touch(id: string, idleExpiresAt: Date): Promise<void>;
+  /** Notes that the session answered a request at `at` (the admin console's "last seen"). */
+  seen(id: string, at: Date): Promise<void>;
   /**
    * Adds amr values proven now to a session and to every other session of
    * its sign-in (each site's: the same browser, the same person); the
@@ -149,6 +153,9 @@ export function sqlSessionStore(db: Database): SessionStore {
       if (!row || row.user.disabledAt) return null;
       const { disabledAt: _, ...user } = row.user;
       return { session: row.session, user };
+    },
+    async seen(id, at) {
+      await db.update(sessions).set({ lastSeenAt: at }).where(eq(sessions.id, id));
     },
     async touch(id, idleExpiresAt) {
       await db.update(sessions).set({ idleExpiresAt }).where(eq(sessions.id, id));

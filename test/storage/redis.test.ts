@@ -31,6 +31,7 @@ function staleStore(resolved: ResolvedSession): SessionStore & { reads: number }
       return structuredClone(resolved);
     },
     async touch() {},
+    async seen() {},
     async delete() {},
     async deleteForUser() {
       return [resolved.session.id];

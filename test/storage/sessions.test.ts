@@ -35,11 +35,16 @@ for (const backend of backends) {
       const clock = manualClock();
       const store = sqlSessionStore(database.db);
       let touches = 0;
+      let seen = 0;
       const counting: SessionStore = {
         ...store,
         touch: (id, at) => {
           touches++;
           return store.touch(id, at);
+        },
+        seen: (id, at) => {
+          seen++;
+          return store.seen(id, at);
         },
       };
       const sessions = createSessionService({
@@ -50,7 +55,7 @@ for (const backend of backends) {
         cacheTtlSeconds: options.cacheTtlSeconds ?? 0,
         cacheMax: 100,
       });
-      return { sessions, clock, touches: () => touches };
+      return { sessions, clock, touches: () => touches, seen: () => seen };
     }
 
     test("the cookie token is not stored; only its SHA-256", async () => {
@@ -92,6 +97,34 @@ for (const backend of backends) {
         // Idle for longer than the window: gone.
         clock.advance(2.1 * HOUR * 1000);
         assert.equal(await sessions.validate(token), null);
+      });
+    }
+
+    for (const cacheTtlSeconds of [0, 60]) {
+      test(`"last seen" is written in the background at most every five minutes (cache ${cacheTtlSeconds ? "on" : "off"})`, async () => {
+        const { sessions, clock, seen } = service({ cacheTtlSeconds });
+        const userId = await newUser(database);
+        const { token } = await sessions.create(userId, "password");
+        const lastSeen = async () => {
+          await settle();
+          const [row] = await database.db
+            .select()
+            .from(sessionsTable)
+            .where(eq(sessionsTable.id, hashToken(token)));
+          return row?.lastSeenAt?.getTime();
+        };
+        assert.equal(await lastSeen(), undefined, "not seen before its first request");
+        assert.ok(await sessions.validate(token));
+        assert.equal(await lastSeen(), clock.now());
+        const first = clock.now();
+        clock.advance(4 * 60 * 1000);
+        for (let i = 0; i < 5; i++) assert.ok(await sessions.validate(token));
+        assert.equal(seen(), 1, "one write in five minutes, however busy");
+        assert.equal(await lastSeen(), first);
+        clock.advance(60 * 1000 + 1);
+        assert.ok(await sessions.validate(token));
+        assert.equal(seen(), 2);
+        assert.equal(await lastSeen(), clock.now());
       });
     }
 

@@ -173,9 +173,9 @@ ${
 ${
   view.sessions.length === 0
     ? html`<p>${t("admin.none")}</p>`
-    : html`<div class="table-scroll"><table><thead><tr><th scope="col">${t("admin.col.signedIn")}</th><th scope="col">${t("admin.col.method")}</th><th scope="col">${t("admin.col.address")}</th><th scope="col">${t("admin.col.device")}</th><th scope="col">${t("admin.col.activeUntil")}</th></tr></thead><tbody>${view.sessions.map(
+    : html`<div class="table-scroll"><table><thead><tr><th scope="col">${t("admin.col.signedIn")}</th><th scope="col">${t("admin.col.method")}</th><th scope="col">${t("admin.col.address")}</th><th scope="col">${t("admin.col.device")}</th><th scope="col">${t("admin.col.lastSeen")}</th><th scope="col">${t("admin.col.activeUntil")}</th></tr></thead><tbody>${view.sessions.map(
         (session) =>
-          html`<tr><td>${dateTime(ctx, session.createdAt)}</td><td>${session.method}</td><td>${session.ip ?? ""}</td><td>${(session.userAgent ?? "").slice(0, 80)}</td><td>${dateTime(ctx, session.idleExpiresAt)}</td></tr>`,
+          html`<tr><td>${dateTime(ctx, session.createdAt)}</td><td>${session.method}</td><td>${session.ip ?? ""}</td><td>${(session.userAgent ?? "").slice(0, 80)}</td><td>${dateTime(ctx, session.lastSeenAt ?? session.createdAt)}</td><td>${dateTime(ctx, session.idleExpiresAt)}</td></tr>`,
       )}</tbody></table></div>`
 }
 <h2>${t("admin.user.apiKeys")}</h2>
