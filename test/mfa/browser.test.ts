@@ -6,46 +6,20 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import type { Browser } from "playwright-core";
-import { type DatabaseHandle, openDatabase } from "../../src/db/client.ts";
 import { totpCodeAt } from "../../src/mfa/totp.ts";
-import { launchChromium } from "../helpers/chromium.ts";
-import { startEchoApp } from "../helpers/echo-app.ts";
-import {
-  GOOD_PASSWORD,
-  type RunningGatehouse,
-  startGatehouse,
-  uniqueEmail,
-} from "../helpers/gatehouse.ts";
-import { startNginx } from "../helpers/nginx.ts";
-import { freePort } from "../helpers/ports.ts";
+import { type BrowserStack, startBrowserStack } from "../helpers/browser-stack.ts";
+import { GOOD_PASSWORD, uniqueEmail } from "../helpers/gatehouse.ts";
 
-let database: DatabaseHandle;
-let gatehouse: RunningGatehouse;
-let app: Awaited<ReturnType<typeof startEchoApp>>;
-let nginx: Awaited<ReturnType<typeof startNginx>>;
+let stack: BrowserStack;
 let browser: Browser;
 let base: string;
 
 before(async () => {
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  database = await openDatabase({ kind: "pglite" });
-  gatehouse = await startGatehouse(database, {
-    PUBLIC_URL: base,
-    RULES: "[{ path: /admin/**, mfa: true }]",
-  });
-  app = await startEchoApp();
-  nginx = await startNginx({ gatehousePort: gatehouse.port, appPort: app.port, port });
-  browser = await launchChromium();
+  stack = await startBrowserStack({ env: { RULES: "[{ path: /admin/**, mfa: true }]" } });
+  ({ browser, base } = stack);
 });
 
-after(async () => {
-  await browser?.close();
-  await nginx?.stop();
-  await app?.stop();
-  await gatehouse?.stop();
-  await database?.close();
-});
+after(() => stack?.stop());
 
 test("set up an app when a page needs it, then sign in again with a recovery code", async () => {
   const page = await browser.newPage();

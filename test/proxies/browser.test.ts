@@ -5,16 +5,8 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import type { Browser } from "playwright-core";
-import { type DatabaseHandle, openDatabase } from "../../src/db/client.ts";
-import { launchChromium } from "../helpers/chromium.ts";
-import { startEchoApp } from "../helpers/echo-app.ts";
-import {
-  GOOD_PASSWORD,
-  type RunningGatehouse,
-  startGatehouse,
-  uniqueEmail,
-} from "../helpers/gatehouse.ts";
-import { startNginx } from "../helpers/nginx.ts";
+import { type BrowserStack, startBrowserStack } from "../helpers/browser-stack.ts";
+import { GOOD_PASSWORD, uniqueEmail } from "../helpers/gatehouse.ts";
 import { type RunningOidcProvider, startOidcProvider } from "../helpers/oidc-provider.ts";
 import { freePort } from "../helpers/ports.ts";
 import { linkTo, type RunningSmtp, startSmtp } from "../helpers/smtp.ts";
@@ -38,10 +30,7 @@ function withUpstreamTokenLocation(site: string): string {
   return `${site.slice(0, end)}\n${api}${site.slice(end)}`;
 }
 
-let database: DatabaseHandle;
-let gatehouse: RunningGatehouse;
-let app: Awaited<ReturnType<typeof startEchoApp>>;
-let nginx: Awaited<ReturnType<typeof startNginx>>;
+let stack: BrowserStack;
 let browser: Browser;
 let base: string;
 let idp: RunningOidcProvider;
@@ -50,34 +39,25 @@ let smtp: RunningSmtp;
 before(async () => {
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  database = await openDatabase({ kind: "pglite" });
   [idp, smtp] = await Promise.all([
     startOidcProvider({ redirectUris: [`${base}/auth/oauth/idp/callback`] }),
     startSmtp(),
   ]);
-  gatehouse = await startGatehouse(database, {
-    PUBLIC_URL: base,
-    SMTP_URL: smtp.url,
-    OAUTH_PROVIDERS: `[{ id: idp, type: oidc, issuer: "${idp.issuer}", client_id: ${idp.clientId}, client_secret_env: IDP_SECRET, display_name: "Test IdP" }]`,
-    IDP_SECRET: idp.clientSecret,
-    RULES: "[{ path: /api/**, upstream_token: { provider: idp } }]",
-  });
-  app = await startEchoApp();
-  nginx = await startNginx({
-    gatehousePort: gatehouse.port,
-    appPort: app.port,
+  stack = await startBrowserStack({
     port,
-    editSite: withUpstreamTokenLocation,
+    env: {
+      SMTP_URL: smtp.url,
+      OAUTH_PROVIDERS: `[{ id: idp, type: oidc, issuer: "${idp.issuer}", client_id: ${idp.clientId}, client_secret_env: IDP_SECRET, display_name: "Test IdP" }]`,
+      IDP_SECRET: idp.clientSecret,
+      RULES: "[{ path: /api/**, upstream_token: { provider: idp } }]",
+    },
+    nginx: { editSite: withUpstreamTokenLocation },
   });
-  browser = await launchChromium();
+  ({ browser } = stack);
 });
 
 after(async () => {
-  await browser?.close();
-  await nginx?.stop();
-  await app?.stop();
-  await gatehouse?.stop();
-  await database?.close();
+  await stack?.stop();
   await idp?.stop();
   await smtp?.stop();
 });

@@ -8,18 +8,12 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import type { Browser } from "playwright-core";
-import { type DatabaseHandle, openDatabase } from "../../src/db/client.ts";
-import { launchChromium } from "../helpers/chromium.ts";
-import { startEchoApp } from "../helpers/echo-app.ts";
-import { type RunningGatehouse, startGatehouse, uniqueEmail } from "../helpers/gatehouse.ts";
-import { startNginx } from "../helpers/nginx.ts";
+import { type BrowserStack, startBrowserStack } from "../helpers/browser-stack.ts";
+import { uniqueEmail } from "../helpers/gatehouse.ts";
 import { type RunningOidcProvider, startOidcProvider } from "../helpers/oidc-provider.ts";
 import { freePort } from "../helpers/ports.ts";
 
-let database: DatabaseHandle;
-let gatehouse: RunningGatehouse;
-let app: Awaited<ReturnType<typeof startEchoApp>>;
-let nginx: Awaited<ReturnType<typeof startNginx>>;
+let stack: BrowserStack;
 let browser: Browser;
 let base: string;
 let idp: RunningOidcProvider;
@@ -27,28 +21,23 @@ let idp: RunningOidcProvider;
 before(async () => {
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  database = await openDatabase({ kind: "pglite" });
   idp = await startOidcProvider({
     redirectUris: [`${base}/auth/oauth/idp/callback`],
     postLogoutRedirectUris: [`${base}/auth/oauth/idp/logged-out`],
     backchannelLogoutUri: `${base}/auth/oauth/idp/backchannel-logout`,
   });
-  gatehouse = await startGatehouse(database, {
-    PUBLIC_URL: base,
-    OAUTH_PROVIDERS: `[{ id: idp, type: oidc, issuer: "${idp.issuer}", client_id: ${idp.clientId}, client_secret_env: IDP_SECRET, display_name: "Test IdP", logout: provider }]`,
-    IDP_SECRET: idp.clientSecret,
+  stack = await startBrowserStack({
+    port,
+    env: {
+      OAUTH_PROVIDERS: `[{ id: idp, type: oidc, issuer: "${idp.issuer}", client_id: ${idp.clientId}, client_secret_env: IDP_SECRET, display_name: "Test IdP", logout: provider }]`,
+      IDP_SECRET: idp.clientSecret,
+    },
   });
-  app = await startEchoApp();
-  nginx = await startNginx({ gatehousePort: gatehouse.port, appPort: app.port, port });
-  browser = await launchChromium();
+  ({ browser } = stack);
 });
 
 after(async () => {
-  await browser?.close();
-  await nginx?.stop();
-  await app?.stop();
-  await gatehouse?.stop();
-  await database?.close();
+  await stack?.stop();
   await idp?.stop();
 });
 

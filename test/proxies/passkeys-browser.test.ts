@@ -10,26 +10,22 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { eq } from "drizzle-orm";
 import type { Browser, BrowserContext, Page } from "playwright-core";
-import { type DatabaseHandle, openDatabase } from "../../src/db/client.ts";
+import type { DatabaseHandle } from "../../src/db/client.ts";
 import { auditEvents, sessions, users, webauthnCredentials } from "../../src/db/schema.ts";
-import { addVirtualAuthenticator, axeViolations, launchChromium } from "../helpers/chromium.ts";
+import { type BrowserStack, startBrowserStack } from "../helpers/browser-stack.ts";
+import { addVirtualAuthenticator, axeViolations } from "../helpers/chromium.ts";
 import { type ManualClock, manualClock } from "../helpers/clock.ts";
-import { startEchoApp } from "../helpers/echo-app.ts";
 import {
   GOOD_PASSWORD,
   markVerified,
   type RunningGatehouse,
-  startGatehouse,
   uniqueEmail,
 } from "../helpers/gatehouse.ts";
-import { startNginx } from "../helpers/nginx.ts";
-import { freePort } from "../helpers/ports.ts";
 import { type RunningSmtp, startSmtp } from "../helpers/smtp.ts";
 
+let stack: BrowserStack;
 let database: DatabaseHandle;
 let gatehouse: RunningGatehouse;
-let app: Awaited<ReturnType<typeof startEchoApp>>;
-let nginx: Awaited<ReturnType<typeof startNginx>>;
 let browser: Browser;
 let smtp: RunningSmtp;
 let clock: ManualClock;
@@ -37,32 +33,22 @@ let clock: ManualClock;
 let base: string;
 
 before(async () => {
-  const port = await freePort();
-  base = `http://localhost:${port}`;
   clock = manualClock();
-  database = await openDatabase({ kind: "pglite" });
   smtp = await startSmtp();
-  gatehouse = await startGatehouse(
-    database,
-    {
-      PUBLIC_URL: base,
+  stack = await startBrowserStack({
+    host: "localhost",
+    env: {
       SMTP_URL: smtp.url,
       SITE_NAME: "Passkey Test",
       RULES: "[{ path: /admin/**, mfa: true }]",
     },
-    { clock },
-  );
-  app = await startEchoApp();
-  nginx = await startNginx({ gatehousePort: gatehouse.port, appPort: app.port, port });
-  browser = await launchChromium();
+    gatehouse: { clock },
+  });
+  ({ base, database, gatehouse, browser } = stack);
 });
 
 after(async () => {
-  await browser?.close();
-  await nginx?.stop();
-  await app?.stop();
-  await gatehouse?.stop();
-  await database?.close();
+  await stack?.stop();
   await smtp?.stop();
 });
 

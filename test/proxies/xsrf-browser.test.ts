@@ -12,17 +12,10 @@ import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, test } from "node:test";
 import type { Browser } from "playwright-core";
-import { type DatabaseHandle, openDatabase } from "../../src/db/client.ts";
-import { launchChromium } from "../helpers/chromium.ts";
+import { type BrowserStack, startBrowserStack } from "../helpers/browser-stack.ts";
 import { manualClock } from "../helpers/clock.ts";
-import {
-  GOOD_PASSWORD,
-  type RunningGatehouse,
-  startGatehouse,
-  uniqueEmail,
-} from "../helpers/gatehouse.ts";
+import { GOOD_PASSWORD, uniqueEmail } from "../helpers/gatehouse.ts";
 import { closeServer } from "../helpers/http.ts";
-import { startNginx } from "../helpers/nginx.ts";
 import { freePort } from "../helpers/ports.ts";
 
 const AXIOS = readFileSync("node_modules/axios/dist/axios.min.js", "utf8");
@@ -89,11 +82,9 @@ function sendFetch() {
   };
 }
 
-let database: DatabaseHandle;
-let gatehouse: RunningGatehouse;
+let stack: BrowserStack<Awaited<ReturnType<typeof startApp>>>;
 let app: Awaited<ReturnType<typeof startApp>>;
 let other: Awaited<ReturnType<typeof startOtherOrigin>>;
-let nginx: Awaited<ReturnType<typeof startNginx>>;
 let browser: Browser;
 let base: string;
 const clock = manualClock();
@@ -101,25 +92,19 @@ const clock = manualClock();
 before(async () => {
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  database = await openDatabase({ kind: "pglite" });
-  gatehouse = await startGatehouse(
-    database,
-    { PUBLIC_URL: base, XSRF_PROTECTION: "true" },
-    { clock },
-  );
-  app = await startApp();
   other = await startOtherOrigin(base);
-  nginx = await startNginx({ gatehousePort: gatehouse.port, appPort: app.port, port });
-  browser = await launchChromium();
+  stack = await startBrowserStack({
+    port,
+    env: { XSRF_PROTECTION: "true" },
+    gatehouse: { clock },
+    startApp,
+  });
+  ({ app, browser } = stack);
 });
 
 after(async () => {
-  await browser?.close();
-  await nginx?.stop();
+  await stack?.stop();
   await other?.stop();
-  await app?.stop();
-  await gatehouse?.stop();
-  await database?.close();
 });
 
 test("the app's page posts with axios and with the fetch wrapper; another origin's page gets 403", async () => {
