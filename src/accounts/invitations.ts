@@ -102,6 +102,10 @@ export function createInvitations(deps: {
     );
   }
 
+  /** Neither accepted nor revoked (expiry is checked where a token is used). */
+  const stillOpen = (id: string) =>
+    and(eq(invitations.id, id), isNull(invitations.acceptedAt), isNull(invitations.revokedAt));
+
   const live = (email: string) =>
     and(
       eq(invitations.email, email),
@@ -158,13 +162,7 @@ export function createInvitations(deps: {
       const claimed = await tx
         .update(invitations)
         .set({ acceptedAt: now(), acceptedUserId: id })
-        .where(
-          and(
-            eq(invitations.id, invitation.id),
-            isNull(invitations.acceptedAt),
-            isNull(invitations.revokedAt),
-          ),
-        )
+        .where(stillOpen(invitation.id))
         .returning({ id: invitations.id });
       if (claimed.length === 0) return null;
       const rows = await tx
@@ -292,13 +290,7 @@ export function createInvitations(deps: {
       const [row] = await db
         .update(invitations)
         .set({ tokenHash: hashToken(token), expiresAt })
-        .where(
-          and(
-            eq(invitations.id, id),
-            isNull(invitations.acceptedAt),
-            isNull(invitations.revokedAt),
-          ),
-        )
+        .where(stillOpen(id))
         .returning();
       if (!row) throw new ServiceError("not_found", "No such open invitation.");
       send(row.email, token, expiresAt, locale);
@@ -314,13 +306,7 @@ export function createInvitations(deps: {
       const [row] = await db
         .update(invitations)
         .set({ revokedAt: now() })
-        .where(
-          and(
-            eq(invitations.id, id),
-            isNull(invitations.acceptedAt),
-            isNull(invitations.revokedAt),
-          ),
-        )
+        .where(stillOpen(id))
         .returning();
       if (!row) throw new ServiceError("not_found", "No such open invitation.");
       audit("invitation.revoked", {

@@ -7,7 +7,7 @@
 // replayed or throttled code changes nothing stored but the throttle.
 import { and, asc, count, eq, isNotNull, isNull, lt, or } from "drizzle-orm";
 import { renderSVG } from "uqr";
-import type { Audit } from "../accounts/audit.ts";
+import type { Audit, AuditEventType } from "../accounts/audit.ts";
 import type { LoginThrottle } from "../accounts/login-throttle.ts";
 import type { Database } from "../db/client.ts";
 import { recoveryCodes, totpFactors, webauthnCredentials } from "../db/schema.ts";
@@ -123,6 +123,19 @@ export function createSecondFactors(deps: {
   onResult?: (kind: ProvenKind, result: "success" | "failure" | "rate_limited") => void;
 }) {
   const { db, vault, clock, throttle, audit, sessions } = deps;
+  /** An account's own second-factor event, with where it came from. */
+  const auditOf = (
+    type: AuditEventType,
+    account: Account,
+    meta: Meta,
+    detail?: Record<string, unknown>,
+  ) =>
+    audit(type, {
+      userId: account.id,
+      ip: meta.ip,
+      userAgent: meta.userAgent ?? null,
+      ...(detail ? { detail } : {}),
+    });
   const now = () => new Date(clock.now());
 
   function setupOf(secret: string, account: Account): TotpSetup {
@@ -254,12 +267,7 @@ export function createSecondFactors(deps: {
         throw error;
       }
       deps.onResult?.("passkey", "success");
-      audit("mfa.verified", {
-        userId: account.id,
-        ip: meta.ip,
-        userAgent: meta.userAgent ?? null,
-        detail: { kind: "passkey", passkeyId: passkey.id },
-      });
+      auditOf("mfa.verified", account, meta, { kind: "passkey", passkeyId: passkey.id });
       return passkeyAmr(passkey);
     },
 
@@ -276,12 +284,7 @@ export function createSecondFactors(deps: {
       }
       if (!(await check(account.id, kind, code))) {
         deps.onResult?.(kind, "failure");
-        audit("mfa.failed", {
-          userId: account.id,
-          ip: meta.ip,
-          userAgent: meta.userAgent ?? null,
-          detail: { kind },
-        });
+        auditOf("mfa.failed", account, meta, { kind });
         throw new ServiceError(
           "invalid_code",
           kind === "recovery"
@@ -291,12 +294,7 @@ export function createSecondFactors(deps: {
       }
       await throttle.succeeded(key, meta.ip);
       deps.onResult?.(kind, "success");
-      audit("mfa.verified", {
-        userId: account.id,
-        ip: meta.ip,
-        userAgent: meta.userAgent ?? null,
-        detail: { kind },
-      });
+      auditOf("mfa.verified", account, meta, { kind });
       return AMR_OF[kind];
     },
 
@@ -370,11 +368,7 @@ export function createSecondFactors(deps: {
       const codes = left === 0 ? await replaceRecoveryCodes(account.id) : null;
       await sessions.recordFactor(session.id, AMR_OF.totp);
       await sessions.refreshUser(account.id);
-      audit("mfa.totp_enabled", {
-        userId: account.id,
-        ip: meta.ip,
-        userAgent: meta.userAgent ?? null,
-      });
+      auditOf("mfa.totp_enabled", account, meta);
       deps.notify(account, "totpAdded");
       return { recoveryCodes: codes };
     },
@@ -392,11 +386,7 @@ export function createSecondFactors(deps: {
       if ((await passkeyCount(account.id)) === 0)
         await db.delete(recoveryCodes).where(eq(recoveryCodes.userId, account.id));
       await sessions.refreshUser(account.id);
-      audit("mfa.totp_removed", {
-        userId: account.id,
-        ip: meta.ip,
-        userAgent: meta.userAgent ?? null,
-      });
+      auditOf("mfa.totp_removed", account, meta);
       deps.notify(account, "totpRemoved");
     },
 
@@ -413,12 +403,7 @@ export function createSecondFactors(deps: {
           "Set up an authenticator app or a passkey first: recovery codes stand in for it.",
         );
       const codes = await replaceRecoveryCodes(account.id);
-      audit("mfa.recovery_codes_generated", {
-        userId: account.id,
-        ip: meta.ip,
-        userAgent: meta.userAgent ?? null,
-        detail: { count: RECOVERY_CODE_COUNT },
-      });
+      auditOf("mfa.recovery_codes_generated", account, meta, { count: RECOVERY_CODE_COUNT });
       deps.notify(account, "recoveryCodes");
       return codes;
     },
