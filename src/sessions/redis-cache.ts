@@ -91,10 +91,10 @@ export function redisCachedSessionStore(
       // The next read takes the new idle expiry from SQL.
       await evict([id]);
     },
-    async seen(id, at) {
-      await inner.seen(id, at);
+    async seen(ids, at) {
+      await inner.seen(ids, at);
       // As for a renewal: the next read takes it from SQL, so replicas do not write it again.
-      await evict([id]);
+      await evict(ids);
     },
     evict,
     async delete(id) {

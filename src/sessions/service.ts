@@ -83,14 +83,34 @@ export function createSessionService(options: SessionServiceOptions) {
   }
 
   /**
-   * "Last seen" is written at most once every SEEN_EVERY_MS a session and
-   * replica, in the background, and marked in memory at once: a request
-   * never waits for it, and a busy session costs one write in five minutes.
+   * "Last seen" is due at most once every SEEN_EVERY_MS a session and
+   * replica, and marked in memory at once; the sessions due are written in
+   * the background, one statement for all that came due meanwhile and one
+   * write at a time (after a restart every session comes due on its first
+   * request: thousands of them make a few statements, not thousands). A
+   * request never waits for it.
    */
+  const seenDue = new Set<string>();
+  let seenWriting = false;
   function noteSeen(session: SessionRecord, now: number): void {
     if (now - (session.lastSeenAt?.getTime() ?? 0) < SEEN_EVERY_MS) return;
     session.lastSeenAt = new Date(now);
-    store.seen(session.id, session.lastSeenAt).catch((error) => options.onBackgroundError?.(error));
+    seenDue.add(session.id);
+    if (!seenWriting) {
+      seenWriting = true;
+      setImmediate(writeSeen);
+    }
+  }
+  function writeSeen(): void {
+    const ids = [...seenDue];
+    seenDue.clear();
+    store
+      .seen(ids, new Date(clock.now()))
+      .catch((error) => options.onBackgroundError?.(error))
+      .finally(() => {
+        if (seenDue.size > 0) setImmediate(writeSeen);
+        else seenWriting = false;
+      });
   }
 
   /** A warm session is answered from memory without a promise of its own. */

@@ -1,6 +1,6 @@
 // The session store: SQL is the source of truth. A cache layer (in-process,
 // Redis) sits in front of it in the session service, never instead of it.
-import { and, eq, gt, isNull, ne, or, sql } from "drizzle-orm";
+import { and, eq, gt, inArray, isNull, ne, or, sql } from "drizzle-orm";
 import type { Database } from "../db/client.ts";
 import {
   oauthIdentities,
@@ -12,6 +12,8 @@ import {
 } from "../db/schema.ts";
 import { mergeAmr } from "./amr.ts";
 
+/** Sessions marked seen in one statement, at most. */
+const SEEN_BATCH = 1000;
 export type SessionRecord = {
   id: string;
   userId: string;
@@ -60,8 +62,8 @@ export interface SessionStore {
   /** The session and its (enabled) user, or null. Throws when the store cannot answer. */
   findWithUser(id: string): Promise<ResolvedSession | null>;
   touch(id: string, idleExpiresAt: Date): Promise<void>;
-  /** Notes that the session answered a request at `at` (the admin console's "last seen"). */
-  seen(id: string, at: Date): Promise<void>;
+  /** Notes that these sessions answered requests, as of `at` (the admin console's "last seen"). */
+  seen(ids: string[], at: Date): Promise<void>;
   /**
    * Adds amr values proven now to a session and to every other session of
    * its sign-in (each site's: the same browser, the same person); the
@@ -154,8 +156,12 @@ export function sqlSessionStore(db: Database): SessionStore {
       const { disabledAt: _, ...user } = row.user;
       return { session: row.session, user };
     },
-    async seen(id, at) {
-      await db.update(sessions).set({ lastSeenAt: at }).where(eq(sessions.id, id));
+    async seen(ids, at) {
+      for (let start = 0; start < ids.length; start += SEEN_BATCH)
+        await db
+          .update(sessions)
+          .set({ lastSeenAt: at })
+          .where(inArray(sessions.id, ids.slice(start, start + SEEN_BATCH)));
     },
     async touch(id, idleExpiresAt) {
       await db.update(sessions).set({ idleExpiresAt }).where(eq(sessions.id, id));

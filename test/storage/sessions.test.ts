@@ -36,15 +36,17 @@ for (const backend of backends) {
       const store = sqlSessionStore(database.db);
       let touches = 0;
       let seen = 0;
+      let seenWrites = 0;
       const counting: SessionStore = {
         ...store,
         touch: (id, at) => {
           touches++;
           return store.touch(id, at);
         },
-        seen: (id, at) => {
-          seen++;
-          return store.seen(id, at);
+        seen: (ids, at) => {
+          seen += ids.length;
+          seenWrites++;
+          return store.seen(ids, at);
         },
       };
       const sessions = createSessionService({
@@ -55,7 +57,13 @@ for (const backend of backends) {
         cacheTtlSeconds: options.cacheTtlSeconds ?? 0,
         cacheMax: 100,
       });
-      return { sessions, clock, touches: () => touches, seen: () => seen };
+      return {
+        sessions,
+        clock,
+        touches: () => touches,
+        seen: () => seen,
+        seenWrites: () => seenWrites,
+      };
     }
 
     test("the cookie token is not stored; only its SHA-256", async () => {
@@ -123,10 +131,28 @@ for (const backend of backends) {
         assert.equal(await lastSeen(), first);
         clock.advance(60 * 1000 + 1);
         assert.ok(await sessions.validate(token));
+        await settle(); // written in the background, batched
         assert.equal(seen(), 2);
         assert.equal(await lastSeen(), clock.now());
       });
     }
+
+    test(`sessions coming due for "last seen" together are written together`, async () => {
+      const { sessions, seen, seenWrites } = service({ cacheTtlSeconds: 60 });
+      const userId = await newUser(database);
+      const tokens = await Promise.all(
+        Array.from({ length: 40 }, async () => (await sessions.create(userId, "password")).token),
+      );
+      await Promise.all(tokens.map((token) => sessions.validate(token)));
+      await settle();
+      assert.equal(seen(), 40);
+      assert.ok(seenWrites() <= 3, `${seenWrites()} statements for 40 sessions`);
+      const rows = await database.db
+        .select()
+        .from(sessionsTable)
+        .where(eq(sessionsTable.userId, userId));
+      assert.equal(rows.filter((row) => row.lastSeenAt !== null).length, 40);
+    });
 
     test("activity never extends a session past its absolute expiry", async () => {
       const { sessions, clock } = service();
